@@ -1,0 +1,113 @@
+"""The workbook's command-line contract, in Python: the part every lesson shares.
+
+A student's version of a lesson, in any language, is graded through the same contract as the
+Rust binaries (see lessons/README.md):
+
+    PROGRAM                          the demo: server and client in one process, exit 0
+    PROGRAM server [--host H] [--port P] [-q]   print exactly `listening on ADDR`, flushed
+    PROGRAM client [--host H] [--port P] [-q]   print only what was received
+    errors: one `error: ...` line on stderr, exit 1; usage errors exit 2
+
+This module is that shell; each lesson file holds the lesson's own socket calls.
+"""
+
+import argparse
+import socket
+import sys
+
+HOST = "127.0.0.1"
+
+
+class ContractError(Exception):
+    """An error to report as one `error:` line."""
+
+
+def port_number(text):
+    """A port 0-65535; anything else is a usage error (argparse exits 2)."""
+    try:
+        port = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"invalid port {text!r}")
+    if not 0 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"port {port} is not in 0-65535")
+    return port
+
+
+def parser(description, default_port):
+    """The shared parser: returns (parser, server, client) so a lesson can add its own flags."""
+    top = argparse.ArgumentParser(description=description)
+    modes = top.add_subparsers(dest="mode")
+    modes.add_parser("demo", help="server and client in one process")
+    endpoints = []
+    for name in ("server", "client"):
+        mode = modes.add_parser(name)
+        mode.add_argument("--host", default=HOST)
+        mode.add_argument("--port", "-p", type=port_number, default=default_port)
+        mode.add_argument("--quiet", "-q", action="store_true")
+        endpoints.append(mode)
+    return top, endpoints[0], endpoints[1]
+
+
+def resolve(host, port, kind=socket.SOCK_STREAM):
+    """getaddrinfo, with an error that names the host."""
+    bare = host[1:-1] if host.startswith("[") and host.endswith("]") else host
+    try:
+        return socket.getaddrinfo(bare, port, type=kind)
+    except socket.gaierror as e:
+        raise ContractError(f"could not resolve host `{host}`: {e.strerror}")
+
+
+def show(addr):
+    """An address as Rust prints it: 127.0.0.1:7001, [::1]:7001."""
+    host, port = addr[0], addr[1]
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
+def listen(host, port, backlog=16):
+    """socket, setsockopt(SO_REUSEADDR), bind, listen."""
+    family, kind, proto, _, addr = resolve(host, port)[0]
+    sock = socket.socket(family, kind, proto)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind(addr)
+    except OSError as e:
+        raise ContractError(f"failed to bind {show(addr)}: {e.strerror}")
+    sock.listen(backlog)
+    return sock
+
+
+def announce(sock):
+    """The server's one line on stdout."""
+    print(f"listening on {show(sock.getsockname())}", flush=True)
+
+
+def connect(host, port, timeout=10):
+    """Try each address of host, like socket.create_connection."""
+    error = None
+    for family, kind, proto, _, addr in resolve(host, port):
+        sock = socket.socket(family, kind, proto)
+        sock.settimeout(timeout)
+        try:
+            sock.connect(addr)
+            return sock
+        except OSError as e:
+            sock.close()
+            error = ContractError(f"failed to connect to {show(addr)}: {e.strerror or e}")
+    raise error
+
+
+def say(args, text):
+    """Narration goes to stderr, unless -q."""
+    if not getattr(args, "quiet", False):
+        print(text, file=sys.stderr, flush=True)
+
+
+def run(main):
+    """Report errors the contract's way: one `error:` line, exit 1."""
+    try:
+        main()
+    except (ContractError, OSError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        sys.exit(1)
+    except KeyboardInterrupt:
+        sys.exit(130)

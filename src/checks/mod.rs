@@ -1,0 +1,262 @@
+//! Every lesson's checks, defined once.
+//!
+//! A check is a named function that takes the program under test (a [`Target`]) and returns
+//! `Ok(())` or a [`Failure`] with evidence: what was sent, what was expected, what came back, and
+//! the program's stderr. `tests/NN_*.rs` runs each check as one `#[test]` against the built
+//! binary, or against `WORKBOOK_TARGET_<LESSON>` when a teacher sets it; the same functions prove
+//! themselves against the wrong programs in `tests/fixtures/`.
+//!
+//! Checks talk to the program only through its command line, its stdout/exit status, and the
+//! network, so a student's version in any language can be checked. They never depend on what the
+//! contract leaves free: narration text, timing, thread names.
+
+use std::fmt;
+
+use crate::harness::Target;
+use crate::narrate::show_bytes;
+
+pub mod common;
+pub mod echo;
+pub mod time_server;
+pub mod udp;
+
+/// The result of one check.
+pub type Outcome = Result<(), Failure>;
+
+/// One check of a lesson's contract, with the data a scorecard shows next to it.
+#[derive(Clone, Copy)]
+pub struct Check {
+    /// A stable identifier, also the name of its `#[test]` (`server_echoes_bytes`).
+    pub id: &'static str,
+    /// What it checks, in one line a student understands.
+    pub title: &'static str,
+    /// Its weight on a scorecard.
+    pub points: u32,
+    /// Where to look when it fails: a section of the lesson page, and the usual cause.
+    pub hint: &'static str,
+    /// The check itself.
+    pub run: fn(&Target) -> Outcome,
+}
+
+impl fmt::Debug for Check {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Check")
+            .field("id", &self.id)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A lesson: its binary's name and its checks.
+#[derive(Debug)]
+pub struct Lesson {
+    /// The binary's name, `02_echo`; also the suffix of `WORKBOOK_TARGET_02_ECHO`.
+    pub name: &'static str,
+    /// Its checks, in the order a scorecard lists them.
+    pub checks: &'static [Check],
+}
+
+impl Lesson {
+    /// The check with this id.
+    pub fn check(&self, id: &str) -> Option<&'static Check> {
+        self.checks.iter().find(|c| c.id == id)
+    }
+}
+
+/// Every lesson that has checks.
+pub const LESSONS: &[Lesson] = &[time_server::LESSON, echo::LESSON, udp::LESSON];
+
+/// The lesson with this binary name.
+pub fn lesson(name: &str) -> Option<&'static Lesson> {
+    LESSONS.iter().find(|l| l.name == name)
+}
+
+/// Run one check, turning a panic inside it into a failure (a check must never take its caller
+/// down with it).
+pub fn run(check: &Check, target: &Target) -> Outcome {
+    match std::panic::catch_unwind(|| (check.run)(target)) {
+        Ok(outcome) => outcome,
+        Err(_) => Err(Failure::new(format!(
+            "the check `{}` itself panicked (a bug in the workbook)",
+            check.id
+        ))),
+    }
+}
+
+/// Why a check failed, with the evidence a student needs to see what went wrong.
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct Failure {
+    /// What went wrong, in one sentence.
+    pub reason: String,
+    /// The command line that was run.
+    pub command: Option<String>,
+    /// What the check sent.
+    pub sent: Option<Vec<u8>>,
+    /// What the check expected, described.
+    pub expected: Option<String>,
+    /// What came back.
+    pub received: Option<Vec<u8>>,
+    /// The program's stderr (its narration and errors).
+    pub stderr: Option<Vec<u8>>,
+}
+
+impl Failure {
+    /// A failure with only a reason; add evidence with the builder methods.
+    pub fn new(reason: impl Into<String>) -> Failure {
+        Failure {
+            reason: reason.into(),
+            ..Failure::default()
+        }
+    }
+
+    /// For `map_err`: an I/O error while doing `what` (`reading the reply`).
+    pub fn io(what: &'static str) -> impl Fn(std::io::Error) -> Failure {
+        move |e| Failure::new(format!("{what}: {e}"))
+    }
+
+    /// The command line that was run (kept if already set).
+    pub fn command(mut self, command: &str) -> Failure {
+        self.command.get_or_insert_with(|| command.to_string());
+        self
+    }
+
+    /// What the check sent.
+    pub fn sent(mut self, sent: impl Into<Vec<u8>>) -> Failure {
+        self.sent = Some(sent.into());
+        self
+    }
+
+    /// What the check expected.
+    pub fn expected(mut self, expected: impl Into<String>) -> Failure {
+        self.expected = Some(expected.into());
+        self
+    }
+
+    /// What came back (kept if already set: the first evidence is the most specific).
+    pub fn received(mut self, received: impl Into<Vec<u8>>) -> Failure {
+        self.received.get_or_insert_with(|| received.into());
+        self
+    }
+
+    /// The program's stderr (kept if already set).
+    pub fn stderr(mut self, stderr: impl Into<Vec<u8>>) -> Failure {
+        self.stderr.get_or_insert_with(|| stderr.into());
+        self
+    }
+
+    /// Put `context` in front of the reason: `client 2: connection closed after 0 of 5 bytes`.
+    pub fn context(mut self, context: impl fmt::Display) -> Failure {
+        self.reason = format!("{context}: {}", self.reason);
+        self
+    }
+
+    /// Add `suffix` to the reason.
+    pub fn with_reason_suffix(mut self, suffix: impl fmt::Display) -> Failure {
+        self.reason = format!("{}{suffix}", self.reason);
+        self
+    }
+}
+
+/// How many bytes of sent/received data a failure shows.
+const SHOW_BYTES: usize = 160;
+/// How many of the program's last stderr lines a failure shows.
+const SHOW_STDERR_LINES: usize = 8;
+
+impl fmt::Display for Failure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.reason)?;
+        if let Some(command) = &self.command {
+            write!(f, "\n  command:  {command}")?;
+        }
+        if let Some(sent) = &self.sent {
+            write!(f, "\n  sent:     {}", show_bytes(sent, SHOW_BYTES))?;
+        }
+        if let Some(expected) = &self.expected {
+            write!(f, "\n  expected: {expected}")?;
+        }
+        if let Some(received) = &self.received {
+            write!(f, "\n  received: {}", show_bytes(received, SHOW_BYTES))?;
+        }
+        if let Some(stderr) = self.stderr.as_ref().filter(|s| !s.is_empty()) {
+            let text = String::from_utf8_lossy(stderr);
+            let lines: Vec<&str> = text.lines().collect();
+            let skipped = lines.len().saturating_sub(SHOW_STDERR_LINES);
+            write!(f, "\n  stderr:")?;
+            if skipped > 0 {
+                write!(f, " (last {SHOW_STDERR_LINES} of {} lines)", lines.len())?;
+            }
+            for line in &lines[skipped..] {
+                let line: String = line.chars().take(200).collect();
+                write!(f, "\n    | {line}")?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Shown by `cargo test` when a test returns `Err(failure)`: the same as `Display`.
+impl fmt::Debug for Failure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(self, f)
+    }
+}
+
+impl std::error::Error for Failure {}
+
+/// Fail the check with `failure` unless `condition` holds.
+pub fn ensure(condition: bool, failure: impl FnOnce() -> Failure) -> Outcome {
+    if condition { Ok(()) } else { Err(failure()) }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_lesson_has_unique_check_ids_and_hints() {
+        for lesson in LESSONS {
+            let mut ids: Vec<&str> = lesson.checks.iter().map(|c| c.id).collect();
+            ids.sort_unstable();
+            ids.dedup();
+            assert_eq!(
+                ids.len(),
+                lesson.checks.len(),
+                "duplicate check id in {}",
+                lesson.name
+            );
+            for check in lesson.checks {
+                assert!(
+                    check.points > 0,
+                    "{}: {} has no points",
+                    lesson.name,
+                    check.id
+                );
+                assert!(
+                    check.hint.contains(&format!("lessons/{}.md", lesson.name)),
+                    "{}: the hint of {} must point at the lesson page",
+                    lesson.name,
+                    check.id
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn failures_show_their_evidence() {
+        let text = Failure::new("wrong echo")
+            .command("prog server")
+            .sent(b"hi".to_vec())
+            .expected("b\"hi\"")
+            .received(b"h".to_vec())
+            .stderr(b"line 1\nline 2\n".to_vec())
+            .to_string();
+        for part in [
+            "wrong echo",
+            "command:  prog server",
+            "sent:     b\"hi\"",
+            "received: b\"h\"",
+            "| line 2",
+        ] {
+            assert!(text.contains(part), "{part} missing from:\n{text}");
+        }
+    }
+}

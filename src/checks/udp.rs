@@ -1,0 +1,7 @@
+//! placeholder
+use super::Lesson;
+/// checks
+pub const LESSON: Lesson = Lesson {
+    name: "03_udp",
+    checks: &[],
+};

@@ -1,0 +1,658 @@
+//! Running a program under test without surprises.
+//!
+//! Every check runs a *target*: a command line, either the built lesson binary or whatever a
+//! teacher put in `WORKBOOK_TARGET_<LESSON>` (`python3 ana/echo.py`). This module starts it and
+//! makes sure nothing can hang or leak:
+//!
+//! - a [`Process`] kills its whole process group when dropped, so a failing check never leaves a
+//!   server (or a student's forked children) behind;
+//! - [`Server::start`] waits for the `listening on ADDR` line — an event, never a sleep — with a
+//!   deadline, and keeps draining stdout and stderr so a chatty program cannot block on a pipe;
+//! - every read and connect has a timeout, every capture a size limit, every run a deadline.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream, UdpSocket};
+use std::os::unix::process::CommandExt;
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::mpsc;
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use crate::checks::Failure;
+
+/// How long a server may take to print `listening on ADDR`.
+pub const STARTUP_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long any single connect, read or write may block.
+pub const IO_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long a client or demo run may take before it is killed.
+pub const RUN_TIMEOUT: Duration = Duration::from_secs(30);
+/// How much of a program's stdout or stderr is kept (the rest is read and counted, not kept).
+pub const KEEP_BYTES: usize = 1 << 20;
+
+/// The program under test: the words of a command line, to which each check appends its
+/// subcommand and flags (`server --port 0 -q`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Target {
+    argv: Vec<String>,
+}
+
+impl Target {
+    /// A target from its words; the first is the program.
+    pub fn new<S: Into<String>>(argv: impl IntoIterator<Item = S>) -> Target {
+        Target {
+            argv: argv.into_iter().map(Into::into).collect(),
+        }
+    }
+
+    /// A target from a command line, split into words as a POSIX shell would
+    /// (`python3 "my echo.py"` is two words). No shell runs: no globbing, no variables.
+    pub fn parse(command_line: &str) -> Result<Target, String> {
+        match shlex::split(command_line) {
+            Some(words) if !words.is_empty() => Ok(Target { argv: words }),
+            Some(_) => Err("the command line is empty".to_string()),
+            None => Err(format!(
+                "cannot split `{command_line}` into words (unbalanced quotes?)"
+            )),
+        }
+    }
+
+    /// The variable that replaces a lesson's program: `WORKBOOK_TARGET_02_ECHO`.
+    pub fn env_var(lesson: &str) -> String {
+        format!("WORKBOOK_TARGET_{}", lesson.to_ascii_uppercase())
+    }
+
+    /// The program a lesson's tests run: `WORKBOOK_TARGET_<LESSON>` when set and not empty,
+    /// otherwise `built` (the lesson binary cargo built, `env!("CARGO_BIN_EXE_02_echo")`).
+    pub fn for_lesson(lesson: &str, built: &str) -> Result<Target, String> {
+        let var = Target::env_var(lesson);
+        match std::env::var(&var) {
+            Ok(line) if !line.trim().is_empty() => {
+                Target::parse(&line).map_err(|e| format!("{var}: {e}"))
+            }
+            _ => Ok(Target::new([built])),
+        }
+    }
+
+    /// The target's words.
+    pub fn argv(&self) -> &[String] {
+        &self.argv
+    }
+
+    /// A `Command` for the target with `args` appended, in a process group of its own (so that
+    /// it and any children it forks can be killed together).
+    pub fn command(&self, args: &[&str]) -> Command {
+        let mut command = Command::new(&self.argv[0]);
+        command.args(&self.argv[1..]).args(args).process_group(0);
+        // Narration and errors must be plain text whatever the terminal: the checks read them.
+        command.env("NO_COLOR", "1").env_remove("CLICOLOR_FORCE");
+        command
+    }
+
+    /// The command line as a user would type it, for evidence in failures.
+    pub fn display(&self, args: &[&str]) -> String {
+        let words = self
+            .argv
+            .iter()
+            .map(String::as_str)
+            .chain(args.iter().copied());
+        shlex::try_join(words).unwrap_or_else(|_| format!("{:?}", self.argv))
+    }
+}
+
+/// What a program wrote, kept up to [`KEEP_BYTES`].
+#[derive(Default, Debug)]
+struct Captured {
+    kept: Vec<u8>,
+    total: usize,
+}
+
+type Shared = Arc<Mutex<Captured>>;
+
+/// Read `source` to its end into `into`, keeping at most [`KEEP_BYTES`]: a program that floods
+/// its output is drained (so it never blocks on a full pipe) without filling our memory.
+fn drain(mut source: impl Read + Send + 'static, into: Shared) -> JoinHandle<()> {
+    std::thread::spawn(move || {
+        let mut buf = [0u8; 8192];
+        while let Ok(n) = source.read(&mut buf) {
+            if n == 0 {
+                break;
+            }
+            let mut captured = into.lock().unwrap_or_else(|p| p.into_inner());
+            let room = KEEP_BYTES.saturating_sub(captured.kept.len()).min(n);
+            captured.kept.extend_from_slice(&buf[..room]);
+            captured.total += n;
+        }
+    })
+}
+
+fn snapshot(shared: &Shared) -> Vec<u8> {
+    shared
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .kept
+        .clone()
+}
+
+/// A running program under test. Dropping it kills its process group and reaps it.
+pub struct Process {
+    child: Child,
+    command: String,
+    stderr: Shared,
+    readers: Vec<JoinHandle<()>>,
+    status: Option<ExitStatus>,
+}
+
+impl Process {
+    /// Start `target args`, stdout piped to the caller's choice, stderr captured.
+    fn spawn(
+        target: &Target,
+        args: &[&str],
+        stdin: Stdio,
+    ) -> Result<
+        (
+            Process,
+            Option<std::process::ChildStdin>,
+            std::process::ChildStdout,
+        ),
+        Failure,
+    > {
+        let command_line = target.display(args);
+        let mut child = target
+            .command(args)
+            .stdin(stdin)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .map_err(|e| {
+                Failure::new(format!("could not start the program: {e}")).command(&command_line)
+            })?;
+        let stdout = child.stdout.take().expect("stdout was piped");
+        let stdin = child.stdin.take();
+        let stderr = Shared::default();
+        let readers = vec![drain(
+            child.stderr.take().expect("stderr was piped"),
+            stderr.clone(),
+        )];
+        Ok((
+            Process {
+                child,
+                command: command_line,
+                stderr,
+                readers,
+                status: None,
+            },
+            stdin,
+            stdout,
+        ))
+    }
+
+    /// The command line that started this process.
+    pub fn command_line(&self) -> &str {
+        &self.command
+    }
+
+    /// The operating system's process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Send `signal` (e.g. `libc::SIGTERM`) to the process, as `kill PID` does.
+    pub fn signal(&self, signal: i32) {
+        if self.status.is_none() {
+            // SAFETY: kill(2) has no memory-safety preconditions; a stale pid is harmless here
+            // because we have not reaped the child, so its pid cannot have been reused.
+            unsafe { libc::kill(self.child.id() as libc::pid_t, signal) };
+        }
+    }
+
+    /// Wait for the process to exit, at most `timeout`. `None` if it is still running.
+    pub fn wait_timeout(&mut self, timeout: Duration) -> Option<ExitStatus> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Some(status) = self.try_status() {
+                return Some(status);
+            }
+            if Instant::now() >= deadline {
+                return None;
+            }
+            // Polling the exit status is how std offers a bounded wait; 5 ms keeps it cheap.
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
+
+    /// The exit status if the process has exited, without waiting.
+    pub fn try_status(&mut self) -> Option<ExitStatus> {
+        if self.status.is_none() {
+            self.status = self.child.try_wait().ok().flatten();
+        }
+        self.status
+    }
+
+    /// Everything the program wrote on stderr so far (up to [`KEEP_BYTES`]).
+    pub fn stderr(&self) -> Vec<u8> {
+        snapshot(&self.stderr)
+    }
+
+    /// Kill the whole process group (the program and anything it forked) and reap it.
+    pub fn kill(&mut self) {
+        // SAFETY: as in `signal`; a negative pid names the process group we created at spawn.
+        unsafe { libc::kill(-(self.child.id() as libc::pid_t), libc::SIGKILL) };
+        let _ = self.child.kill();
+        if self.status.is_none() {
+            self.status = self.child.wait().ok();
+        }
+        for reader in self.readers.drain(..) {
+            let _ = reader.join();
+        }
+    }
+}
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// A server under test, started with `--port 0`, whose address we learned from its
+/// `listening on ADDR` line.
+pub struct Server {
+    /// The address the server printed.
+    pub addr: SocketAddr,
+    /// The running process (dropped ⇒ killed).
+    pub process: Process,
+    stdout_rest: Shared,
+}
+
+impl Server {
+    /// Start `target args` and wait (at most [`STARTUP_TIMEOUT`]) for its first stdout line,
+    /// which must be exactly `listening on ADDR`.
+    pub fn start(target: &Target, args: &[&str]) -> Result<Server, Failure> {
+        let (mut process, _stdin, stdout) = Process::spawn(target, args, Stdio::null())?;
+        let stdout_rest = Shared::default();
+        let (first_line, first) = mpsc::channel();
+        let rest = stdout_rest.clone();
+        process.readers.push(std::thread::spawn(move || {
+            let mut reader = BufReader::new(stdout);
+            let mut line = Vec::new();
+            // A line longer than 4 KiB is not a `listening on` line; stop there.
+            let got = (&mut reader).take(4096).read_until(b'\n', &mut line);
+            let _ = first_line.send(got.map(|_| line));
+            drain(reader, rest).join().ok();
+        }));
+        let fail = |reason: String, process: &Process| {
+            Failure::new(reason)
+                .command(process.command_line())
+                .expected("a first line `listening on ADDR` on stdout, e.g. `listening on 127.0.0.1:40123`")
+                .stderr(process.stderr())
+        };
+        let line = match first.recv_timeout(STARTUP_TIMEOUT) {
+            Ok(Ok(line)) if line.is_empty() => {
+                let status = process.wait_timeout(Duration::from_secs(1));
+                let how = status.map_or("closed stdout".to_string(), |s| format!("exited ({s})"));
+                return Err(fail(
+                    format!("the server {how} without printing `listening on ADDR`"),
+                    &process,
+                ));
+            }
+            Ok(Ok(line)) => line,
+            Ok(Err(e)) => {
+                return Err(fail(
+                    format!("could not read the server's stdout: {e}"),
+                    &process,
+                ));
+            }
+            Err(_) => {
+                return Err(fail(
+                    format!(
+                        "no `listening on ADDR` line within {} s",
+                        STARTUP_TIMEOUT.as_secs()
+                    ),
+                    &process,
+                ));
+            }
+        };
+        let text = String::from_utf8_lossy(&line);
+        let addr = text
+            .strip_suffix('\n')
+            .and_then(|l| l.strip_prefix("listening on "))
+            .and_then(|a| a.parse::<SocketAddr>().ok());
+        match addr {
+            Some(addr) => Ok(Server {
+                addr,
+                process,
+                stdout_rest,
+            }),
+            None => Err(fail(
+                "the first line on stdout is not `listening on ADDR`".to_string(),
+                &process,
+            )
+            .received(line)),
+        }
+    }
+
+    /// Start `target server --port 0 -q EXTRA…`: the usual way a check starts a server.
+    pub fn start_quiet(target: &Target, extra: &[&str]) -> Result<Server, Failure> {
+        let mut args = vec!["server", "--port", "0", "-q"];
+        args.extend_from_slice(extra);
+        Server::start(target, &args)
+    }
+
+    /// What the server wrote on stdout after its `listening on` line (the contract says: nothing).
+    pub fn stdout_after_listening(&self) -> Vec<u8> {
+        snapshot(&self.stdout_rest)
+    }
+
+    /// The server's stderr so far.
+    pub fn stderr(&self) -> Vec<u8> {
+        self.process.stderr()
+    }
+
+    /// A failure that carries this server's command line and stderr as evidence.
+    pub fn failure(&self, reason: impl Into<String>) -> Failure {
+        Failure::new(reason)
+            .command(self.process.command_line())
+            .stderr(self.stderr())
+    }
+}
+
+/// How a program run to completion ended.
+#[derive(Debug)]
+pub struct Finished {
+    /// The command line that was run.
+    pub command: String,
+    /// The exit status; `None` when it was killed for running past its deadline.
+    pub status: Option<ExitStatus>,
+    /// Its stdout (up to [`KEEP_BYTES`]).
+    pub stdout: Vec<u8>,
+    /// Its stderr (up to [`KEEP_BYTES`]).
+    pub stderr: Vec<u8>,
+}
+
+impl Finished {
+    /// The exit code, `None` if it timed out or died by a signal.
+    pub fn code(&self) -> Option<i32> {
+        self.status.and_then(|s| s.code())
+    }
+
+    /// stdout as text (invalid UTF-8 replaced).
+    pub fn stdout_text(&self) -> String {
+        String::from_utf8_lossy(&self.stdout).into_owned()
+    }
+
+    /// stderr as text (invalid UTF-8 replaced).
+    pub fn stderr_text(&self) -> String {
+        String::from_utf8_lossy(&self.stderr).into_owned()
+    }
+
+    /// A failure carrying this run's command line, stdout and stderr as evidence.
+    pub fn failure(&self, reason: impl Into<String>) -> Failure {
+        let how = match self.status {
+            None => "killed after its deadline".to_string(),
+            Some(status) => status.to_string(),
+        };
+        Failure::new(format!("{} ({how})", reason.into()))
+            .command(&self.command)
+            .received(self.stdout.clone())
+            .stderr(self.stderr.clone())
+    }
+
+    /// Fail unless the program exited with `code`.
+    pub fn expect_code(&self, code: i32) -> Result<&Finished, Failure> {
+        match self.code() {
+            Some(c) if c == code => Ok(self),
+            _ => Err(self.failure(format!("expected exit status {code}"))),
+        }
+    }
+}
+
+/// Run `target args` to completion with `stdin` as its input, killing it after `timeout`.
+pub fn run(
+    target: &Target,
+    args: &[&str],
+    stdin: &[u8],
+    timeout: Duration,
+) -> Result<Finished, Failure> {
+    let (mut process, child_stdin, stdout) = Process::spawn(target, args, Stdio::piped())?;
+    let stdout_captured = Shared::default();
+    process.readers.push(drain(stdout, stdout_captured.clone()));
+    if let Some(mut pipe) = child_stdin {
+        let input = stdin.to_vec();
+        // Write stdin from a thread: a program that does not read its input must not block us.
+        // The pipe closes when the thread ends, which is the program's end of input.
+        process.readers.push(std::thread::spawn(move || {
+            let _ = pipe.write_all(&input);
+        }));
+    }
+    let status = process.wait_timeout(timeout);
+    process.kill();
+    Ok(Finished {
+        command: process.command_line().to_string(),
+        status,
+        stdout: snapshot(&stdout_captured),
+        stderr: process.stderr(),
+    })
+}
+
+/// Connect to `addr` with [`IO_TIMEOUT`] on the connect and on every later read and write.
+pub fn connect(addr: SocketAddr) -> Result<TcpStream, Failure> {
+    let stream = TcpStream::connect_timeout(&addr, IO_TIMEOUT)
+        .map_err(|e| Failure::new(format!("could not connect to {addr}: {e}")))?;
+    stream
+        .set_read_timeout(Some(IO_TIMEOUT))
+        .map_err(Failure::io("setting a read timeout"))?;
+    stream
+        .set_write_timeout(Some(IO_TIMEOUT))
+        .map_err(Failure::io("setting a write timeout"))?;
+    Ok(stream)
+}
+
+/// Read until the peer closes (end of stream), at most `max` bytes, each read bounded by the
+/// stream's timeout. A timeout is a failure that shows what had arrived.
+pub fn read_to_end(stream: &mut TcpStream, max: usize) -> Result<Vec<u8>, Failure> {
+    let mut got = Vec::new();
+    let mut buf = [0u8; 16384];
+    loop {
+        match stream.read(&mut buf) {
+            Ok(0) => return Ok(got),
+            Ok(n) => {
+                got.extend_from_slice(&buf[..n]);
+                if got.len() > max {
+                    return Err(Failure::new(format!(
+                        "more than {max} bytes without the connection closing"
+                    ))
+                    .received(got));
+                }
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => {
+                return Err(Failure::new(format!(
+                    "waiting for the server to close the connection: {e}"
+                ))
+                .received(got));
+            }
+        }
+    }
+}
+
+/// Read exactly `n` bytes (or fail, showing what arrived), each read bounded by the timeout.
+pub fn read_exact(stream: &mut TcpStream, n: usize) -> Result<Vec<u8>, Failure> {
+    let mut got = vec![0u8; n];
+    let mut filled = 0;
+    while filled < n {
+        match stream.read(&mut got[filled..]) {
+            Ok(0) => {
+                got.truncate(filled);
+                return Err(
+                    Failure::new(format!("connection closed after {filled} of {n} bytes"))
+                        .received(got),
+                );
+            }
+            Ok(k) => filled += k,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => {
+                got.truncate(filled);
+                return Err(Failure::new(format!("after {filled} of {n} bytes: {e}")).received(got));
+            }
+        }
+    }
+    Ok(got)
+}
+
+/// Send `data` and read back `expect_len` bytes at the same time. Writing first and reading
+/// afterwards deadlocks once the data is larger than the socket buffers (the server blocks
+/// writing the echo we are not yet reading), so the writing happens on its own thread.
+pub fn exchange(
+    stream: &mut TcpStream,
+    data: &[u8],
+    expect_len: usize,
+) -> Result<Vec<u8>, Failure> {
+    let mut writer = stream
+        .try_clone()
+        .map_err(Failure::io("cloning the socket"))?;
+    std::thread::scope(|scope| {
+        let sending = scope.spawn(move || writer.write_all(data));
+        let received = read_exact(stream, expect_len);
+        let sent = sending
+            .join()
+            .unwrap_or_else(|_| Err(std::io::Error::other("writer panicked")));
+        match (received, sent) {
+            (Ok(got), _) => Ok(got),
+            (Err(e), Err(write_error)) => {
+                Err(e.with_reason_suffix(format!("; writing also failed: {write_error}")))
+            }
+            (Err(e), Ok(())) => Err(e),
+        }
+    })
+}
+
+/// A one-connection TCP server that a check controls, for testing a client: it accepts one
+/// connection, runs `handle` on it, and is shut down on drop even if no client ever came.
+pub struct TcpStub {
+    /// Where the stub listens (`127.0.0.1:PORT` or `[::1]:PORT`).
+    pub addr: SocketAddr,
+    handler: Option<JoinHandle<Result<Vec<u8>, Failure>>>,
+}
+
+impl TcpStub {
+    /// Listen on `local` (e.g. `127.0.0.1:0`) and serve the first connection with `handle`, which
+    /// returns what it received from the client (for evidence). The accepted stream has
+    /// [`IO_TIMEOUT`] on reads and writes.
+    pub fn start<F>(local: &str, handle: F) -> Result<TcpStub, Failure>
+    where
+        F: FnOnce(&mut TcpStream) -> Result<Vec<u8>, Failure> + Send + 'static,
+    {
+        let listener =
+            TcpListener::bind(local).map_err(Failure::io("binding the test's server"))?;
+        let addr = listener.local_addr().map_err(Failure::io("getsockname"))?;
+        let handler = std::thread::spawn(move || {
+            let (mut stream, _) = listener
+                .accept()
+                .map_err(Failure::io("accepting the client"))?;
+            stream
+                .set_read_timeout(Some(IO_TIMEOUT))
+                .map_err(Failure::io("setting a timeout"))?;
+            stream
+                .set_write_timeout(Some(IO_TIMEOUT))
+                .map_err(Failure::io("setting a timeout"))?;
+            handle(&mut stream)
+        });
+        Ok(TcpStub {
+            addr,
+            handler: Some(handler),
+        })
+    }
+
+    /// Wait for the handler to finish and return what it received from the client. If the
+    /// client never connected, our own connection unblocks the stub's accept.
+    pub fn finish(mut self) -> Result<Vec<u8>, Failure> {
+        self.join()
+    }
+
+    fn join(&mut self) -> Result<Vec<u8>, Failure> {
+        let Some(handler) = self.handler.take() else {
+            return Ok(Vec::new());
+        };
+        if !handler.is_finished() {
+            // Unblock accept() in case the client never came; harmless if it did.
+            let _ = TcpStream::connect_timeout(&self.addr, IO_TIMEOUT);
+        }
+        handler
+            .join()
+            .unwrap_or_else(|_| Err(Failure::new("the test's server thread panicked")))
+    }
+}
+
+impl Drop for TcpStub {
+    fn drop(&mut self) {
+        let _ = self.join();
+    }
+}
+
+/// A loopback port that was free a moment ago: for "connection refused" checks. (Binding port 0
+/// and closing it; the kernel hands out ports in order, so it is not reused at once.)
+pub fn unused_port() -> Result<u16, Failure> {
+    let listener = TcpListener::bind("127.0.0.1:0").map_err(Failure::io("binding a probe port"))?;
+    listener
+        .local_addr()
+        .map(|a| a.port())
+        .map_err(Failure::io("getsockname"))
+}
+
+/// A UDP socket on the loopback address of `family_of`'s family, with [`IO_TIMEOUT`] on reads.
+pub fn udp_socket(family_of: SocketAddr) -> Result<UdpSocket, Failure> {
+    let local = if family_of.is_ipv4() {
+        "127.0.0.1:0"
+    } else {
+        "[::1]:0"
+    };
+    let socket = UdpSocket::bind(local).map_err(Failure::io("binding a UDP socket"))?;
+    socket
+        .set_read_timeout(Some(IO_TIMEOUT))
+        .map_err(Failure::io("setting a read timeout"))?;
+    Ok(socket)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn targets_split_like_a_shell() {
+        let t = Target::parse("python3 'my echo.py' --flag").unwrap();
+        assert_eq!(t.argv(), ["python3", "my echo.py", "--flag"]);
+        assert!(Target::parse("  ").is_err());
+        assert!(Target::parse("python3 'open").is_err());
+        assert_eq!(Target::env_var("02_echo"), "WORKBOOK_TARGET_02_ECHO");
+    }
+
+    #[test]
+    fn a_program_that_never_listens_fails_with_evidence() {
+        let t = Target::new(["sh", "-c", "echo hello; echo oops >&2; exit 3"]);
+        let failure = Server::start(&t, &[]).err().expect("must fail");
+        let text = failure.to_string();
+        assert!(text.contains("not `listening on ADDR`"), "{text}");
+        assert!(text.contains("hello"), "{text}");
+    }
+
+    #[test]
+    fn a_silent_program_fails_by_exiting() {
+        let t = Target::new(["true"]);
+        let failure = Server::start(&t, &[]).err().expect("must fail");
+        assert!(
+            failure.to_string().contains("without printing"),
+            "{failure}"
+        );
+    }
+
+    #[test]
+    fn runs_are_bounded_and_output_is_capped() {
+        let t = Target::new(["sh", "-c", "yes"]);
+        let finished = run(&t, &[], b"", Duration::from_millis(300)).unwrap();
+        assert!(
+            finished.status.is_none(),
+            "a program that never ends is killed"
+        );
+        assert!(finished.stdout.len() <= KEEP_BYTES);
+    }
+}

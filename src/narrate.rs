@@ -1,0 +1,159 @@
+//! Narration: the story of every socket call, told on stderr.
+//!
+//! stdout is the contract (`listening on ADDR`, or the data a client received); stderr is the
+//! story. Each lesson calls [`Narrator::call`] right next to the real socket call, so a learner
+//! reading the source sees the call and its narration side by side, and a learner running the
+//! binary sees the calls happen in order, numbered, with their arguments and results.
+//!
+//! Colour is used only when stderr is a terminal and `NO_COLOR` is unset ([`init_colour`]).
+
+use std::fmt::Display;
+use std::io::IsTerminal;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use colored::{Color, Colorize};
+
+/// Decide once, at start-up, whether narration is coloured.
+///
+/// `colored` already honours `NO_COLOR`, but not whether stderr is a terminal: piped into a file
+/// or a test, escape codes would only be noise.
+pub fn init_colour() {
+    let wanted = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
+    colored::control::set_override(wanted);
+}
+
+/// Tells the story of one role (`server`, `client`, `worker 2`, …) on stderr.
+///
+/// Calls are numbered per narrator, so a learner can match the numbers against the lesson page.
+/// A narrator can be shared between threads (`&Narrator` or `Arc<Narrator>`): the counter is
+/// atomic and each line is written with one `eprintln!`, so lines never interleave mid-line.
+#[derive(Debug)]
+pub struct Narrator {
+    role: String,
+    colour: Color,
+    quiet: bool,
+    step: AtomicUsize,
+}
+
+impl Narrator {
+    /// A narrator for `role`; `quiet` (the `-q` flag) silences everything it would say.
+    pub fn new(role: impl Into<String>, quiet: bool) -> Self {
+        let role = role.into();
+        let colour = role_colour(&role);
+        Narrator {
+            role,
+            colour,
+            quiet,
+            step: AtomicUsize::new(0),
+        }
+    }
+
+    /// A narrator for another role with its own numbering and the same `quiet` setting:
+    /// e.g. one per accepted connection.
+    pub fn for_role(&self, role: impl Into<String>) -> Narrator {
+        Narrator::new(role, self.quiet)
+    }
+
+    /// Whether narration is silenced.
+    pub fn is_quiet(&self) -> bool {
+        self.quiet
+    }
+
+    /// The role's name, as printed in front of every line.
+    pub fn role(&self) -> &str {
+        &self.role
+    }
+
+    /// Narrate one socket call with its result: `server │ 3. listen(backlog=16) → ok`.
+    pub fn call(&self, call: impl Display, result: impl Display) {
+        if self.quiet {
+            return;
+        }
+        let n = self.step.fetch_add(1, Ordering::Relaxed) + 1;
+        eprintln!(
+            "{} {}. {} {} {}",
+            self.prefix(),
+            n,
+            call.to_string().bold(),
+            "→".dimmed(),
+            result
+        );
+    }
+
+    /// An explanation between calls: why the next thing happens.
+    pub fn note(&self, text: impl Display) {
+        if !self.quiet {
+            eprintln!("{} {}", self.prefix(), text.to_string().dimmed());
+        }
+    }
+
+    /// Something the learner should not miss (e.g. binding 0.0.0.0). Silenced by `-q` too.
+    pub fn warn(&self, text: impl Display) {
+        if !self.quiet {
+            eprintln!("{} {} {}", self.prefix(), "note:".yellow().bold(), text);
+        }
+    }
+
+    fn prefix(&self) -> String {
+        format!("{:>8} │", self.role).color(self.colour).to_string()
+    }
+}
+
+/// A stable colour per role, so `server` is always the same colour and each client differs.
+pub fn role_colour(role: &str) -> Color {
+    const PALETTE: [Color; 6] = [
+        Color::Cyan,
+        Color::Green,
+        Color::Magenta,
+        Color::Blue,
+        Color::Yellow,
+        Color::Red,
+    ];
+    if role == "server" {
+        return Color::Cyan;
+    }
+    // FNV-1a: tiny, and the same name gets the same colour in every run (unlike std's
+    // randomly seeded hasher).
+    let hash = role.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)
+    });
+    PALETTE[1 + (hash % (PALETTE.len() as u64 - 1)) as usize]
+}
+
+/// Show bytes the way a learner can read them: printable ASCII as is, the rest escaped, long
+/// data cut in the middle with its length (`b"hello\n"`, `b"aaaa…(1048576 bytes)"`).
+pub fn show_bytes(data: &[u8], max: usize) -> String {
+    let escaped = |bytes: &[u8]| bytes.escape_ascii().to_string();
+    if data.len() <= max {
+        format!("b\"{}\"", escaped(data))
+    } else {
+        format!("b\"{}…\" ({} bytes)", escaped(&data[..max]), data.len())
+    }
+}
+
+/// The closing lines of every demo: the commands to run the same lesson in two terminals.
+pub fn try_next(commands: &[String]) {
+    use colored::Colorize;
+    eprintln!();
+    eprintln!("{}", "Try it in two terminals:".bold());
+    for command in commands {
+        eprintln!("    {command}");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn show_bytes_escapes_and_truncates() {
+        assert_eq!(show_bytes(b"hi\n\xff", 10), "b\"hi\\n\\xff\"");
+        assert_eq!(show_bytes(b"abcdef", 3), "b\"abc…\" (6 bytes)");
+    }
+
+    #[test]
+    fn role_colours_are_stable() {
+        assert_eq!(role_colour("server"), Color::Cyan);
+        assert_eq!(role_colour("ana"), role_colour("ana"));
+    }
+}

@@ -1,0 +1,152 @@
+//! Lesson 01, the time server: `cargo test --test 01_time_server`.
+//!
+//! The checks (defined in `workbook::checks::time_server`) run against the built binary, or
+//! against `WORKBOOK_TARGET_01_TIME_SERVER` when set. The fixture tests at the bottom prove the
+//! checks can fail.
+
+mod common;
+
+use assert_cmd::cargo::cargo_bin_cmd;
+use predicates::prelude::*;
+use workbook::checks::time_server::LESSON;
+
+const BUILT: &str = env!("CARGO_BIN_EXE_01_time_server");
+
+common::lesson_tests!(LESSON, BUILT;
+    demo_exits_zero,
+    server_sends_time_and_closes,
+    server_serves_clients_one_after_another,
+    server_prints_only_listening_on,
+    server_ipv6,
+    server_rfc868,
+    client_prints_time,
+    client_rfc868,
+    server_port_in_use,
+    client_connection_refused,
+    unknown_host,
+    privileged_port,
+    usage_errors_exit_2,
+);
+
+// The reference binary's own promises beyond the contract: narration and the demo's closing
+// commands. A student's version may narrate differently, so these always test our binary.
+
+#[test]
+fn demo_narrates_every_call_in_order_and_ends_with_commands() {
+    let assert = cargo_bin_cmd!("01_time_server")
+        .timeout(std::time::Duration::from_secs(30))
+        .assert()
+        .success();
+    let stderr = String::from_utf8_lossy(&assert.get_output().stderr).to_string();
+    let order = [
+        "socket(AF_INET",
+        "setsockopt(",
+        "bind(127.0.0.1:0)",
+        "listen(backlog=16)",
+        "accept()",
+        "send(",
+        "close()",
+    ];
+    let mut from = 0;
+    for call in order {
+        let at = stderr[from..]
+            .find(call)
+            .unwrap_or_else(|| panic!("`{call}` missing or out of order in:\n{stderr}"));
+        from += at;
+    }
+    assert!(
+        stderr.contains("cargo run --bin 01_time_server -- server"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("rdate -p -o 7001 127.0.0.1"), "{stderr}");
+}
+
+#[test]
+fn quiet_client_says_nothing_but_the_error_and_its_hint() {
+    let port = workbook::harness::unused_port()
+        .expect("a free port")
+        .to_string();
+    cargo_bin_cmd!("01_time_server")
+        .args(["client", "--port", &port, "-q"])
+        .timeout(std::time::Duration::from_secs(10))
+        .assert()
+        .code(1)
+        .stdout(predicate::str::is_empty())
+        .stderr(predicate::str::starts_with(
+            "error: failed to connect to 127.0.0.1:",
+        ))
+        .stderr(predicate::str::contains("hint: nothing is listening there"));
+}
+
+#[test]
+fn help_documents_the_default_port() {
+    cargo_bin_cmd!("01_time_server")
+        .args(["server", "--help"])
+        .assert()
+        .success()
+        .stdout(
+            predicate::str::contains("[default: 7001]").and(predicate::str::contains("--rfc868")),
+        );
+}
+
+// The checks can fail: each wrong program fails exactly the checks written for its mistake.
+// `examples/python/01_time_server.py` is a correct version in Python — it passes everything,
+// which also shows the contract does not depend on Rust.
+
+#[test]
+fn python_version_passes_every_check() {
+    common::expect_failures(
+        &LESSON,
+        &common::python("examples/python/01_time_server.py"),
+        &[],
+    );
+}
+
+#[test]
+fn fixture_without_milliseconds_fails() {
+    let wrong = common::python("tests/fixtures/01_no_millis.py");
+    common::expect_failures(
+        &LESSON,
+        &wrong,
+        &[
+            "server_sends_time_and_closes",
+            "server_serves_clients_one_after_another",
+            "server_ipv6",
+        ],
+    );
+}
+
+#[test]
+fn fixture_client_with_one_recv_fails() {
+    let wrong = common::python("tests/fixtures/01_one_recv_client.py");
+    common::expect_failures(&LESSON, &wrong, &["client_prints_time"]);
+}
+
+#[test]
+fn fixture_serving_once_then_exiting_fails() {
+    let wrong = common::python("tests/fixtures/01_serves_once.py");
+    common::expect_failures(
+        &LESSON,
+        &wrong,
+        &[
+            "server_serves_clients_one_after_another",
+            "server_prints_only_listening_on",
+        ],
+    );
+}
+
+#[test]
+fn fixture_printing_to_stdout_and_crashing_fails() {
+    let wrong = common::python("tests/fixtures/01_chatty_crashy.py");
+    common::expect_failures(
+        &LESSON,
+        &wrong,
+        &[
+            "server_prints_only_listening_on",
+            "server_port_in_use",
+            "client_connection_refused",
+            "unknown_host",
+            "privileged_port",
+        ],
+    );
+}

@@ -1,0 +1,110 @@
+//! The test harness every `tests/NN_*.rs` shares.
+//!
+//! Each lesson test file lists its checks with [`lesson_tests!`], which makes one `#[test]` per
+//! check (so `cargo test --test 02_echo server_echoes_bytes` runs one) plus a test that the list
+//! is complete. The checks themselves live in `workbook::checks`, defined once; this file only
+//! picks the program to run — the built binary, or `WORKBOOK_TARGET_<LESSON>` — and proves the
+//! checks can fail by running them against the wrong programs in `tests/fixtures/`.
+#![allow(dead_code)] // each test crate uses its own subset
+
+use std::path::PathBuf;
+
+use workbook::checks::{self, Failure, Lesson};
+use workbook::harness::Target;
+
+/// The program a lesson's tests run: the override if set, else the binary cargo built.
+pub fn target(lesson: &Lesson, built: &str) -> Target {
+    Target::for_lesson(lesson.name, built).unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// Whether a teacher replaced the lesson's program with `WORKBOOK_TARGET_<LESSON>`.
+pub fn overridden(lesson: &Lesson) -> bool {
+    std::env::var(Target::env_var(lesson.name)).is_ok_and(|v| !v.trim().is_empty())
+}
+
+/// Run one check of `lesson` against its target.
+pub fn check(lesson: &Lesson, id: &str, built: &str) -> Result<(), Failure> {
+    let check = lesson
+        .check(id)
+        .unwrap_or_else(|| panic!("{} has no check `{id}`", lesson.name));
+    checks::run(check, &target(lesson, built))
+}
+
+/// Every check of the lesson has a test, and every test names a check.
+pub fn all_listed(lesson: &Lesson, listed: &[&str]) {
+    let mut have: Vec<&str> = lesson.checks.iter().map(|c| c.id).collect();
+    let mut want = listed.to_vec();
+    have.sort_unstable();
+    want.sort_unstable();
+    assert_eq!(
+        have, want,
+        "the test file must list exactly the checks of {}",
+        lesson.name
+    );
+}
+
+/// One `#[test]` per check of a lesson, and a test that none is missing.
+macro_rules! lesson_tests {
+    ($lesson:expr, $built:expr; $($id:ident),+ $(,)?) => {
+        $(
+            #[test]
+            fn $id() -> Result<(), workbook::checks::Failure> {
+                common::check(&$lesson, stringify!($id), $built)
+            }
+        )+
+
+        #[test]
+        fn every_check_of_the_lesson_has_a_test() {
+            common::all_listed(&$lesson, &[$(stringify!($id)),+]);
+        }
+    };
+}
+pub(crate) use lesson_tests;
+
+/// A program in `tests/fixtures/` or `examples/`, run with `python3`.
+pub fn python(relative: &str) -> Target {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(relative);
+    assert!(path.exists(), "{} is missing", path.display());
+    Target::new(["python3".to_string(), path.display().to_string()])
+}
+
+/// Run every check of `lesson` against `target` and assert that exactly the checks in
+/// `failing` fail. This is how a wrong program proves the checks can fail — and, since all
+/// the other checks must pass, that each failure is the specific one it was written for.
+pub fn expect_failures(lesson: &Lesson, target: &Target, failing: &[&str]) {
+    for id in failing {
+        assert!(
+            lesson.check(id).is_some(),
+            "{} has no check `{id}`",
+            lesson.name
+        );
+    }
+    let results: Vec<(&str, Result<(), Failure>)> = std::thread::scope(|scope| {
+        let running: Vec<_> = lesson
+            .checks
+            .iter()
+            .map(|check| (check.id, scope.spawn(move || checks::run(check, target))))
+            .collect();
+        running
+            .into_iter()
+            .map(|(id, h)| (id, h.join().expect("checks never panic")))
+            .collect()
+    });
+    let mut report = String::new();
+    for (id, result) in &results {
+        let should_fail = failing.contains(id);
+        match (result, should_fail) {
+            (Ok(()), true) => report += &format!("\n`{id}` passed, but this program must fail it"),
+            (Err(failure), false) => {
+                report += &format!("\n`{id}` failed, but only {failing:?} should:\n{failure}")
+            }
+            _ => {}
+        }
+    }
+    assert!(
+        report.is_empty(),
+        "{} against {}:{report}",
+        lesson.name,
+        target.display(&[])
+    );
+}
