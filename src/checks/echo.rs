@@ -1,7 +1,391 @@
-//! placeholder
-use super::Lesson;
-/// checks
+//! Checks for lesson 02, the echo server and client: `lessons/02_echo.md#the-contract`.
+//!
+//! Server: echo every byte back unchanged, as it arrives, until the client shuts down its
+//! sending side; then close; clients one after another. `--upper`: ASCII upper-case.
+//! Client: `client [MESSAGE…]` sends each message (or stdin line) followed by `\n` and prints the
+//! echo, whatever number of reads it arrives in; then shuts down its side and exits 0.
+//!
+//! The server checks are written for any echo server, so lessons 04 and 05 reuse them.
+
+use std::io::{Read, Write};
+use std::net::Shutdown;
+use std::time::Duration;
+
+use super::{Check, Failure, Lesson, Outcome, common, ensure};
+use crate::harness::{RUN_TIMEOUT, Server, Target, TcpStub, connect, read_exact, read_to_end, run};
+
+/// Lesson 02's checks.
 pub const LESSON: Lesson = Lesson {
     name: "02_echo",
-    checks: &[],
+    checks: &[
+        Check {
+            id: "demo_exits_zero",
+            title: "with no arguments, the demo runs and exits 0",
+            points: 1,
+            hint: "lessons/02_echo.md#run-it: the demo must end by itself; stop the server thread after the demo's clients",
+            run: common::demo_exits_zero,
+        },
+        Check {
+            id: "server_echoes_bytes",
+            title: "server echoes every byte value unchanged, then closes after the client's shutdown",
+            points: 3,
+            hint: "lessons/02_echo.md#the-contract: send back exactly what recv returned; close when recv returns 0 bytes",
+            run: server_echoes_bytes,
+        },
+        Check {
+            id: "server_echoes_as_data_arrives",
+            title: "server echoes each piece as it arrives, without waiting for the end",
+            points: 2,
+            hint: "lessons/02_echo.md#a-read-is-not-a-message: echo what each recv() returned at once; do not wait for end of stream",
+            run: server_echoes_as_data_arrives,
+        },
+        Check {
+            id: "server_echoes_large_message",
+            title: "server echoes a 1 MiB message completely",
+            points: 3,
+            hint: "lessons/02_echo.md#a-read-is-not-a-message: loop on recv() until it returns 0; use sendall()/write_all()",
+            run: server_echoes_large_message,
+        },
+        Check {
+            id: "server_serves_clients_one_after_another",
+            title: "server serves three clients one after another",
+            points: 2,
+            hint: "lessons/02_echo.md#the-calls-in-order: after closing a client, go back to accept()",
+            run: server_serves_clients_one_after_another,
+        },
+        Check {
+            id: "server_prints_only_listening_on",
+            title: "server's stdout holds only the `listening on ADDR` line",
+            points: 1,
+            hint: "lessons/02_echo.md#the-contract: narration (like `Connected by …`) belongs on stderr",
+            run: server_prints_only_listening_on,
+        },
+        Check {
+            id: "server_ipv6",
+            title: "server echoes over IPv6 loopback with --host ::1",
+            points: 1,
+            hint: "lessons/02_echo.md#the-contract: resolve the host and bind an AF_INET6 socket for ::1",
+            run: server_ipv6,
+        },
+        Check {
+            id: "server_upper",
+            title: "server --upper upper-cases ASCII letters and leaves other bytes alone",
+            points: 2,
+            hint: "lessons/02_echo.md#the-contract: upper-case byte by byte (bytes.upper() in Python), not by decoding text",
+            run: server_upper,
+        },
+        Check {
+            id: "client_prints_each_echo",
+            title: "client sends each MESSAGE with `\\n` and prints each whole echo, however it is split",
+            points: 3,
+            hint: "lessons/02_echo.md#a-read-is-not-a-message: read until you have as many bytes as you sent",
+            run: client_prints_each_echo,
+        },
+        Check {
+            id: "client_reads_stdin_lines",
+            title: "client with no MESSAGE sends each line of stdin",
+            points: 2,
+            hint: "lessons/02_echo.md#the-contract: one message per stdin line; a last line without `\\n` gets one",
+            run: client_reads_stdin_lines,
+        },
+        Check {
+            id: "client_large_message",
+            title: "client echoes a 1 MiB line from stdin without deadlock or loss",
+            points: 3,
+            hint: "lessons/02_echo.md#a-read-is-not-a-message: send and receive at the same time (a thread), and read until all bytes are back",
+            run: client_large_message,
+        },
+        Check {
+            id: "server_port_in_use",
+            title: "server on a port already in use: `error: …in use`, exit 1",
+            points: 1,
+            hint: "lessons/02_echo.md#when-things-go-wrong: catch the bind error and print one `error:` line",
+            run: common::tcp_server_port_in_use,
+        },
+        Check {
+            id: "client_connection_refused",
+            title: "client with no server: `error: …refused`, exit 1",
+            points: 1,
+            hint: "lessons/02_echo.md#when-things-go-wrong: catch the connect error and print one `error:` line",
+            run: common::tcp_client_refused,
+        },
+        Check {
+            id: "unknown_host",
+            title: "an unknown host name: `error:` naming the host, exit 1",
+            points: 1,
+            hint: "lessons/02_echo.md#when-things-go-wrong: report the host you could not resolve",
+            run: unknown_host,
+        },
+        Check {
+            id: "privileged_port",
+            title: "binding port 1 without privilege: `error: …permission denied`, exit 1",
+            points: 1,
+            hint: "lessons/02_echo.md#when-things-go-wrong: ports below 1024 need privilege; report the bind error",
+            run: common::privileged_port,
+        },
+        Check {
+            id: "usage_errors_exit_2",
+            title: "bad flags and out-of-range ports exit 2",
+            points: 1,
+            hint: "lessons/02_echo.md#the-contract: usage errors exit 2",
+            run: common::usage_errors_exit_2,
+        },
+    ],
 };
+
+/// A 1 MiB message: far more than one read, more than the socket buffers.
+const LARGE: usize = 1 << 20;
+
+/// Bytes that are the same on every run but not a repeating short pattern (so a lost or
+/// duplicated chunk shows), ending in `\n` so the same data works as one line.
+pub fn pattern(len: usize) -> Vec<u8> {
+    let mut state = 0x2545_f491_u32;
+    let mut data: Vec<u8> = (0..len)
+        .map(|_| {
+            state ^= state << 13;
+            state ^= state >> 17;
+            state ^= state << 5;
+            b'a' + (state % 26) as u8
+        })
+        .collect();
+    if let Some(last) = data.last_mut() {
+        *last = b'\n';
+    }
+    data
+}
+
+/// Fail with evidence unless `got == want`.
+fn same(server: &Server, sent: &[u8], want: &[u8], got: &[u8], what: &str) -> Outcome {
+    if got == want {
+        return Ok(());
+    }
+    let at = got
+        .iter()
+        .zip(want)
+        .position(|(a, b)| a != b)
+        .unwrap_or(got.len().min(want.len()));
+    Err(server
+        .failure(format!(
+            "{what}: {} bytes back for {} expected; first difference at byte {at}",
+            got.len(),
+            want.len()
+        ))
+        .sent(sent.to_vec())
+        .expected(format!("the same {} bytes back", want.len()))
+        .received(got.to_vec()))
+}
+
+/// Send `data` and shut down our sending side (on a thread, so a large echo can flow back at
+/// the same time), and read everything until the server closes.
+fn echo_and_close(server: &Server, data: &[u8]) -> Result<Vec<u8>, Failure> {
+    let with_evidence = |f: Failure| {
+        f.command(server.process.command_line())
+            .sent(data.to_vec())
+            .stderr(server.stderr())
+    };
+    let mut stream = connect(server.addr).map_err(with_evidence)?;
+    let mut writer = stream
+        .try_clone()
+        .map_err(Failure::io("cloning the socket"))?;
+    std::thread::scope(|scope| {
+        let sending = scope.spawn(move || {
+            writer
+                .write_all(data)
+                .and_then(|()| writer.shutdown(Shutdown::Write))
+        });
+        let got = read_to_end(&mut stream, data.len() + 64 * 1024).map_err(|f| {
+            with_evidence(
+                f.context("after our shutdown(SHUT_WR) the server must echo everything and close"),
+            )
+        });
+        let sent = sending
+            .join()
+            .unwrap_or_else(|_| Err(std::io::Error::other("the sending thread panicked")));
+        match (got, sent) {
+            (Ok(got), Ok(())) => Ok(got),
+            (Err(f), _) => Err(f),
+            (Ok(got), Err(e)) => Err(with_evidence(
+                Failure::new(format!("sending failed: {e}")).received(got),
+            )),
+        }
+    })
+}
+
+/// Every byte value, a few times over: an echo server must not treat the data as text.
+pub fn server_echoes_bytes(target: &Target) -> Outcome {
+    let server = Server::start_quiet(target, &[])?;
+    let data: Vec<u8> = (0..=255u8)
+        .cycle()
+        .take(256 * 4)
+        .chain(*b"hello\n")
+        .collect();
+    let got = echo_and_close(&server, &data)?;
+    same(&server, &data, &data, &got, "echo")
+}
+
+/// Send a piece, wait for its echo, then send the next: a server that collects everything until
+/// end of stream before echoing never answers the first piece.
+pub fn server_echoes_as_data_arrives(target: &Target) -> Outcome {
+    let server = Server::start_quiet(target, &[])?;
+    let mut stream = connect(server.addr)?;
+    for piece in [&b"hel"[..], b"lo, ", b"world\n"] {
+        stream
+            .write_all(piece)
+            .map_err(Failure::io("sending a piece"))?;
+        let got = read_exact(&mut stream, piece.len()).map_err(|f| {
+            server
+                .failure(format!(
+                    "no echo of the piece {:?} before the connection ended: {}",
+                    String::from_utf8_lossy(piece),
+                    f.reason
+                ))
+                .sent(piece.to_vec())
+                .expected("the piece echoed at once, while the connection stays open")
+        })?;
+        same(&server, piece, piece, &got, "echo of one piece")?;
+    }
+    Ok(())
+}
+
+/// 1 MiB, sent and received at the same time.
+pub fn server_echoes_large_message(target: &Target) -> Outcome {
+    let server = Server::start_quiet(target, &[])?;
+    let data = pattern(LARGE);
+    let got = echo_and_close(&server, &data)?;
+    same(&server, &data, &data, &got, "1 MiB echo")
+}
+
+/// Three clients in a row, each with its own message.
+pub fn server_serves_clients_one_after_another(target: &Target) -> Outcome {
+    let server = Server::start_quiet(target, &[])?;
+    for n in 1..=3 {
+        let data = format!("client {n} says hello\n").into_bytes();
+        let got = echo_and_close(&server, &data).map_err(|f| f.context(format!("client {n}")))?;
+        same(&server, &data, &data, &got, &format!("client {n}"))?;
+    }
+    Ok(())
+}
+
+/// Nothing on stdout but `listening on`, even after serving clients.
+pub fn server_prints_only_listening_on(target: &Target) -> Outcome {
+    let mut server = Server::start(target, &["server", "--port", "0"])?;
+    for _ in 0..2 {
+        echo_and_close(&server, b"ping\n")?;
+    }
+    server.process.kill();
+    let extra = server.stdout_after_listening();
+    ensure(extra.is_empty(), || {
+        server
+            .failure("the server wrote more than the `listening on` line on stdout")
+            .expected("nothing after `listening on ADDR` (narration goes to stderr)")
+            .received(extra.clone())
+    })
+}
+
+/// `--host ::1`.
+pub fn server_ipv6(target: &Target) -> Outcome {
+    let server = Server::start_quiet(target, &["--host", "::1"])?;
+    ensure(
+        server.addr.is_ipv6() && server.addr.ip().is_loopback(),
+        || {
+            server
+                .failure(format!(
+                    "listening on {}, not on IPv6 loopback",
+                    server.addr
+                ))
+                .expected("listening on [::1]:PORT")
+        },
+    )?;
+    let data = b"over IPv6\n";
+    same(&server, data, data, &echo_and_close(&server, data)?, "echo")
+}
+
+/// `--upper`: letters up, everything else (digits, punctuation, UTF-8 bytes) unchanged.
+pub fn server_upper(target: &Target) -> Outcome {
+    let server = Server::start_quiet(target, &["--upper"])?;
+    let data = "Hello, World! 123 café\n".as_bytes();
+    let want = "HELLO, WORLD! 123 CAFé\n".as_bytes();
+    same(
+        &server,
+        data,
+        want,
+        &echo_and_close(&server, data)?,
+        "--upper",
+    )
+}
+
+/// An echo stub that sends each echo back in two parts with a pause between them, so a client
+/// that prints what one read returned prints half a message. Returns what the client sent.
+fn splitting_echo_stub() -> Result<TcpStub, Failure> {
+    TcpStub::start("127.0.0.1:0", |stream| {
+        stream.set_nodelay(true).ok();
+        let mut received = Vec::new();
+        let mut buf = [0u8; 64 * 1024];
+        loop {
+            let n = stream.read(&mut buf).map_err(|e| {
+                Failure::new(format!(
+                    "the client did not shut down or close its side: {e}"
+                ))
+                .received(received.clone())
+            })?;
+            if n == 0 {
+                return Ok(received);
+            }
+            received.extend_from_slice(&buf[..n]);
+            let (first, second) = buf[..n].split_at(n.div_ceil(2));
+            stream.write_all(first).map_err(Failure::io("echoing"))?;
+            if !second.is_empty() {
+                // Shapes the data into two TCP segments; nothing waits on this pause.
+                std::thread::sleep(Duration::from_millis(50));
+                stream.write_all(second).map_err(Failure::io("echoing"))?;
+            }
+        }
+    })
+}
+
+/// Run the client against the splitting stub; check what it sent and what it printed.
+fn client_against_stub(target: &Target, messages: &[&str], stdin: &[u8], want: &[u8]) -> Outcome {
+    let stub = splitting_echo_stub()?;
+    let port = stub.addr.port().to_string();
+    let mut args = vec!["client", "--port", &port, "-q"];
+    args.extend_from_slice(messages);
+    let finished = run(target, &args, stdin, RUN_TIMEOUT)?;
+    let sent = stub
+        .finish()
+        .map_err(|f| f.context("the test's echo server"))?;
+    finished.expect_code(0)?;
+    ensure(sent == want, || {
+        finished
+            .failure("the client did not send each message followed by `\\n`")
+            .expected(String::from_utf8_lossy(want).into_owned())
+    })?;
+    ensure(finished.stdout == want, || {
+        finished
+            .failure("the client did not print each whole echo")
+            .sent(sent.clone())
+            .expected(format!(
+                "stdout exactly as sent: {}",
+                crate::narrate::show_bytes(want, 80)
+            ))
+    })
+}
+
+/// `client hello world` prints `hello\nworld\n` though each echo arrives in two parts.
+pub fn client_prints_each_echo(target: &Target) -> Outcome {
+    client_against_stub(target, &["hello", "world"], b"", b"hello\nworld\n")
+}
+
+/// Stdin lines are the messages; the last line gets its missing `\n`.
+pub fn client_reads_stdin_lines(target: &Target) -> Outcome {
+    client_against_stub(target, &[], b"one\ntwo\nthree", b"one\ntwo\nthree\n")
+}
+
+/// One 1 MiB line through the client.
+pub fn client_large_message(target: &Target) -> Outcome {
+    let data = pattern(LARGE);
+    client_against_stub(target, &[], &data, &data)
+}
+
+fn unknown_host(target: &Target) -> Outcome {
+    common::unknown_host(target, "client", &["hello"])
+}
