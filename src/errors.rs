@@ -36,14 +36,16 @@ pub fn report(lesson: &str, err: &anyhow::Error) {
 
 /// The advice for the first cause in `err`'s chain that we recognise.
 pub fn hint(lesson: &str, err: &anyhow::Error) -> Option<String> {
+    // A context added with `.context(UnknownHost(…))` is found by anyhow's downcast, not in
+    // the chain of sources.
+    if let Some(host) = err.downcast_ref::<UnknownHost>() {
+        return Some(format!(
+            "`{}` is not a known host name: check the spelling, or use an address such as \
+             127.0.0.1 or ::1",
+            host.0
+        ));
+    }
     for cause in err.chain() {
-        if let Some(host) = cause.downcast_ref::<UnknownHost>() {
-            return Some(format!(
-                "`{}` is not a known host name: check the spelling, or use an address such as \
-                 127.0.0.1 or ::1",
-                host.0
-            ));
-        }
         if let Some(hint) = cause
             .downcast_ref::<io::Error>()
             .and_then(|e| io_hint(lesson, e))

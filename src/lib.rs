@@ -11,14 +11,21 @@
 //! - [`errors`] — `error: …` plus a `hint: …` a beginner can act on; exit codes.
 //! - [`harness`] — running a program under test: kill-on-drop processes, `listening on`, timeouts.
 //! - [`checks`] — every lesson's checks, defined once, run by `cargo test`.
+//! - [`shutdown`] — graceful stop on Ctrl-C, SIGTERM or after K connections; waking `accept()`.
+//! - [`pool`] — the fixed-size thread pool of lesson 05, reused by lesson 06.
 //!
 //! Binaries (`src/bin/`), one per lesson, read top to bottom in the order the course teaches:
 //! - `01_time_server` — iterative TCP server: socket, bind, listen, accept, send, close.
 //! - `02_echo` — TCP echo server and client; a read is not a message.
 //! - `03_udp` — UDP echo server, client with retries, and `ping` to make loss visible.
+//! - `04_threaded` — the echo contract, one thread per connection.
+//! - `05_thread_pool` — the echo contract, a fixed pool of workers (two designs), graceful stop.
+//! - `06_group_chat` — a line-based chat room that a stalled reader cannot stall.
 
 pub mod checks;
 pub mod cli;
 pub mod errors;
 pub mod harness;
 pub mod narrate;
+pub mod pool;
+pub mod shutdown;

@@ -17,6 +17,9 @@ use crate::narrate::show_bytes;
 
 pub mod common;
 pub mod echo;
+pub mod group_chat;
+pub mod thread_pool;
+pub mod threaded;
 pub mod time_server;
 pub mod udp;
 
@@ -63,7 +66,14 @@ impl Lesson {
 }
 
 /// Every lesson that has checks.
-pub const LESSONS: &[Lesson] = &[time_server::LESSON, echo::LESSON, udp::LESSON];
+pub const LESSONS: &[Lesson] = &[
+    time_server::LESSON,
+    echo::LESSON,
+    udp::LESSON,
+    threaded::LESSON,
+    thread_pool::LESSON,
+    group_chat::LESSON,
+];
 
 /// The lesson with this binary name.
 pub fn lesson(name: &str) -> Option<&'static Lesson> {
