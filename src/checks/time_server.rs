@@ -181,34 +181,17 @@ pub fn server_serves_clients_one_after_another(target: &Target) -> Outcome {
 
 /// After serving clients, the server has printed nothing on stdout but `listening on`.
 pub fn server_prints_only_listening_on(target: &Target) -> Outcome {
-    let mut server = Server::start(target, &["server", "--port", "0"])?;
-    for _ in 0..2 {
-        fetch(&server)?;
-    }
-    server.process.kill();
-    let extra = server.stdout_after_listening();
-    ensure(extra.is_empty(), || {
-        server
-            .failure("the server wrote more than the `listening on` line on stdout")
-            .expected("nothing after `listening on ADDR` (narration goes to stderr)")
-            .received(extra.clone())
+    common::stdout_only_listening_on(target, &[], |server| {
+        for _ in 0..2 {
+            fetch(server)?;
+        }
+        Ok(())
     })
 }
 
 /// `--host ::1`: an IPv6 listening address, and the time over IPv6.
 pub fn server_ipv6(target: &Target) -> Outcome {
-    let server = Server::start_quiet(target, &["--host", "::1"])?;
-    ensure(
-        server.addr.is_ipv6() && server.addr.ip().is_loopback(),
-        || {
-            server
-                .failure(format!(
-                    "listening on {}, not on IPv6 loopback",
-                    server.addr
-                ))
-                .expected("listening on [::1]:PORT")
-        },
-    )?;
+    let server = common::ipv6_server(target, &[])?;
     check_time_line(&fetch(&server)?, &server)
 }
 
