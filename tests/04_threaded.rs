@@ -1,0 +1,125 @@
+//! Lesson 04, a thread per connection: `cargo test --test 04_threaded`.
+//!
+//! The checks (defined in `workbook::checks::threaded`) run against the built binary, or against
+//! `WORKBOOK_TARGET_04_THREADED` when set. Below them: the one scenario that tells an iterative
+//! server from a concurrent one, run against lesson 02 and lesson 04; our binary's narration;
+//! and the wrong programs that prove the checks can fail.
+
+mod common;
+
+use std::time::Duration;
+
+use assert_cmd::cargo::cargo_bin_cmd;
+use workbook::checks::threaded::{LESSON, SecondClient, WATCH, second_client};
+use workbook::harness::Target;
+
+const BUILT: &str = env!("CARGO_BIN_EXE_04_threaded");
+
+common::lesson_tests!(LESSON, BUILT;
+    demo_exits_zero,
+    server_echoes_bytes,
+    server_echoes_as_data_arrives,
+    server_echoes_large_message,
+    server_serves_clients_one_after_another,
+    server_serves_two_clients_at_once,
+    server_idle_clients_do_not_delay_others,
+    server_serves_200_concurrent_clients,
+    server_exit_after_waits_for_its_clients,
+    server_prints_only_listening_on,
+    server_ipv6,
+    server_upper,
+    client_prints_each_echo,
+    client_reads_stdin_lines,
+    client_large_message,
+    server_port_in_use,
+    client_connection_refused,
+    unknown_host,
+    privileged_port,
+    usage_errors_exit_2,
+);
+
+/// The lesson's point, as one scenario run against two servers: client 1 is served and stays
+/// connected; client 2 sends. Lesson 02 echoes client 2 only after client 1 has closed; lesson
+/// 04 echoes it while client 1 is still there. (Lesson 02 is given `WATCH` to answer early and
+/// must not; that bounded wait is the whole cost of this test.)
+#[test]
+fn the_same_scenario_keeps_02_waiting_and_04_serving() -> Result<(), workbook::checks::Failure> {
+    let iterative = Target::new([env!("CARGO_BIN_EXE_02_echo")]);
+    assert_eq!(
+        second_client(&iterative, &[], WATCH)?,
+        SecondClient::ServedAfterFirstClosed,
+        "02_echo is iterative: client 2 must wait for client 1"
+    );
+    let threaded = Target::new([BUILT]);
+    assert_eq!(
+        second_client(&threaded, &[], WATCH)?,
+        SecondClient::ServedAtOnce,
+        "04_threaded must echo client 2 while client 1 is connected"
+    );
+    Ok(())
+}
+
+// The reference binary's own promises beyond the contract: its narration.
+
+#[test]
+fn demo_names_each_clients_thread_and_counts_them() {
+    let assert = cargo_bin_cmd!("04_threaded")
+        .timeout(Duration::from_secs(30))
+        .assert()
+        .success();
+    let stderr = String::from_utf8_lossy(&assert.get_output().stderr).to_string();
+    let order = [
+        "listen(backlog=128)",
+        "accept() → connection 1",
+        "spawn(thread-1) → 1 client thread(s) alive",
+        "thread-1 │",
+        "accept() → connection 2",
+        "spawn(thread-2) → 2 client thread(s) alive",
+        "thread-2 │",
+        "echoed while client 1 is still connected",
+        "every client thread has finished",
+        "cargo run --bin 04_threaded -- server",
+    ];
+    let mut from = 0;
+    for step in order {
+        from += stderr[from..]
+            .find(step)
+            .unwrap_or_else(|| panic!("`{step}` missing or out of order in:\n{stderr}"));
+    }
+}
+
+// The checks can fail: each wrong program fails exactly the checks written for its mistake.
+
+#[test]
+fn python_version_passes_every_check() {
+    common::expect_failures(
+        &LESSON,
+        &common::python("examples/python/04_threaded.py"),
+        &[],
+    );
+}
+
+#[test]
+fn fixture_serving_one_client_at_a_time_fails() {
+    let wrong = common::python("tests/fixtures/04_one_at_a_time.py");
+    common::expect_failures(
+        &LESSON,
+        &wrong,
+        &[
+            "server_serves_two_clients_at_once",
+            "server_idle_clients_do_not_delay_others",
+            "server_serves_200_concurrent_clients",
+            "server_exit_after_waits_for_its_clients",
+        ],
+    );
+}
+
+#[test]
+fn fixture_exiting_without_joining_its_threads_fails() {
+    let wrong = common::python("tests/fixtures/04_no_join.py");
+    common::expect_failures(
+        &LESSON,
+        &wrong,
+        &["server_exit_after_waits_for_its_clients"],
+    );
+}
