@@ -1,6 +1,398 @@
-//! Checks for lesson 05_thread_pool (being written).
+//! Checks for lesson 05, a fixed pool of workers: `lessons/05_thread_pool.md#the-contract`.
+//!
+//! The wire contract is lesson 02's, so its echo and client checks are reused. What is new is
+//! checked for each design (`--model accept` and `--model queue`) separately, so a scorecard
+//! shows which one works:
+//!
+//! - **exactly N at once**: with `--workers 2`, clients 1 and 2 are both served (at least two at
+//!   once), client 3 gets no echo while they stay (at most two), and is served once client 1
+//!   leaves — decided by the order of events, with one bounded wait ([`WATCH`]) for the echo
+//!   that must not come;
+//! - 200 short clients, 8 at a time, each get their own echo;
+//! - `--exit-after 3` serves exactly 3 connections, finishes them, and exits 0;
+//! - SIGTERM while a client is connected: that client is still served, then the server exits 0.
 
-use super::Lesson;
+use std::time::Duration;
 
-/// The lesson's checks.
-pub const LESSON: Lesson = Lesson { name: "05_thread_pool", checks: &[] };
+use super::threaded::{self, Conn, WATCH, exits_zero, still_running, with_evidence};
+use super::{Check, Failure, Lesson, Outcome, common, echo};
+use crate::harness::{IO_TIMEOUT, Server, Target, run};
+
+/// Lesson 05's checks.
+pub const LESSON: Lesson = Lesson {
+    name: "05_thread_pool",
+    checks: &[
+        Check {
+            id: "demo_exits_zero",
+            title: "with no arguments, the demo runs and exits 0",
+            points: 1,
+            hint: "lessons/05_thread_pool.md#run-it: the demo must end by itself: stop the pool after the demo's clients",
+            run: common::demo_exits_zero,
+        },
+        Check {
+            id: "server_echoes_bytes",
+            title: "server echoes every byte value unchanged, then closes after the client's shutdown",
+            points: 2,
+            hint: "lessons/05_thread_pool.md#the-contract: each worker runs lesson 02's echo loop: send back what recv returned; close when it returns 0",
+            run: echo::server_echoes_bytes,
+        },
+        Check {
+            id: "server_echoes_as_data_arrives",
+            title: "server echoes each piece as it arrives, without waiting for the end",
+            points: 1,
+            hint: "lessons/05_thread_pool.md#the-contract: echo what each recv() returned at once",
+            run: echo::server_echoes_as_data_arrives,
+        },
+        Check {
+            id: "server_echoes_large_message",
+            title: "server echoes a 1 MiB message completely",
+            points: 2,
+            hint: "lessons/05_thread_pool.md#the-contract: loop on recv() until it returns 0; use sendall()/write_all()",
+            run: echo::server_echoes_large_message,
+        },
+        Check {
+            id: "server_serves_clients_one_after_another",
+            title: "server serves three clients one after another",
+            points: 1,
+            hint: "lessons/05_thread_pool.md#the-calls-in-order: a worker that finished a client goes back for the next one",
+            run: echo::server_serves_clients_one_after_another,
+        },
+        Check {
+            id: "server_serves_two_clients_at_once",
+            title: "with the default 4 workers, a second client is echoed while the first is connected",
+            points: 2,
+            hint: "lessons/05_thread_pool.md#what-changes-from-lesson-02: start --workers N threads (default 4) before serving anyone",
+            run: threaded::server_serves_two_clients_at_once,
+        },
+        Check {
+            id: "accept_model_serves_exactly_n",
+            title: "--model accept --workers 2: two clients are served at once, a third waits until one leaves",
+            points: 4,
+            hint: "lessons/05_thread_pool.md#two-designs-for-a-pool: start exactly N workers, each looping accept() → serve → accept()",
+            run: accept_model_serves_exactly_n,
+        },
+        Check {
+            id: "queue_model_serves_exactly_n",
+            title: "--model queue --workers 2: two clients are served at once, a third waits until one leaves",
+            points: 4,
+            hint: "lessons/05_thread_pool.md#two-designs-for-a-pool: one thread accepts and queues; exactly N workers take connections from the queue",
+            run: queue_model_serves_exactly_n,
+        },
+        Check {
+            id: "accept_model_serves_200_short_clients",
+            title: "--model accept: 200 short clients, 8 at a time, each get their own echo",
+            points: 2,
+            hint: "lessons/05_thread_pool.md#when-every-worker-is-busy-the-backlog: a worker must go back to accept() after each client",
+            run: accept_model_serves_200_short_clients,
+        },
+        Check {
+            id: "queue_model_serves_200_short_clients",
+            title: "--model queue: 200 short clients, 8 at a time, each get their own echo",
+            points: 2,
+            hint: "lessons/05_thread_pool.md#when-every-worker-is-busy-the-backlog: every queued connection must reach a worker",
+            run: queue_model_serves_200_short_clients,
+        },
+        Check {
+            id: "accept_model_exit_after",
+            title: "--model accept --exit-after 3: serves exactly 3 connections, finishes them, exits 0",
+            points: 3,
+            hint: "lessons/05_thread_pool.md#graceful-shutdown: count accepts across workers; at K, stop accepting, finish the clients, join every worker",
+            run: accept_model_exit_after,
+        },
+        Check {
+            id: "queue_model_exit_after",
+            title: "--model queue --exit-after 3: serves exactly 3 connections, finishes them, exits 0",
+            points: 3,
+            hint: "lessons/05_thread_pool.md#graceful-shutdown: after K accepts, close the queue and let the workers drain it before joining them",
+            run: queue_model_exit_after,
+        },
+        Check {
+            id: "accept_model_sigterm_lets_client_finish",
+            title: "--model accept: after SIGTERM the connected client is still served, then the server exits 0",
+            points: 3,
+            hint: "lessons/05_thread_pool.md#graceful-shutdown: handle SIGTERM by setting a flag and waking the workers in accept(); never exit with a client mid-echo",
+            run: accept_model_sigterm_lets_client_finish,
+        },
+        Check {
+            id: "queue_model_sigterm_lets_client_finish",
+            title: "--model queue: after SIGTERM the connected client is still served, then the server exits 0",
+            points: 3,
+            hint: "lessons/05_thread_pool.md#graceful-shutdown: handle SIGTERM by setting a flag and waking the accepting thread; join the workers before exiting",
+            run: queue_model_sigterm_lets_client_finish,
+        },
+        Check {
+            id: "server_prints_only_listening_on",
+            title: "server's stdout holds only the `listening on ADDR` line",
+            points: 1,
+            hint: "lessons/05_thread_pool.md#the-contract: narration (workers, the queue, stopping) belongs on stderr",
+            run: echo::server_prints_only_listening_on,
+        },
+        Check {
+            id: "server_ipv6",
+            title: "server echoes over IPv6 loopback with --host ::1",
+            points: 1,
+            hint: "lessons/05_thread_pool.md#the-contract: resolve the host and bind an AF_INET6 socket for ::1",
+            run: echo::server_ipv6,
+        },
+        Check {
+            id: "server_upper",
+            title: "server --upper upper-cases ASCII letters and leaves other bytes alone",
+            points: 1,
+            hint: "lessons/05_thread_pool.md#the-contract: upper-case byte by byte, as in lesson 02",
+            run: echo::server_upper,
+        },
+        Check {
+            id: "client_prints_each_echo",
+            title: "client sends each MESSAGE with `\\n` and prints each whole echo, however it is split",
+            points: 2,
+            hint: "lessons/05_thread_pool.md#the-contract: the client is lesson 02's: read until you have as many bytes as you sent",
+            run: echo::client_prints_each_echo,
+        },
+        Check {
+            id: "client_reads_stdin_lines",
+            title: "client with no MESSAGE sends each line of stdin",
+            points: 1,
+            hint: "lessons/05_thread_pool.md#the-contract: one message per stdin line; a last line without `\\n` gets one",
+            run: echo::client_reads_stdin_lines,
+        },
+        Check {
+            id: "client_large_message",
+            title: "client echoes a 1 MiB line from stdin without deadlock or loss",
+            points: 2,
+            hint: "lessons/05_thread_pool.md#the-contract: send on one thread while reading on another, as in lesson 02",
+            run: echo::client_large_message,
+        },
+        Check {
+            id: "server_port_in_use",
+            title: "server on a port already in use: `error: …in use`, exit 1",
+            points: 1,
+            hint: "lessons/05_thread_pool.md#when-things-go-wrong: catch the bind error and print one `error:` line",
+            run: common::tcp_server_port_in_use,
+        },
+        Check {
+            id: "client_connection_refused",
+            title: "client with no server: `error: …refused`, exit 1",
+            points: 1,
+            hint: "lessons/05_thread_pool.md#when-things-go-wrong: catch the connect error and print one `error:` line",
+            run: common::tcp_client_refused,
+        },
+        Check {
+            id: "unknown_host",
+            title: "an unknown host name: `error:` naming the host, exit 1",
+            points: 1,
+            hint: "lessons/05_thread_pool.md#when-things-go-wrong: report the host you could not resolve",
+            run: threaded::unknown_host,
+        },
+        Check {
+            id: "privileged_port",
+            title: "binding port 1 without privilege: `error: …permission denied`, exit 1",
+            points: 1,
+            hint: "lessons/05_thread_pool.md#when-things-go-wrong: ports below 1024 need privilege; report the bind error",
+            run: common::privileged_port,
+        },
+        Check {
+            id: "usage_errors_exit_2",
+            title: "bad flags, out-of-range ports, --workers 0 and an unknown --model exit 2",
+            points: 1,
+            hint: "lessons/05_thread_pool.md#the-contract: usage errors exit 2; --workers must be at least 1; --model is accept or queue",
+            run: usage_errors_exit_2,
+        },
+    ],
+};
+
+/// `--workers 2 --model MODEL`, plus `extra`.
+fn pool_args<'a>(model: &'a str, extra: &[&'a str]) -> Vec<&'a str> {
+    let mut args = vec!["--workers", "2", "--model", model];
+    args.extend_from_slice(extra);
+    args
+}
+
+/// With two workers: clients 1 and 2 are served while both are connected; client 3 sends and
+/// gets nothing for [`WATCH`]; client 1 leaves, and client 3's echo must then arrive.
+fn serves_exactly_n(target: &Target, model: &str) -> Outcome {
+    let server = Server::start_quiet(target, &pool_args(model, &[]))?;
+    let scenario = || -> Outcome {
+        let mut one = Conn::open(server.addr, "client 1")?;
+        one.echo(&one.message(1), "")?;
+        let mut two = Conn::open(server.addr, "client 2")?;
+        two.echo(
+            &two.message(1),
+            "while client 1 is connected: --workers 2 must serve two clients at once",
+        )?;
+        let mut three = Conn::open(server.addr, "client 3")?;
+        let hello = three.message(1);
+        three.send(&hello)?;
+        three.expect_no_echo(
+            WATCH,
+            "echoed while clients 1 and 2 were still connected: --workers 2 must serve at most \
+             two clients at once",
+        )?;
+        one.close()?;
+        three.expect_echo(
+            &hello,
+            IO_TIMEOUT,
+            "after client 1 left: the freed worker must take the waiting client",
+        )?;
+        two.echo(&two.message(2), "")?;
+        three.echo(&three.message(2), "")?;
+        two.close()?;
+        three.close()
+    };
+    scenario().map_err(|f| with_evidence(&server, f))
+}
+
+/// `--model accept`: exactly two at once.
+pub fn accept_model_serves_exactly_n(target: &Target) -> Outcome {
+    serves_exactly_n(target, "accept")
+}
+
+/// `--model queue`: exactly two at once.
+pub fn queue_model_serves_exactly_n(target: &Target) -> Outcome {
+    serves_exactly_n(target, "queue")
+}
+
+/// How many short clients, and how many of them run at once (few enough to fit a small
+/// backlog: the course's `listen(5)` plus four workers).
+const SHORT_CLIENTS: usize = 200;
+const AT_ONCE: usize = 8;
+
+/// 200 clients, each connect → one message → close, 8 at a time from 8 threads.
+fn serves_short_clients(target: &Target, model: &str) -> Outcome {
+    let server = Server::start_quiet(target, &["--workers", "4", "--model", model])?;
+    let outcome = std::thread::scope(|scope| {
+        let runners: Vec<_> = (0..AT_ONCE)
+            .map(|first| {
+                let addr = server.addr;
+                scope.spawn(move || -> Outcome {
+                    for n in (first + 1..=SHORT_CLIENTS).step_by(AT_ONCE) {
+                        let mut client = Conn::open(addr, format!("short client {n}"))?;
+                        client.echo(&client.message(1), "(200 short clients, 8 at a time)")?;
+                        client.close()?;
+                    }
+                    Ok(())
+                })
+            })
+            .collect();
+        runners.into_iter().try_for_each(|runner| {
+            runner
+                .join()
+                .unwrap_or_else(|_| Err(Failure::new("a client thread of the check panicked")))
+        })
+    });
+    outcome.map_err(|f| with_evidence(&server, f))
+}
+
+/// `--model accept`: 200 short clients.
+pub fn accept_model_serves_200_short_clients(target: &Target) -> Outcome {
+    serves_short_clients(target, "accept")
+}
+
+/// `--model queue`: 200 short clients.
+pub fn queue_model_serves_200_short_clients(target: &Target) -> Outcome {
+    serves_short_clients(target, "queue")
+}
+
+/// `--workers 2 --exit-after 3`: clients 1 and 2 are served; client 3 waits and is served when
+/// client 1 leaves (so the server did not stop before its 3rd connection); the server keeps
+/// running while clients 2 and 3 are connected; they are served to the end; then it exits 0
+/// (so it did not wait for a 4th).
+fn exit_after(target: &Target, model: &str) -> Outcome {
+    let mut server = Server::start_quiet(target, &pool_args(model, &["--exit-after", "3"]))?;
+    let addr = server.addr;
+    let process = &mut server.process;
+    let mut scenario = || -> Outcome {
+        let mut one = Conn::open(addr, "client 1")?;
+        one.echo(&one.message(1), "")?;
+        let mut two = Conn::open(addr, "client 2")?;
+        two.echo(&two.message(1), "while client 1 is connected")?;
+        let mut three = Conn::open(addr, "client 3")?;
+        let hello = three.message(1);
+        three.send(&hello)?;
+        one.close()?;
+        three.expect_echo(
+            &hello,
+            IO_TIMEOUT,
+            "after client 1 left: with --exit-after 3 the 3rd connection must still be served",
+        )?;
+        still_running(
+            process,
+            "after its 3rd connection, while clients 2 and 3 are connected",
+        )?;
+        two.echo(&two.message(2), "after the server's 3rd connection")?;
+        three.echo(&three.message(2), "after the server's 3rd connection")?;
+        two.close()?;
+        three.close()?;
+        exits_zero(
+            process,
+            "after its 3 connections (--exit-after 3) had closed",
+        )
+    };
+    let outcome = scenario();
+    outcome.map_err(|f| with_evidence(&server, f))
+}
+
+/// `--model accept --exit-after 3`.
+pub fn accept_model_exit_after(target: &Target) -> Outcome {
+    exit_after(target, "accept")
+}
+
+/// `--model queue --exit-after 3`.
+pub fn queue_model_exit_after(target: &Target) -> Outcome {
+    exit_after(target, "queue")
+}
+
+/// A client is served; then `signal` (SIGTERM, SIGINT); the server must not exit while the
+/// client is connected, must still echo it, and must exit 0 once it closes.
+pub fn signal_lets_client_finish(target: &Target, model: &str, signal: i32) -> Outcome {
+    let name = match signal {
+        libc::SIGTERM => "SIGTERM",
+        libc::SIGINT => "SIGINT",
+        _ => "the signal",
+    };
+    let mut server = Server::start_quiet(target, &pool_args(model, &[]))?;
+    let addr = server.addr;
+    let process = &mut server.process;
+    let mut scenario = || -> Outcome {
+        let mut client = Conn::open(addr, "client 1")?;
+        client.echo(&client.message(1), "before SIGTERM")?;
+        process.signal(signal);
+        still_running(
+            process,
+            &format!("on {name}, with a client still connected"),
+        )?;
+        client.echo(
+            &client.message(2),
+            &format!("after {name}: the client being served must be served to the end"),
+        )?;
+        client.close()?;
+        exits_zero(
+            process,
+            &format!("after {name}, once its last client had closed"),
+        )
+    };
+    let outcome = scenario();
+    outcome.map_err(|f| with_evidence(&server, f))
+}
+
+/// `--model accept`, SIGTERM mid-session.
+pub fn accept_model_sigterm_lets_client_finish(target: &Target) -> Outcome {
+    signal_lets_client_finish(target, "accept", libc::SIGTERM)
+}
+
+/// `--model queue`, SIGTERM mid-session.
+pub fn queue_model_sigterm_lets_client_finish(target: &Target) -> Outcome {
+    signal_lets_client_finish(target, "queue", libc::SIGTERM)
+}
+
+/// The shared usage errors, plus the pool's own flags.
+pub fn usage_errors_exit_2(target: &Target) -> Outcome {
+    common::usage_errors_exit_2(target)?;
+    for args in [
+        &["server", "--port", "0", "--workers", "0"][..],
+        &["server", "--port", "0", "--workers", "many"],
+        &["server", "--port", "0", "--model", "forking"],
+    ] {
+        run(target, args, b"", Duration::from_secs(10))?.expect_code(2)?;
+    }
+    Ok(())
+}

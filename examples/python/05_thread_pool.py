@@ -1,0 +1,246 @@
+#!/usr/bin/env python3
+"""Lesson 05 in Python: the echo server of lesson 02, served by a fixed pool of worker threads.
+
+A complete, correct version of the lesson's contract. Grade it like any student's program:
+
+    WORKBOOK_TARGET_05_THREAD_POOL="python3 examples/python/05_thread_pool.py" cargo test --test 05_thread_pool
+
+Two designs, chosen with --model:
+  accept  every worker calls accept() on the one listening socket (the course's design);
+  queue   the main thread accepts and puts each connection on a bounded queue.Queue.
+Graceful stop on SIGINT, SIGTERM or --exit-after K: stop accepting, finish every client already
+accepted, join every worker, exit 0.
+"""
+
+import argparse
+import importlib
+import os
+import queue
+import signal
+import socket
+import sys
+import threading
+import time
+
+import contract
+
+echo = importlib.import_module("02_echo")  # lesson 02's echo loop and client
+
+QUEUE = 16  # connections the queue model holds for busy workers; then accept() waits too
+
+
+def say(args, text):
+    """contract.say, but one write per line, so lines from several threads never interleave."""
+    if not getattr(args, "quiet", False):
+        sys.stderr.write(text + "\n")
+        sys.stderr.flush()
+
+
+class Stop:
+    """A "stop accepting" flag, plus the wake-up a thread blocked in accept() needs: a
+    connection to our own listening socket, once per thread that may be blocked there."""
+
+    def __init__(self, listener, in_accept):
+        host, port = listener.getsockname()[:2]
+        if host in ("0.0.0.0", "::"):
+            host = "127.0.0.1" if host == "0.0.0.0" else "::1"
+        self.address = (host, port)
+        self.in_accept = in_accept
+        self.stopped = False
+
+    def stop(self):
+        if self.stopped:
+            return
+        self.stopped = True
+        for _ in range(self.in_accept):
+            try:
+                socket.create_connection(self.address, timeout=1).close()
+            except OSError:
+                pass  # the listener is already closed: nobody is blocked in accept()
+
+
+def install_signals(stop):
+    """SIGINT and SIGTERM stop the server gracefully; a second one exits at once."""
+
+    def handler(signum, frame):
+        # No narration here: the handler may interrupt the main thread in the middle of a write.
+        if stop.stopped:
+            os._exit(130)
+        stop.stop()
+
+    signal.signal(signal.SIGINT, handler)
+    signal.signal(signal.SIGTERM, handler)
+
+
+def workers_for(args):
+    return args.workers
+
+
+def start_worker(name, target, args):
+    thread = threading.Thread(target=target, args=args, name=name)
+    thread.start()
+    return thread
+
+
+def join_workers(threads, stop):
+    """Each worker finishes the client it is serving and returns; wait for every one."""
+    for thread in threads:
+        thread.join()
+
+
+def serve_client(conn, peer, args):
+    name = threading.current_thread().name
+    with conn:
+        try:
+            echo.echo_until_closed(conn, args.upper)
+        except OSError as e:
+            say(args, f"{name}: dropping {contract.show(peer)}: {e}")
+    say(args, f"{name}: done with {contract.show(peer)}")
+
+
+class Counter:
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.accepted = 0
+
+    def next(self):
+        with self.lock:
+            self.accepted += 1
+            return self.accepted
+
+
+def accept_worker(listener, counter, args, stop):
+    """The accept model: accept, serve that client to the end, accept again."""
+    name = threading.current_thread().name
+    served = 0
+    while not stop.stopped:
+        try:
+            conn, peer = listener.accept()
+        except OSError as e:
+            say(args, f"{name}: accept() failed: {e}")
+            stop.stop()
+            break
+        if stop.stopped:  # our own wake-up connection, or a client who came as we stopped
+            conn.close()
+            break
+        n = counter.next()
+        if args.exit_after is not None and n > args.exit_after:
+            conn.close()
+            break
+        say(args, f"{name}: accepted connection {n} from {contract.show(peer)}")
+        if args.exit_after == n:
+            stop.stop()
+        serve_client(conn, peer, args)
+        served += 1
+    say(args, f"{name}: stops after serving {served} client(s)")
+
+
+def accept_model(listener, args, stop, workers):
+    counter = Counter()
+    threads = [
+        start_worker(f"worker-{i}", accept_worker, (listener, counter, args, stop))
+        for i in range(1, workers + 1)
+    ]
+    join_workers(threads, stop)
+
+
+def queue_worker(jobs, args):
+    """The queue model: take a connection from the queue, serve it, repeat until None."""
+    name = threading.current_thread().name
+    served = 0
+    while (job := jobs.get()) is not None:
+        conn, peer, n, queued = job
+        waited = int((time.monotonic() - queued) * 1000)
+        say(args, f"{name}: picked up connection {n} after {waited} ms in the queue")
+        serve_client(conn, peer, args)
+        served += 1
+    say(args, f"{name}: stops after serving {served} client(s)")
+
+
+def queue_model(listener, args, stop, workers):
+    jobs = queue.Queue(maxsize=QUEUE)
+    threads = [start_worker(f"worker-{i}", queue_worker, (jobs, args)) for i in range(1, workers + 1)]
+    accepted = 0
+    while not stop.stopped and (args.exit_after is None or accepted < args.exit_after):
+        conn, peer = listener.accept()
+        if stop.stopped:
+            conn.close()
+            break
+        accepted += 1
+        say(args, f"accepted connection {accepted} from {contract.show(peer)}; {jobs.qsize()} waiting")
+        jobs.put((conn, peer, accepted, time.monotonic()))  # blocks while the queue is full
+    listener.close()  # clients still in the backlog are refused, not left hanging
+    stop.stop()
+    for _ in threads:
+        jobs.put(None)  # one "no more work" per worker, after every real connection
+    join_workers(threads, stop)
+
+
+MODELS = {"accept": accept_model, "queue": queue_model}
+
+
+def serve(listener, args, stop):
+    MODELS[args.model](listener, args, stop, workers_for(args))
+
+
+def at_least_one(text):
+    try:
+        n = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"invalid number {text!r}")
+    if n < 1:
+        raise argparse.ArgumentTypeError("a pool needs at least one worker")
+    return n
+
+
+def main():
+    top, server, client = contract.parser("Lesson 05: an echo server with a fixed pool of workers", 7005)
+    server.add_argument("--upper", action="store_true")
+    server.add_argument("--exit-after", type=int)
+    server.add_argument("--workers", type=at_least_one, default=4)
+    server.add_argument("--model", choices=sorted(MODELS), default="accept")
+    client.add_argument("messages", nargs="*")
+    args = top.parse_args()
+    if args.mode == "server":
+        listener = contract.listen(args.host, args.port)
+        stop = Stop(listener, workers_for(args) if args.model == "accept" else 1)
+        install_signals(stop)
+        contract.announce(listener)
+        serve(listener, args, stop)
+    elif args.mode == "client":
+        with contract.connect(args.host, args.port, timeout=30) as sock:
+            for message in echo.messages(args):
+                sys.stdout.buffer.write(echo.echo_one(sock, message))
+                sys.stdout.flush()
+            echo.finish(sock)
+    else:
+        demo()
+
+
+def demo():
+    """Two workers, three clients: the third waits until the first leaves."""
+    args = argparse.Namespace(upper=False, exit_after=3, workers=2, model="accept", quiet=False)
+    listener = contract.listen("127.0.0.1", 0)
+    host, port = listener.getsockname()[:2]
+    stop = Stop(listener, workers_for(args))
+    server = threading.Thread(target=serve, args=(listener, args, stop))
+    server.start()
+    with contract.connect(host, port) as one, contract.connect(host, port) as two:
+        print(echo.echo_one(one, b"Hello from client 1\n").decode(), end="", flush=True)
+        print(echo.echo_one(two, b"Hello from client 2\n").decode(), end="", flush=True)
+        with contract.connect(host, port) as three:
+            # Both workers are busy: client 3's echo comes only once client 1 has left.
+            replies = []
+            waiting = threading.Thread(target=lambda: replies.append(echo.echo_one(three, b"Hello from client 3\n")))
+            waiting.start()
+            echo.finish(one)  # frees a worker, which accepts client 3
+            waiting.join()
+            print(b"".join(replies).decode(), end="", flush=True)
+            echo.finish(three)
+        echo.finish(two)
+    server.join()
+    print(f"try: python3 {sys.argv[0]} server --workers 2", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    contract.run(main)

@@ -1,0 +1,468 @@
+//! # Lesson 05 — a fixed pool of worker threads
+//!
+//! Lesson 04 starts a thread for every client, so a thousand idle clients cost a thousand
+//! threads. Here a fixed number of workers (`--workers N`, default 4) serves every client, so at
+//! most N are served at once and the rest wait. There are two classic ways to build it, chosen
+//! with `--model`:
+//!
+//! - `accept` (the course's): each worker owns a handle to the one listening socket and calls
+//!   `accept()` itself. While all N are busy nobody accepts, and new clients wait in the
+//!   kernel's listen backlog.
+//! - `queue` (the Rust Book's `ThreadPool`, in `src/pool.rs`): one thread accepts and hands
+//!   each connection to the workers through a bounded queue, where clients wait their turn.
+//!
+//! Both stop gracefully — on Ctrl-C, on SIGTERM, or after `--exit-after K` connections: stop
+//! accepting, let every worker finish the client it is serving, join each worker (one line per
+//! worker as it stops), exit 0. No echo is cut off.
+//!
+//! The wire contract (echo, `--upper`, the client) is lesson 02's; the code they share is in
+//! `src/echo.rs`.
+//!
+//! Run it:
+//!
+//! ```text
+//! cargo run --bin 05_thread_pool                                    # demo: 2 workers, 3 clients
+//! cargo run --bin 05_thread_pool -- demo --model queue              # the same with a queue
+//! cargo run --bin 05_thread_pool -- server --workers 2              # terminal 1
+//! nc 127.0.0.1 7005                                                 # terminals 2, 3 and 4:
+//! cargo run --bin 05_thread_pool -- client                          #   the third one waits
+//! ```
+//!
+//! The page: `lessons/05_thread_pool.md`.
+
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::process::ExitCode;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result};
+use clap::{Parser, Subcommand, ValueEnum};
+use workbook::cli::{Endpoint, ports, resolve, resolve_one};
+use workbook::echo::{self, Transform};
+use workbook::narrate::{Narrator, show_bytes, try_next};
+use workbook::pool::ThreadPool;
+use workbook::shutdown::Stop;
+
+const LESSON: &str = "05_thread_pool";
+
+/// How many accepted connections the `queue` model holds for busy workers. When it is full,
+/// the accepting thread waits too, and new clients wait in the kernel's listen backlog.
+const QUEUE: usize = 16;
+
+#[derive(Parser)]
+#[command(
+    name = LESSON,
+    about = "Lesson 05: an echo server with a fixed pool of worker threads",
+    after_help = "With no subcommand, runs the demo. Page: lessons/05_thread_pool.md"
+)]
+struct Cli {
+    #[command(subcommand)]
+    mode: Option<Mode>,
+}
+
+/// The two designs of a fixed pool.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+enum Model {
+    /// Every worker calls accept() on its own handle to the listening socket (the course's).
+    Accept,
+    /// One thread accepts and queues each connection for the workers (the Rust Book's).
+    Queue,
+}
+
+#[derive(Subcommand)]
+enum Mode {
+    /// Two workers, three clients: watch the third wait (the default).
+    Demo {
+        /// Which design of pool to show.
+        #[arg(long, value_enum, default_value_t = Model::Accept)]
+        model: Model,
+    },
+    /// Echo every byte back until the client stops sending; at most N clients at once.
+    Server {
+        #[command(flatten)]
+        at: Endpoint<{ ports::THREAD_POOL }>,
+        /// Send back ASCII letters upper-cased (the course's variation); other bytes unchanged.
+        #[arg(long)]
+        upper: bool,
+        /// Stop accepting after this many connections, finish them, exit (default: forever).
+        #[arg(long, value_name = "K")]
+        exit_after: Option<u64>,
+        /// How many worker threads, so how many clients are served at once.
+        #[arg(long, value_name = "N", default_value_t = 4,
+              value_parser = clap::value_parser!(u16).range(1..=1024))]
+        workers: u16,
+        /// Which design of pool.
+        #[arg(long, value_enum, default_value_t = Model::Accept)]
+        model: Model,
+    },
+    /// Send each MESSAGE (or each line of stdin) followed by a newline; print each echo.
+    Client {
+        #[command(flatten)]
+        at: Endpoint<{ ports::THREAD_POOL }>,
+        /// The messages to send; with none, each line of stdin is one message.
+        messages: Vec<String>,
+    },
+}
+
+/// What both models need to know.
+struct Settings {
+    workers: usize,
+    transform: Transform,
+    exit_after: Option<u64>,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let mode = cli.mode.unwrap_or(Mode::Demo {
+        model: Model::Accept,
+    });
+    workbook::errors::main(LESSON, || match mode {
+        Mode::Demo { model } => demo(model),
+        Mode::Server {
+            at,
+            upper,
+            exit_after,
+            workers,
+            model,
+        } => {
+            let say = Narrator::new("server", at.quiet);
+            let listener = echo::listen(resolve_one(&at.host, at.port)?, &say)?;
+            let settings = Settings {
+                workers: usize::from(workers),
+                transform: Transform::from_flag(upper),
+                exit_after,
+            };
+            let stop = stop_on_signals(&listener, model, &settings)?;
+            echo::announce(&listener)?;
+            serve(model, listener, &settings, &stop, &say)
+        }
+        Mode::Client { at, messages } => {
+            let say = Narrator::new("client", at.quiet);
+            echo::client(&resolve(&at.host, at.port)?, &messages, &say)
+        }
+    })
+}
+
+fn serve(
+    model: Model,
+    listener: TcpListener,
+    settings: &Settings,
+    stop: &Stop,
+    say: &Narrator,
+) -> Result<()> {
+    match model {
+        Model::Accept => accept_model(listener, settings, stop, say),
+        Model::Queue => queue_model(listener, settings, stop, say),
+    }
+}
+
+// ANCHOR: accept_model
+/// The course's design: N workers, each blocked in `accept()` on its own handle to the one
+/// listening socket; the kernel gives each new connection to one of them. While all N serve a
+/// client nobody is in `accept()`, so new clients wait in the listen backlog.
+fn accept_model(
+    listener: TcpListener,
+    settings: &Settings,
+    stop: &Stop,
+    say: &Narrator,
+) -> Result<()> {
+    let shared = Shared {
+        settings,
+        stop,
+        accepted: AtomicU64::new(0),
+        busy: AtomicUsize::new(0),
+    };
+    thread::scope(|scope| -> Result<()> {
+        let mut workers = Vec::with_capacity(settings.workers);
+        for id in 1..=settings.workers {
+            let name = format!("worker-{id}");
+            // dup(): a second descriptor for the same listening socket, owned by this worker.
+            let own = listener.try_clone();
+            let spawned = own
+                .context("failed to clone the listening socket")
+                .and_then(|own| {
+                    thread::Builder::new()
+                        .name(name.clone())
+                        .spawn_scoped(scope, {
+                            let shared = &shared;
+                            move || accept_worker(own, shared, say)
+                        })
+                        .with_context(|| format!("failed to start {name}"))
+                });
+            match spawned {
+                Ok(worker) => workers.push(worker),
+                Err(e) => {
+                    stop.stop(); // the workers already started must not wait in accept() forever
+                    return Err(e);
+                }
+            }
+            say.call(
+                format!("dup(listener) + spawn({name})"),
+                "it calls accept() itself",
+            );
+        }
+        // Only the workers' handles keep the socket listening from here on.
+        drop(listener);
+        // Each worker narrates its own last line as it stops; here we only collect them.
+        let mut first_error = None;
+        for worker in workers {
+            match worker.join() {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => first_error = first_error.or(Some(e)),
+                Err(_) => first_error = first_error.or(Some(anyhow::anyhow!("a worker panicked"))),
+            }
+        }
+        say.note(format!("joined all {} workers; exiting", settings.workers));
+        first_error.map_or(Ok(()), Err)
+    })
+}
+
+/// What the accept model's workers share.
+struct Shared<'a> {
+    settings: &'a Settings,
+    stop: &'a Stop,
+    /// Connections accepted so far, by all workers: for `--exit-after` and the narration.
+    accepted: AtomicU64,
+    /// Workers serving a client right now.
+    busy: AtomicUsize,
+}
+
+/// One worker of the accept model: accept, serve that client to the end, accept again.
+fn accept_worker(listener: TcpListener, shared: &Shared, server: &Narrator) -> Result<()> {
+    let me = thread::current();
+    let say = server.for_role(me.name().unwrap_or("worker"));
+    let workers = shared.settings.workers;
+    let mut served = 0;
+    let outcome = loop {
+        if shared.stop.is_stopped() {
+            break Ok(());
+        }
+        say.note("in accept(): takes the oldest client waiting in the backlog, or blocks");
+        let (stream, peer) = match listener.accept() {
+            Ok(accepted) => accepted,
+            Err(e) if e.kind() == std::io::ErrorKind::ConnectionAborted => continue,
+            Err(e) => {
+                shared.stop.stop(); // a broken listener stops the whole server, not one worker
+                break Err(anyhow::Error::new(e).context("accept() failed"));
+            }
+        };
+        // Woken by Stop's own connection, or a client who came as we stopped: not served.
+        if shared.stop.is_stopped() {
+            break Ok(());
+        }
+        let n = shared.accepted.fetch_add(1, Ordering::SeqCst) + 1;
+        if shared.settings.exit_after.is_some_and(|limit| n > limit) {
+            break Ok(()); // another worker took connection K a moment before us
+        }
+        let busy = shared.busy.fetch_add(1, Ordering::SeqCst) + 1;
+        say.call(
+            "accept()",
+            format!("connection {n} from {peer}; {busy} of {workers} workers busy"),
+        );
+        if shared.settings.exit_after == Some(n) {
+            say.note("that was the last connection (--exit-after): no more accept() for anyone");
+            shared.stop.stop();
+        } else if busy == workers {
+            say.note("every worker is busy: new clients wait in the listen backlog until one of us is back in accept()");
+        }
+        serve_client(&stream, peer, shared.settings.transform, &say);
+        shared.busy.fetch_sub(1, Ordering::SeqCst);
+        served += 1;
+    };
+    say.note(format!("stops after serving {served} client(s)"));
+    outcome
+}
+// ANCHOR_END: accept_model
+
+// ANCHOR: queue_model
+/// The Rust Book's design: only this thread accepts; each connection becomes a job on the
+/// pool's bounded queue, and the first free worker takes it. While every worker is busy,
+/// clients wait in the queue; when the queue is full too, `execute` blocks, nobody accepts, and
+/// new clients wait in the listen backlog.
+fn queue_model(
+    listener: TcpListener,
+    settings: &Settings,
+    stop: &Stop,
+    say: &Narrator,
+) -> Result<()> {
+    let pool = ThreadPool::new(settings.workers, QUEUE).context("failed to start the workers")?;
+    say.call(
+        format!("spawn {} workers", pool.size()),
+        format!("each waits for a job on a queue of at most {QUEUE} connections"),
+    );
+    let mut accepted = 0;
+    while !stop.is_stopped() && settings.exit_after.is_none_or(|limit| accepted < limit) {
+        say.note("in accept(): only this thread accepts");
+        let (stream, peer) = match listener.accept() {
+            Ok(connection) => connection,
+            Err(e) if e.kind() == std::io::ErrorKind::ConnectionAborted => continue,
+            Err(e) => return Err(e).context("accept() failed"), // dropping the pool joins it
+        };
+        if stop.is_stopped() {
+            break; // Stop's wake-up connection, or a client who came as we stopped
+        }
+        accepted += 1;
+        say.call("accept()", format!("connection {accepted} from {peer}"));
+        if pool.busy() + pool.waiting() >= pool.size() {
+            say.note(format!(
+                "every worker is busy: connection {accepted} waits in the queue ({} ahead of it)",
+                pool.waiting()
+            ));
+        }
+        if pool.waiting() >= QUEUE {
+            say.note("the queue is full: execute() blocks, and new clients wait in the backlog");
+        }
+        let (transform, quiet, queued) = (settings.transform, say.is_quiet(), Instant::now());
+        pool.execute(move || {
+            // This runs on whichever worker took the job; it narrates under that worker's name.
+            let me = thread::current();
+            let say = Narrator::new(me.name().unwrap_or("worker"), quiet);
+            say.note(format!(
+                "picked up connection {accepted} from {peer} after {} ms in the queue",
+                queued.elapsed().as_millis()
+            ));
+            serve_client(&stream, peer, transform, &say);
+        })
+        .context("the pool's workers have stopped")?;
+    }
+    // Closing the listening socket: clients still in the backlog are refused, not left hanging.
+    drop(listener);
+    say.note("no more accept(); the workers finish the clients already accepted");
+    let stopped = pool.join_with(|worker| {
+        say.call(
+            format!("join({})", worker.name),
+            format!("stopped after serving {} client(s)", worker.jobs),
+        );
+    });
+    say.note(format!("joined all {} workers; exiting", stopped.len()));
+    Ok(())
+}
+// ANCHOR_END: queue_model
+
+/// Serve one client to the end with lesson 02's echo loop, then close.
+fn serve_client(stream: &TcpStream, peer: SocketAddr, transform: Transform, say: &Narrator) {
+    match echo::echo_until_closed(stream, transform, say) {
+        Ok((bytes, reads)) => say.call(
+            "recv() → 0 bytes, close()",
+            format!("{peer} done after {bytes} bytes in {reads} reads"),
+        ),
+        // A reset or vanished client ends this connection, never the worker.
+        Err(e) => say.call("recv()/send()", format!("failed: {e}; dropping {peer}")),
+    }
+}
+
+// ANCHOR: shutdown
+/// Ctrl-C, SIGTERM and `--exit-after` all stop the server the same way: a flag says "stop",
+/// and because a thread blocked in `accept()` cannot see a flag, [`Stop`] then connects to our
+/// own listening socket once for each thread that may be blocked there. Each such thread
+/// wakes, sees the flag and returns; a worker serving a client first finishes that client.
+/// Then the workers are joined, each saying so as it stops, and `main` returns: exit status 0.
+fn stop_on_signals(listener: &TcpListener, model: Model, settings: &Settings) -> Result<Stop> {
+    let stop = Stop::new();
+    stop.on_signals()?; // SIGINT or SIGTERM → stop.stop(); a second one exits at once
+    let in_accept = match model {
+        Model::Accept => settings.workers, // every worker may be in accept()
+        Model::Queue => 1,                 // only the accepting thread
+    };
+    stop.wake_listener(listener.local_addr()?, in_accept);
+    Ok(stop)
+}
+// ANCHOR_END: shutdown
+
+/// Two workers, three clients: clients 1 and 2 keep both workers busy, client 3 waits (in the
+/// backlog or the queue) until client 1 leaves; after 3 connections the server stops.
+fn demo(model: Model) -> Result<()> {
+    let server = Narrator::new("server", false);
+    let listener = echo::listen("127.0.0.1:0".parse()?, &server)?;
+    let addr = listener.local_addr()?;
+    let settings = Settings {
+        workers: 2,
+        transform: Transform::Echo,
+        exit_after: Some(3),
+    };
+    let name = if model == Model::Accept {
+        "accept"
+    } else {
+        "queue"
+    };
+    server.note(format!(
+        "--model {name}: 2 workers, stopping after 3 connections"
+    ));
+    let stop = Stop::new();
+    stop.wake_listener(
+        addr,
+        if model == Model::Accept {
+            settings.workers
+        } else {
+            1
+        },
+    );
+    thread::scope(|scope| -> Result<()> {
+        let serving = scope.spawn(|| serve(model, listener, &settings, &stop, &server));
+        let talked = talk(addr);
+        if talked.is_err() {
+            stop.stop(); // so the demo ends even if a client failed
+        }
+        let served = serving
+            .join()
+            .map_err(|_| anyhow::anyhow!("the server thread panicked"))?;
+        talked.and(served)
+    })?;
+    try_next(&[
+        format!("cargo run --bin {LESSON} -- server --workers 2                 # terminal 1"),
+        format!(
+            "nc 127.0.0.1 {}                                                    # terminals 2, 3, 4: the third waits",
+            ports::THREAD_POOL
+        ),
+        format!(
+            "cargo run --bin {LESSON} -- server --workers 2 --model queue   # the Rust Book's design"
+        ),
+        format!(
+            "cargo run --bin {LESSON} -- demo --model queue                 # this demo, with a queue"
+        ),
+        "Ctrl-C in terminal 1 (or kill -TERM PID): each worker finishes its client, then stops"
+            .to_string(),
+    ]);
+    Ok(())
+}
+
+/// The demo's three clients.
+fn talk(addr: SocketAddr) -> Result<()> {
+    let one = Narrator::new("client 1", false);
+    let first = echo::connect(&[addr], &one)?;
+    println!(
+        "{}",
+        show_bytes(&echo::echo_one(&first, b"Hello from client 1\n", &one)?, 40)
+    );
+    let two = Narrator::new("client 2", false);
+    let second = echo::connect(&[addr], &two)?;
+    println!(
+        "{}",
+        show_bytes(
+            &echo::echo_one(&second, b"Hello from client 2\n", &two)?,
+            40
+        )
+    );
+
+    let three = Narrator::new("client 3", false);
+    let third = echo::connect(&[addr], &three)?;
+    three.note("connected (the kernel finished the handshake), but both workers are busy: I wait");
+    thread::scope(|scope| -> Result<()> {
+        let waiting = scope.spawn(|| -> Result<()> {
+            let reply = echo::echo_one(&third, b"Hello from client 3\n", &three)?;
+            println!("{}", show_bytes(&reply, 40));
+            Ok(())
+        });
+        // Not a wait for anything: a pause so that the story shows client 3 waiting before
+        // client 1 leaves. Nothing depends on its length.
+        thread::sleep(Duration::from_millis(300));
+        one.note("leaves, which frees its worker for client 3");
+        echo::finish(first, &one)?;
+        waiting
+            .join()
+            .map_err(|_| anyhow::anyhow!("client 3's thread panicked"))?
+    })?;
+    echo::finish(third, &three)?;
+    echo::finish(second, &two)
+}
