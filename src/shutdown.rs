@@ -40,7 +40,8 @@ impl Stop {
     /// the process at once with status 130.
     pub fn on_signals(&self) -> Result<()> {
         use signal_hook::consts::{SIGINT, SIGTERM};
-        let mut signals = signal_hook::iterator::Signals::new([SIGINT, SIGTERM]).context("failed to install signal handlers")?;
+        let mut signals = signal_hook::iterator::Signals::new([SIGINT, SIGTERM])
+            .context("failed to install signal handlers")?;
         let stop = self.clone();
         std::thread::Builder::new()
             .name("signals".into())
@@ -63,7 +64,8 @@ impl Stop {
         if self.inner.stopped.swap(true, Ordering::SeqCst) {
             return;
         }
-        let hooks = std::mem::take(&mut *self.inner.hooks.lock().unwrap_or_else(|p| p.into_inner()));
+        let hooks =
+            std::mem::take(&mut *self.inner.hooks.lock().unwrap_or_else(|p| p.into_inner()));
         for hook in hooks {
             hook();
         }
@@ -80,10 +82,15 @@ impl Stop {
             hook();
             return;
         }
-        self.inner.hooks.lock().unwrap_or_else(|p| p.into_inner()).push(Box::new(hook));
+        self.inner
+            .hooks
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(Box::new(hook));
         // A stop may have landed between the check and the push: run what is left.
         if self.is_stopped() {
-            let hooks = std::mem::take(&mut *self.inner.hooks.lock().unwrap_or_else(|p| p.into_inner()));
+            let hooks =
+                std::mem::take(&mut *self.inner.hooks.lock().unwrap_or_else(|p| p.into_inner()));
             for hook in hooks {
                 hook();
             }
@@ -97,7 +104,11 @@ impl Stop {
     pub fn wake_listener(&self, addr: SocketAddr, times: usize) {
         let mut target = addr;
         if target.ip().is_unspecified() {
-            target.set_ip(if addr.is_ipv4() { [127, 0, 0, 1].into() } else { std::net::Ipv6Addr::LOCALHOST.into() });
+            target.set_ip(if addr.is_ipv4() {
+                [127, 0, 0, 1].into()
+            } else {
+                std::net::Ipv6Addr::LOCALHOST.into()
+            });
         }
         self.on_stop(move || {
             for _ in 0..times {
@@ -144,6 +155,9 @@ mod tests {
             stopper.is_stopped()
         });
         stop.stop();
-        assert!(waiter.join().unwrap(), "accept returned because of the stop");
+        assert!(
+            waiter.join().unwrap(),
+            "accept returned because of the stop"
+        );
     }
 }
