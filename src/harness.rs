@@ -8,14 +8,16 @@
 //!   server (or a student's forked children) behind;
 //! - [`Server::start`] waits for the `listening on ADDR` line — an event, never a sleep — with a
 //!   deadline, and keeps draining stdout and stderr so a chatty program cannot block on a pipe;
-//! - every read and connect has a timeout, every capture a size limit, every run a deadline.
+//! - every read and connect has a timeout, every capture a size limit, every run a deadline;
+//! - [`kill_all`] kills every program still running, for a tool interrupted by Ctrl-C (a signal
+//!   skips `Drop`).
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream, UdpSocket};
 use std::os::unix::process::CommandExt;
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::mpsc;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -100,6 +102,42 @@ impl Target {
     }
 }
 
+/// The process groups of the programs under test that are still running (each [`Process`] is
+/// the leader of its own group, so a group id is also the leader's pid).
+struct Live {
+    groups: Vec<u32>,
+    /// Set by [`kill_all`]: no new program may start.
+    closed: bool,
+}
+
+static LIVE: Mutex<Live> = Mutex::new(Live {
+    groups: Vec::new(),
+    closed: false,
+});
+
+fn live() -> MutexGuard<'static, Live> {
+    LIVE.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// Kill every program under test that this process started and has not yet killed (its whole
+/// process group, so its children too), and refuse to start any more.
+///
+/// For a tool's SIGINT/SIGTERM handler: a signal ends the process without running `Drop`, and
+/// the programs under test, each in a process group of its own, do not get the terminal's Ctrl-C.
+pub fn kill_all() {
+    let mut live = live();
+    live.closed = true;
+    for &group in &live.groups {
+        // SAFETY: kill(2) has no memory-safety preconditions; a negative pid names a group.
+        unsafe { libc::kill(-(group as libc::pid_t), libc::SIGKILL) };
+    }
+}
+
+/// The process-group ids (= leader pids) of the programs under test still running.
+pub fn live_process_groups() -> Vec<u32> {
+    live().groups.clone()
+}
+
 /// What a program wrote, kept up to [`KEEP_BYTES`].
 #[derive(Default, Debug)]
 struct Captured {
@@ -158,6 +196,14 @@ impl Process {
         Failure,
     > {
         let command_line = target.display(args);
+        // Spawn and register under one lock, so that `kill_all` sees every program started.
+        let mut live = live();
+        if live.closed {
+            return Err(
+                Failure::new("not started: the program running the checks is stopping")
+                    .command(&command_line),
+            );
+        }
         let mut child = target
             .command(args)
             .stdin(stdin)
@@ -167,6 +213,8 @@ impl Process {
             .map_err(|e| {
                 Failure::new(format!("could not start the program: {e}")).command(&command_line)
             })?;
+        live.groups.push(child.id());
+        drop(live);
         let stdout = child.stdout.take().expect("stdout was piped");
         let stdin = child.stdin.take();
         let stderr = Shared::default();
@@ -242,6 +290,8 @@ impl Process {
         if self.status.is_none() {
             self.status = self.child.wait().ok();
         }
+        let pid = self.child.id();
+        live().groups.retain(|&group| group != pid);
         for reader in self.readers.drain(..) {
             let _ = reader.join();
         }

@@ -11,6 +11,7 @@
 //! - [`errors`] — `error: …` plus a `hint: …` a beginner can act on; exit codes.
 //! - [`harness`] — running a program under test: kill-on-drop processes, `listening on`, timeouts.
 //! - [`checks`] — every lesson's checks, defined once, run by `cargo test`.
+//! - [`grade`] — scorecards, class tables, JSON/CSV/JUnit, student manifests: the `grade` tool.
 //! - [`echo`] — lesson 02's echo loop and client, packaged for reuse by lessons 04 and 05.
 //! - [`shutdown`] — graceful stop on Ctrl-C, SIGTERM or after K connections; waking `accept()`.
 //! - [`pool`] — the fixed-size thread pool of lesson 05, reused by lesson 06.
@@ -27,6 +28,7 @@ pub mod checks;
 pub mod cli;
 pub mod echo;
 pub mod errors;
+pub mod grade;
 pub mod harness;
 pub mod narrate;
 pub mod pool;
