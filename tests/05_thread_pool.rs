@@ -218,3 +218,26 @@ fn fixture_dying_on_sigterm_fails() {
         ],
     );
 }
+
+#[test]
+fn fixture_whose_workers_serve_one_client_each_fails() {
+    let wrong = common::python("tests/fixtures/05_one_client_per_worker.py");
+    common::expect_failures(
+        &LESSON,
+        &wrong,
+        &[
+            "accept_model_serves_exactly_n",
+            "queue_model_serves_exactly_n",
+            "accept_model_serves_200_short_clients",
+            "queue_model_serves_200_short_clients",
+            "accept_model_exit_after",
+            "queue_model_exit_after",
+        ],
+    );
+}
+
+#[test]
+fn fixture_accepting_zero_workers_fails() {
+    let wrong = common::python("tests/fixtures/05_zero_workers.py");
+    common::expect_failures(&LESSON, &wrong, &["usage_errors_exit_2"]);
+}
