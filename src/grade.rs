@@ -904,13 +904,11 @@ pub fn checks_table(lesson: &Lesson) -> String {
 /// Each program under test runs in a process group of its own, which the harness kills when the
 /// check ends (children included). A program can still escape: a child that calls `setsid()`
 /// (a daemon) leaves the group. On Linux the grader makes itself a *child subreaper*
-/// ([`adopt_orphans`]): an escaped process whose parent dies is re-parented to the grader instead
-/// of to init, so the grader sees it as its own child, and [`sweep`] kills and reaps it.
+/// ([`adopt_orphans`](reaper::adopt_orphans)): an escaped process whose parent dies is
+/// re-parented to the grader instead of to init. Once every check is done, whatever is still the
+/// grader's child escaped, and [`sweep_all`](reaper::sweep_all) kills and reaps it. (Not before:
+/// an escaped server may still be serving its check, exactly as it would under `cargo test`.)
 pub mod reaper {
-    use std::sync::mpsc;
-    use std::thread::JoinHandle;
-    use std::time::Duration;
-
     use crate::harness;
 
     /// Ask Linux to re-parent orphaned descendants to this process (`PR_SET_CHILD_SUBREAPER`).
@@ -955,6 +953,9 @@ pub mod reaper {
     /// Kill and reap every child of this process that is not a program under test still in the
     /// harness's hands (all of them, with `everything`). `wait`: block until each is reaped
     /// (else reap only those already dead). Returns how many it found.
+    ///
+    /// Call it only when no check is running: a check may start a program the harness does not
+    /// track, and it would be taken for a stray.
     pub fn sweep(everything: bool, wait: bool) -> usize {
         let found = children();
         // Read the live groups *after* listing: the harness spawns and registers under one
@@ -985,39 +986,6 @@ pub mod reaper {
         for _ in 0..100 {
             if sweep(everything, true) == 0 {
                 return;
-            }
-        }
-    }
-
-    /// A background sweep every `period` while grading, so an escaped process holding a pipe
-    /// open cannot keep a finished check waiting for end of file. Stops when dropped.
-    pub struct Janitor {
-        stop: Option<mpsc::Sender<()>>,
-        thread: Option<JoinHandle<()>>,
-    }
-
-    impl Janitor {
-        /// Start sweeping.
-        pub fn start(period: Duration) -> Janitor {
-            let (stop, stopped) = mpsc::channel::<()>();
-            let thread = std::thread::spawn(move || {
-                // The timeout is the sweep period; a message (or a dropped sender) stops it.
-                while let Err(mpsc::RecvTimeoutError::Timeout) = stopped.recv_timeout(period) {
-                    sweep(false, false);
-                }
-            });
-            Janitor {
-                stop: Some(stop),
-                thread: Some(thread),
-            }
-        }
-    }
-
-    impl Drop for Janitor {
-        fn drop(&mut self) {
-            drop(self.stop.take());
-            if let Some(thread) = self.thread.take() {
-                let _ = thread.join();
             }
         }
     }

@@ -29,6 +29,9 @@ pub const STARTUP_TIMEOUT: Duration = Duration::from_secs(10);
 pub const IO_TIMEOUT: Duration = Duration::from_secs(5);
 /// How long a client or demo run may take before it is killed.
 pub const RUN_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long a killed program's output may take to reach end of file before its reader is left
+/// behind (only a process that escaped the group can keep the pipe open that long).
+pub const READER_GRACE: Duration = Duration::from_secs(1);
 /// How much of a program's stdout or stderr is kept (the rest is read and counted, not kept).
 pub const KEEP_BYTES: usize = 1 << 20;
 
@@ -292,8 +295,18 @@ impl Process {
         }
         let pid = self.child.id();
         live().groups.retain(|&group| group != pid);
+        // The readers end as soon as the group is dead and its pipes closed. A process that left
+        // the group (a daemon, after setsid) may hold them open forever: wait a moment, then
+        // leave its reader behind rather than hang.
+        let deadline = Instant::now() + READER_GRACE;
         for reader in self.readers.drain(..) {
-            let _ = reader.join();
+            while !reader.is_finished() && Instant::now() < deadline {
+                // Polling is how std offers a bounded join; 5 ms keeps it cheap.
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            if reader.is_finished() {
+                let _ = reader.join();
+            }
         }
     }
 }

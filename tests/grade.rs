@@ -214,7 +214,7 @@ fn wrong_programs_fail_exactly_their_checks_with_evidence_and_hints() {
 #[test]
 fn a_correct_student_folder_passes_every_lesson_it_has() {
     grade()
-        .args(["all", "--student", "examples/students/ana"])
+        .args(["all", "--student", "examples/students/ana", "--jobs", "4"])
         .assert()
         .success()
         .stdout(predicate::str::contains("01_time_server — ana"))
@@ -787,6 +787,24 @@ fn the_scorecards_shown_in_the_page_are_real() {
             );
         }
     });
+}
+
+#[test]
+fn the_manifest_shown_in_the_page_is_anas() {
+    let page = page();
+    let start = page
+        .find("```toml\n# examples/students/ana/run.toml\n")
+        .expect("the page shows Ana's run.toml");
+    let block = &page[start..];
+    let shown = &block[block.find('\n').unwrap() + 1..block.find("\n```\n").unwrap()];
+    let file = std::fs::read_to_string(root().join("examples/students/ana/run.toml")).unwrap();
+    let lines = |text: &str| -> Vec<String> {
+        text.lines()
+            .filter(|l| !l.starts_with('#') && !l.is_empty())
+            .map(str::to_string)
+            .collect()
+    };
+    assert_eq!(lines(shown), lines(&file));
 }
 
 #[test]

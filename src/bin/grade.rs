@@ -19,7 +19,6 @@
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::time::Duration;
 
 use clap::{Parser, ValueEnum};
 use workbook::checks::{Check, LESSONS, Lesson};
@@ -297,7 +296,6 @@ fn run(cli: Cli) -> Result<ExitCode, Stop> {
     // Grade, leaving nothing behind.
     stop_on_signals();
     reaper::adopt_orphans();
-    let janitor = reaper::Janitor::start(Duration::from_millis(100));
     let progress = std::io::stderr().is_terminal() && jobs.len() > 1;
     if progress {
         let checks: usize = jobs.iter().map(|j| j.checks.len()).sum();
@@ -319,7 +317,7 @@ fn run(cli: Cli) -> Result<ExitCode, Stop> {
         }
     };
     let cards = grade::grade(&jobs, usize::from(cli.jobs), &on_done);
-    drop(janitor);
+    // Every check is done: whatever is still our child escaped a process group. Kill it.
     reaper::sweep_all(false);
     let report = Report::new(cards);
 
