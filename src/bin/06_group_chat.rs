@@ -234,7 +234,12 @@ struct Client {
     name: String,
     conn: Arc<TcpStream>,
     outbox: Arc<Outbox>,
+    /// Who was in the room when it arrived: they, and only they, hear `* NAME joined`.
+    present: Recipients,
 }
+
+/// A snapshot of some members' outboxes, taken under the lock and used after releasing it.
+type Recipients = Arc<[(u64, Arc<Outbox>)]>;
 
 /// A line ready to send, `\n` included. Shared: a broadcast puts the same bytes in every outbox.
 type Line = Arc<[u8]>;
@@ -430,6 +435,10 @@ impl<'a> Room<'a> {
         // The welcome goes into the outbox *before* the newcomer is visible to broadcasters, so
         // it is always the first line the newcomer receives. A new outbox has room: no wait.
         let online = members.len() + 1;
+        let present: Recipients = members
+            .iter()
+            .map(|(id, m)| (*id, m.outbox.clone()))
+            .collect();
         outbox.push(
             line(&format!("* welcome {name}, {online} online")),
             Duration::ZERO,
@@ -452,6 +461,7 @@ impl<'a> Room<'a> {
             name,
             conn,
             outbox,
+            present,
         })
     }
 
@@ -462,7 +472,7 @@ impl<'a> Room<'a> {
 
     /// Every member's outbox, except `except`'s: a snapshot, so the lock is released before
     /// anyone waits on a full outbox.
-    fn outboxes(&self, except: Option<u64>) -> Vec<(u64, Arc<Outbox>)> {
+    fn outboxes(&self, except: Option<u64>) -> Recipients {
         lock(&self.members)
             .iter()
             .filter(|(id, _)| Some(**id) != except)
@@ -537,8 +547,13 @@ impl Room<'_> {
     /// all the way back to the sender, and no line is lost. An outbox that stays full that
     /// long belongs to a client that has stopped reading: it is removed, and the room goes on.
     fn broadcast(&self, text: &str, except: Option<u64>) {
+        self.deliver(&self.outboxes(except), text);
+    }
+
+    /// Put `text` in each of these outboxes, in order.
+    fn deliver(&self, recipients: &[(u64, Arc<Outbox>)], text: &str) {
         let bytes = line(text);
-        for (id, outbox) in self.outboxes(except) {
+        for &(id, ref outbox) in recipients {
             let started = Instant::now();
             match outbox.push(bytes.clone(), self.settings.stall) {
                 Pushed::Queued { waited: false } | Pushed::Closed => {}
@@ -576,9 +591,9 @@ impl Room<'_> {
 /// The reader thread of one client: read a line, act on it, repeat — until the client leaves.
 fn read_loop(room: &Room, client: &Client) {
     let id = client.id;
-    // The others hear about the newcomer from this thread, so the notice is queued before any
-    // line the newcomer sends: everyone sees `* NAME joined` first.
-    room.broadcast(&format!("* {} joined", client.name), Some(id));
+    // Those who were there when it arrived hear about the newcomer from this thread, so the
+    // notice is queued before any line the newcomer sends: they see `* NAME joined` first.
+    room.deliver(&client.present, &format!("* {} joined", client.name));
     let mut input = BufReader::new(&*client.conn);
     let mut bytes = Vec::new();
     loop {
