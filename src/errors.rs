@@ -34,8 +34,29 @@ pub fn report(lesson: &str, err: &anyhow::Error) {
     }
 }
 
+/// An error that carries its own advice, for problems a lesson can explain better than the
+/// errno hints can (lesson 03: "no reply — UDP promises nothing").
+#[derive(Debug)]
+pub struct Advice {
+    /// The `error:` line.
+    pub error: String,
+    /// The `hint:` line.
+    pub hint: String,
+}
+
+impl std::fmt::Display for Advice {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.error)
+    }
+}
+
+impl std::error::Error for Advice {}
+
 /// The advice for the first cause in `err`'s chain that we recognise.
 pub fn hint(lesson: &str, err: &anyhow::Error) -> Option<String> {
+    if let Some(advice) = err.chain().find_map(|cause| cause.downcast_ref::<Advice>()) {
+        return Some(advice.hint.clone());
+    }
     // A context added with `.context(UnknownHost(…))` is found by anyhow's downcast, not in
     // the chain of sources.
     if let Some(host) = err.downcast_ref::<UnknownHost>() {
@@ -116,6 +137,13 @@ mod tests {
                 .unwrap()
                 .contains("no-such-host.invalid")
         );
+    }
+
+    #[test]
+    fn advice_brings_its_own_hint() {
+        let err = anyhow::Error::new(Advice { error: "no reply".into(), hint: "UDP promises nothing".into() })
+            .context("while pinging");
+        assert_eq!(hint("03_udp", &err).as_deref(), Some("UDP promises nothing"));
     }
 
     #[test]

@@ -40,6 +40,7 @@ use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
 use socket2::{Domain, Protocol, Socket, Type};
 use workbook::cli::{Endpoint, ports, resolve_one, unspecified_warning};
+use workbook::errors::Advice;
 use workbook::narrate::{Narrator, show_bytes, try_next};
 
 const LESSON: &str = "03_udp";
@@ -141,14 +142,7 @@ fn parse_rate(text: &str) -> Result<f64, String> {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    workbook::narrate::init_colour();
-    match run(cli.mode.unwrap_or(Mode::Demo)) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(err) => {
-            report(&err);
-            ExitCode::FAILURE
-        }
-    }
+    workbook::errors::main(LESSON, || run(cli.mode.unwrap_or(Mode::Demo)))
 }
 
 fn run(mode: Mode) -> Result<()> {
@@ -757,34 +751,6 @@ fn percent(value: f64) -> String {
     text.strip_suffix(".0").unwrap_or(&text).to_string()
 }
 // ANCHOR_END: ping
-
-/// An error this lesson can explain better than the shared errno hints can.
-#[derive(Debug)]
-struct Advice {
-    error: String,
-    hint: String,
-}
-
-impl std::fmt::Display for Advice {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.error)
-    }
-}
-
-impl std::error::Error for Advice {}
-
-/// `error: …` and `hint: …` on stderr: the lesson's own advice when it has some, otherwise the
-/// shared hints (address in use, permission denied, unknown host, …).
-fn report(err: &anyhow::Error) {
-    use colored::Colorize;
-    match err.downcast_ref::<Advice>() {
-        Some(advice) => {
-            eprintln!("{} {err:#}", "error:".red().bold());
-            eprintln!("{} {}", "hint:".yellow().bold(), advice.hint);
-        }
-        None => workbook::errors::report(LESSON, err),
-    }
-}
 
 /// Server, client and ping in one process. The server drops a quarter of the datagrams, so the
 /// client has to retry once and ping shows some loss.
