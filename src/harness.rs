@@ -530,11 +530,23 @@ pub fn read_to_end(stream: &mut TcpStream, max: usize) -> Result<Vec<u8>, Failur
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
             Err(e) => {
                 return Err(Failure::new(format!(
-                    "waiting for the server to close the connection: {e}"
+                    "waiting for the server to close the connection: {}",
+                    describe_io(&e)
                 ))
                 .received(got));
             }
         }
+    }
+}
+
+/// An I/O error in words a student understands: a read timeout is "nothing arrived within 5 s",
+/// not the operating system's "Resource temporarily unavailable".
+pub fn describe_io(e: &std::io::Error) -> String {
+    match e.kind() {
+        std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut => {
+            format!("nothing arrived within {} s", IO_TIMEOUT.as_secs())
+        }
+        _ => e.to_string(),
     }
 }
 
@@ -555,7 +567,11 @@ pub fn read_exact(stream: &mut TcpStream, n: usize) -> Result<Vec<u8>, Failure> 
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
             Err(e) => {
                 got.truncate(filled);
-                return Err(Failure::new(format!("after {filled} of {n} bytes: {e}")).received(got));
+                return Err(Failure::new(format!(
+                    "after {filled} of {n} bytes: {}",
+                    describe_io(&e)
+                ))
+                .received(got));
             }
         }
     }
