@@ -190,6 +190,8 @@ fn serve(listener: &TcpListener, settings: &Settings, stop: &Stop, say: &Narrato
     })
 }
 
+/// accept() one client after another: set up its socket, admit it to the room (or turn it
+/// away), start its two threads — until a stop is asked for or `--exit-after` is reached.
 fn accept_loop<'scope>(
     listener: &TcpListener,
     settings: &Settings,
@@ -394,8 +396,8 @@ impl<'a> Room<'a> {
     fn admit(&self, conn: TcpStream, peer: SocketAddr) -> Option<Client> {
         let say = self.say;
         // Our writer batches lines itself, so Nagle's algorithm would only add delay.
-        let _ = conn.set_nodelay(true);
-        say.call("setsockopt(TCP_NODELAY, 1)", "ok: send each batch at once");
+        let nodelay = conn.set_nodelay(true);
+        say.call("setsockopt(TCP_NODELAY, 1)", result_text(&nodelay));
         let sent = SockRef::from(&conn).set_send_buffer_size(SEND_BUFFER);
         say.call(
             format!("setsockopt(SO_SNDBUF, {SEND_BUFFER})"),
@@ -470,12 +472,11 @@ impl<'a> Room<'a> {
         lock(&self.members).get(&id).map(|m| m.name.clone())
     }
 
-    /// Every member's outbox, except `except`'s: a snapshot, so the lock is released before
-    /// anyone waits on a full outbox.
-    fn outboxes(&self, except: Option<u64>) -> Recipients {
+    /// Every member's outbox: a snapshot, so the lock is released before anyone waits on a
+    /// full outbox.
+    fn outboxes(&self) -> Recipients {
         lock(&self.members)
             .iter()
-            .filter(|(id, _)| Some(**id) != except)
             .map(|(id, m)| (*id, m.outbox.clone()))
             .collect()
     }
@@ -533,21 +534,21 @@ impl<'a> Room<'a> {
         self.broadcasts.flush();
         self.waits.flush();
         self.say.note(&notice);
-        self.broadcast(&notice, None);
+        self.broadcast(&notice);
     }
 }
 // ANCHOR_END: room
 
 // ANCHOR: broadcast
 impl Room<'_> {
-    /// Put `text` in the outbox of every member except `except`, in the order they joined.
+    /// Put `text` in the outbox of every member, the sender's too, in the order they joined.
     ///
     /// A full outbox makes us wait (up to the stall timeout) — and while this thread waits it
     /// is not reading its own client's socket, so that client's sends slow down: backpressure
     /// all the way back to the sender, and no line is lost. An outbox that stays full that
     /// long belongs to a client that has stopped reading: it is removed, and the room goes on.
-    fn broadcast(&self, text: &str, except: Option<u64>) {
-        self.deliver(&self.outboxes(except), text);
+    fn broadcast(&self, text: &str) {
+        self.deliver(&self.outboxes(), text);
     }
 
     /// Put `text` in each of these outboxes, in order.
@@ -636,7 +637,7 @@ fn act_on(room: &Room, id: u64, text: &str) -> Act {
         };
         room.broadcasts
             .tell(|| format!("[{name}] {text} → everyone"));
-        room.broadcast(&format!("[{name}] {text}"), None);
+        room.broadcast(&format!("[{name}] {text}"));
         return Act::Continue;
     };
     let (word, argument) = command.split_once(' ').unwrap_or((command, ""));
@@ -647,7 +648,7 @@ fn act_on(room: &Room, id: u64, text: &str) -> Act {
             Ok(old) => {
                 let notice = format!("* {old} is now {}", argument.trim());
                 room.say.note(&notice);
-                room.broadcast(&notice, None);
+                room.broadcast(&notice);
             }
             Err(error) => room.tell(id, &error),
         },

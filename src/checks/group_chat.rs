@@ -758,6 +758,17 @@ fn read_burst(
             noticed = true;
             continue;
         }
+        if line.ends_with(b" left (too slow)") {
+            return Err(peer.mismatch(
+                server,
+                &format!(
+                    "after {got} lines, a client that was reading was dropped as too slow: a \
+                     queue that is full for a moment (a burst) must make the sender wait, not \
+                     drop the client"
+                ),
+                line,
+            ));
+        }
         let want = format!("{prefix}{}", burst_line(got + 1));
         if line != want.as_bytes() {
             return Err(peer
@@ -1124,7 +1135,7 @@ pub fn client_exits_when_server_closes(target: &Target) -> Outcome {
     let finished = run_with_stdin_open(
         target,
         &["client", "--port", &port, "-q"],
-        Duration::from_secs(10),
+        Duration::from_secs(5),
     )?;
     stub.finish()?;
     finished.expect_code(0).map_err(|f| {
