@@ -309,10 +309,15 @@ fn echo_one(stream: &TcpStream, message: &[u8], say: &Narrator) -> Result<Vec<u8
 /// shutdown(SHUT_WR): "I will send nothing more". The server's read returns 0, it closes, and
 /// our read returns 0 too: both sides agree the conversation is over.
 fn finish(stream: TcpStream, say: &Narrator) -> Result<()> {
-    stream
-        .shutdown(Shutdown::Write)
-        .context("shutdown() failed")?;
-    say.call("shutdown(SHUT_WR)", "ok: no more data from us");
+    match stream.shutdown(Shutdown::Write) {
+        Ok(()) => say.call("shutdown(SHUT_WR)", "ok: no more data from us"),
+        // The server closed first (is it an echo server?): what it sent is read below.
+        Err(e) if e.kind() == std::io::ErrorKind::NotConnected => say.call(
+            "shutdown(SHUT_WR)",
+            "the server had already closed the connection",
+        ),
+        Err(e) => return Err(e).context("shutdown() failed"),
+    }
     let mut rest = Vec::new();
     (&stream)
         .take(READ_SIZE as u64)
