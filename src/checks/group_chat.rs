@@ -835,12 +835,11 @@ pub fn server_survives_stalled_reader(target: &Target) -> Outcome {
     let (s_name, z_name, progress) = (&s_name, &z_name, &progress);
     let results = std::thread::scope(|scope| {
         let sending = scope.spawn(move || writer.write_all(&burst));
+        // The threads borrow the clients: none is dropped (and seen leaving) before all are done.
         let readers = [
-            scope.spawn(move || {
-                read_burst(server, &mut s, s_name, z_name, Some(progress), deadline)
-            }),
-            scope.spawn(move || read_burst(server, &mut r, s_name, z_name, None, deadline)),
-            scope.spawn(move || {
+            scope.spawn(|| read_burst(server, &mut s, s_name, z_name, Some(progress), deadline)),
+            scope.spawn(|| read_burst(server, &mut r, s_name, z_name, None, deadline)),
+            scope.spawn(|| {
                 // Falls behind on purpose, then catches up before the stall timeout.
                 progress.wait_for_stall(deadline);
                 read_burst(server, &mut p, s_name, z_name, None, deadline)
@@ -872,7 +871,7 @@ pub fn server_survives_stalled_reader(target: &Target) -> Outcome {
             patience.as_secs()
         ))
     })?;
-    drop(z);
+    drop((s, r, p, z));
     Ok(())
 }
 
@@ -906,14 +905,15 @@ pub fn server_fifty_clients(target: &Target) -> Outcome {
                 scope.spawn(move || (receive_all(server, &mut peer, names, deadline), peer))
             })
             .collect();
-        let outcomes: Vec<Outcome> = running
+        // Join them all before any client is dropped (a dropped client leaves the room).
+        let finished: Vec<(Outcome, Option<Peer>)> = running
             .into_iter()
-            .map(|h| {
-                h.join()
-                    .map(|(outcome, _peer)| outcome)
-                    .unwrap_or_else(|_| Err(Failure::new("a client thread panicked")))
+            .map(|h| match h.join() {
+                Ok((outcome, peer)) => (outcome, Some(peer)),
+                Err(_) => (Err(Failure::new("a client thread panicked")), None),
             })
             .collect();
+        let outcomes: Vec<Outcome> = finished.into_iter().map(|(outcome, _)| outcome).collect();
         outcomes.into_iter().collect()
     })
 }
