@@ -644,7 +644,7 @@ pub fn server_full(target: &Target) -> Outcome {
     let [mut a, mut b] = room::<2>(&server)?;
     let mut c = Peer::connect(&server, "client C", None)?;
     c.expect(&server, FULL)?;
-    let after = c.until_closed(&server, 0)?;
+    let after = c.until_closed(&server, 10)?;
     ensure(after.is_empty(), || {
         c.failure(&server, "the connection stayed open after `! server full`")
     })?;
