@@ -13,7 +13,7 @@ use assert_cmd::cargo::cargo_bin_cmd;
 use workbook::checks::Failure;
 use workbook::checks::thread_pool::{LESSON, signal_lets_client_finish};
 use workbook::checks::threaded::{Conn, SecondClient, WATCH, exits_zero, second_client};
-use workbook::harness::{Server, Target};
+use workbook::harness::{IO_TIMEOUT, Server, Target};
 
 const BUILT: &str = env!("CARGO_BIN_EXE_05_thread_pool");
 
@@ -46,8 +46,8 @@ common::lesson_tests!(LESSON, BUILT;
 );
 
 /// Lesson 04's scenario (client 1 served and connected, client 2 sends) against pools of one
-/// and of two workers, in both designs: one worker keeps client 2 waiting as lesson 02 does;
-/// two serve both at once.
+/// and of two workers, in both designs: one worker keeps client 2 waiting as lesson 02 does
+/// (given `WATCH` to answer early, and it must not); two serve both at once.
 #[test]
 fn one_worker_keeps_the_second_client_waiting_two_do_not() -> Result<(), Failure> {
     let pool = Target::new([BUILT]);
@@ -60,7 +60,7 @@ fn one_worker_keeps_the_second_client_waiting_two_do_not() -> Result<(), Failure
         );
         let two = ["--model", model, "--workers", "2"];
         assert_eq!(
-            second_client(&pool, &two, WATCH)?,
+            second_client(&pool, &two, IO_TIMEOUT)?,
             SecondClient::ServedAtOnce,
             "--model {model} --workers 2"
         );

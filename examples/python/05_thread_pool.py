@@ -113,7 +113,7 @@ def accept_worker(listener, counter, args, stop):
     """The accept model: accept, serve that client to the end, accept again."""
     name = threading.current_thread().name
     served = 0
-    while not stop.stopped:
+    while not stop.stopped and (args.exit_after is None or counter.accepted < args.exit_after):
         try:
             conn, peer = listener.accept()
         except OSError as e:

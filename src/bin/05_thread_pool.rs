@@ -235,7 +235,9 @@ fn accept_worker(listener: TcpListener, shared: &Shared, server: &Narrator) -> R
     let workers = shared.settings.workers;
     let mut served = 0;
     let outcome = loop {
-        if shared.stop.is_stopped() {
+        let all_accepted = (shared.settings.exit_after)
+            .is_some_and(|limit| shared.accepted.load(Ordering::SeqCst) >= limit);
+        if shared.stop.is_stopped() || all_accepted {
             break Ok(());
         }
         say.note("in accept(): takes the oldest client waiting in the backlog, or blocks");
