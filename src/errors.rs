@@ -141,9 +141,15 @@ mod tests {
 
     #[test]
     fn advice_brings_its_own_hint() {
-        let err = anyhow::Error::new(Advice { error: "no reply".into(), hint: "UDP promises nothing".into() })
-            .context("while pinging");
-        assert_eq!(hint("03_udp", &err).as_deref(), Some("UDP promises nothing"));
+        let err = anyhow::Error::new(Advice {
+            error: "no reply".into(),
+            hint: "UDP promises nothing".into(),
+        })
+        .context("while pinging");
+        assert_eq!(
+            hint("03_udp", &err).as_deref(),
+            Some("UDP promises nothing")
+        );
     }
 
     #[test]
