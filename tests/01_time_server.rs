@@ -155,13 +155,23 @@ fn fixture_printing_to_stdout_and_crashing_fails() {
 // elsewhere the test says it is skipped — except under CI, where a missing rdate is a failure.
 #[test]
 fn rdate_reads_the_rfc868_server() {
-    if std::process::Command::new("rdate").arg("--help").output().is_err() {
-        assert!(std::env::var("CI").is_err(), "CI must install rdate (apt-get install rdate)");
+    if std::process::Command::new("rdate")
+        .arg("--help")
+        .output()
+        .is_err()
+    {
+        assert!(
+            std::env::var("CI").is_err(),
+            "CI must install rdate (apt-get install rdate)"
+        );
         eprintln!("skipped: rdate is not installed (apt-get install rdate)");
         return;
     }
-    let server = workbook::harness::Server::start(&common::target(&LESSON, BUILT), &["server", "--port", "0", "-q", "--rfc868"])
-        .expect("server starts");
+    let server = workbook::harness::Server::start(
+        &common::target(&LESSON, BUILT),
+        &["server", "--port", "0", "-q", "--rfc868"],
+    )
+    .expect("server starts");
     let year = humantime::format_rfc3339(std::time::SystemTime::now()).to_string()[..4].to_string();
     std::process::Command::new("rdate")
         .args(["-p", "-o", &server.addr.port().to_string(), "127.0.0.1"])
