@@ -12,6 +12,7 @@ Grade it like any student's program:
 import argparse
 import collections
 import os
+import selectors
 import signal
 import socket
 import sys
@@ -288,36 +289,54 @@ def write_loop(room, cid, outbox, sock):
         room.writers_done.notify_all()
 
 
-class Stopped(Exception):
-    """Raised in the main thread by SIGINT/SIGTERM, to leave accept()."""
+def start_thread(target, *args):
+    threading.Thread(target=target, args=args, daemon=True).start()
 
 
-def serve(listener, room, exit_after=None, stopping=None):
+def serve(listener, room, exit_after=None, wakeup=None):
+    """Accept clients until a byte arrives on `wakeup` (a signal, or the demo's end) or
+    `exit_after` connections have been accepted; then tell every client and return."""
+    watch = selectors.DefaultSelector()
+    watch.register(listener, selectors.EVENT_READ)
+    if wakeup is not None:
+        watch.register(wakeup, selectors.EVENT_READ)
+    listener.setblocking(False)  # select() said "ready"; a client that left meanwhile must not block us
     accepted = 0
     try:
         while exit_after is None or accepted < exit_after:
-            sock, peer = listener.accept()
-            if stopping is not None and stopping.is_set():
-                break  # the demo's wake-up connection
+            ready = [key.fileobj for key, _ in watch.select()]
+            if wakeup in ready:
+                break
+            try:
+                sock, peer = listener.accept()
+            except BlockingIOError:
+                continue
+            sock.setblocking(True)
             accepted += 1
             client = room.admit(sock, peer)
             if client:
                 cid, name, outbox, sock, present = client
-                threading.Thread(target=write_loop, args=(room, cid, outbox, sock), daemon=True).start()
-                threading.Thread(target=read_loop, args=(room, cid, name, sock, present), daemon=True).start()
-    except Stopped:
-        pass
+                start_thread(write_loop, room, cid, outbox, sock)
+                start_thread(read_loop, room, cid, name, sock, present)
     finally:
         room.close()
 
 
 def stop_on_signals():
+    """SIGINT and SIGTERM write a byte to a socket that serve() watches next to the listener.
+    (A handler that raises an exception in the main thread would race with accept(): a signal
+    that lands just before accept() blocks is only noticed when the next client arrives.)"""
+    wakeup, signalled = socket.socketpair()
+    wakeup.setblocking(False)
+    signalled.setblocking(False)
+    signal.set_wakeup_fd(signalled.fileno())
+
     def handler(signum, frame):
         signal.signal(signum, signal.SIG_DFL)  # a second signal ends the process at once
-        raise Stopped()
 
     signal.signal(signal.SIGINT, handler)
     signal.signal(signal.SIGTERM, handler)
+    return wakeup, signalled  # keep both open: a closed end would read as a wake-up
 
 
 def client(args):
@@ -361,8 +380,8 @@ def wait_for_close(printer):
 def demo(args):
     listener = contract.listen("127.0.0.1", 0)
     host, port = listener.getsockname()[:2]
-    stopping = threading.Event()
-    server = threading.Thread(target=serve, args=(listener, Room(args, 0.5), None, stopping))
+    wakeup, stop = socket.socketpair()
+    server = threading.Thread(target=serve, args=(listener, Room(args, 0.5), None, wakeup))
     server.start()
 
     def join(who):
@@ -383,8 +402,7 @@ def demo(args):
     expect(ben)
     ben[1].sendall(b"/quit\n")
     expect(ana)  # ben left
-    stopping.set()
-    contract.connect(host, port).close()  # wake accept()
+    stop.send(b"!")  # wakes serve(), as a signal would
     expect(ana)  # server shutting down
     server.join()
     print(f"try: python3 {sys.argv[0]} server", file=sys.stderr)
@@ -411,8 +429,8 @@ def main():
     if args.mode == "server":
         listener = contract.listen(args.host, args.port)
         contract.announce(listener)
-        stop_on_signals()
-        serve(listener, Room(args, args.stall_timeout_ms / 1000), args.exit_after)
+        wakeup, _signalled = stop_on_signals()
+        serve(listener, Room(args, args.stall_timeout_ms / 1000), args.exit_after, wakeup)
     elif args.mode == "client":
         client(args)
     else:
