@@ -1312,3 +1312,62 @@ fn markdown_helpers_agree_with_mdbook() {
     );
     assert_eq!(normalize(Path::new("book/../../x")), PathBuf::from("../x"));
 }
+
+// ---------------------------------------------------------------------------------------------
+// 6. Hints. Every check's hint points at a section of its lesson page
+//    (`lessons/02_echo.md#the-contract`); a renamed heading must not leave a scorecard pointing
+//    nowhere.
+
+/// Problems with the `lessons/PAGE.md#fragment` references in `hints`; `page` reads a lesson page.
+fn hint_problems(hints: &[(&str, &str)], page: &dyn Fn(&str) -> Option<String>) -> Vec<String> {
+    let mut problems = Vec::new();
+    for (id, hint) in hints {
+        let Some(start) = hint.find("lessons/") else {
+            problems.push(format!(
+                "check `{id}`: its hint names no lesson page: {hint}"
+            ));
+            continue;
+        };
+        let reference: String = hint[start..]
+            .chars()
+            .take_while(|c| !c.is_whitespace() && *c != ':' && *c != ',')
+            .collect();
+        let (file, fragment) = reference.split_once('#').unwrap_or((&reference, ""));
+        match page(file) {
+            None => problems.push(format!("check `{id}`: {file} does not exist")),
+            Some(text) if !fragment.is_empty() && !heading_ids(&text).contains(fragment) => {
+                problems.push(format!(
+                    "check `{id}`: {file} has no heading with the id `{fragment}`"
+                ))
+            }
+            Some(_) => {}
+        }
+    }
+    problems
+}
+
+#[test]
+fn every_check_hint_points_at_a_real_section() {
+    let hints: Vec<(&str, &str)> = workbook::checks::LESSONS
+        .iter()
+        .flat_map(|l| l.checks.iter().map(|c| (c.id, c.hint)))
+        .collect();
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let read = |file: &str| std::fs::read_to_string(root.join(file)).ok();
+    assert_none("check hints", hint_problems(&hints, &read));
+}
+
+#[test]
+fn a_hint_to_a_missing_section_fails() {
+    let read =
+        |file: &str| (file == "lessons/x.md").then(|| "# X\n\n## The contract\n".to_string());
+    assert!(hint_problems(&[("a", "lessons/x.md#the-contract: fine")], &read).is_empty());
+    assert_eq!(
+        hint_problems(&[("b", "lessons/x.md#the-calls: gone")], &read).len(),
+        1
+    );
+    assert_eq!(
+        hint_problems(&[("c", "lessons/y.md#the-contract: no page")], &read).len(),
+        1
+    );
+}
