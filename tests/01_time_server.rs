@@ -47,13 +47,7 @@ fn demo_narrates_every_call_in_order_and_ends_with_commands() {
         "send(",
         "close()",
     ];
-    let mut from = 0;
-    for call in order {
-        let at = stderr[from..]
-            .find(call)
-            .unwrap_or_else(|| panic!("`{call}` missing or out of order in:\n{stderr}"));
-        from += at;
-    }
+    common::assert_in_order(&stderr, &order);
     assert!(
         stderr.contains("cargo run --bin 01_time_server -- server"),
         "{stderr}"

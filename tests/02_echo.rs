@@ -50,12 +50,7 @@ fn demo_narrates_the_calls_and_ends_with_commands() {
         "shutdown(SHUT_WR)",
         "close()",
     ];
-    let mut from = 0;
-    for call in order {
-        from += stderr[from..]
-            .find(call)
-            .unwrap_or_else(|| panic!("`{call}` missing or out of order in:\n{stderr}"));
-    }
+    common::assert_in_order(&stderr, &order);
     assert!(
         stderr.contains("cargo run --bin 02_echo -- server"),
         "{stderr}"

@@ -61,12 +61,7 @@ fn demo_narrates_the_calls_in_order_and_ends_with_commands() {
         "timed out",
         "close()",
     ];
-    let mut from = 0;
-    for call in order {
-        from += stderr[from..]
-            .find(call)
-            .unwrap_or_else(|| panic!("`{call}` missing or out of order in:\n{stderr}"));
-    }
+    common::assert_in_order(&stderr, &order);
     for command in ["cargo run --bin 03_udp -- server", "nc -u 127.0.0.1 7003"] {
         assert!(
             stderr.contains(command),

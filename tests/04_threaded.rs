@@ -81,12 +81,7 @@ fn demo_names_each_clients_thread_and_counts_them() {
         "every client thread has finished",
         "cargo run --bin 04_threaded -- server",
     ];
-    let mut from = 0;
-    for step in order {
-        from += stderr[from..]
-            .find(step)
-            .unwrap_or_else(|| panic!("`{step}` missing or out of order in:\n{stderr}"));
-    }
+    common::assert_in_order(&stderr, &order);
 }
 
 // The checks can fail: each wrong program fails exactly the checks written for its mistake.

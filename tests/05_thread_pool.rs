@@ -72,12 +72,7 @@ fn one_worker_keeps_the_second_client_waiting_two_do_not() -> Result<(), Failure
 
 /// Fail unless each of `steps` appears in `text`, in order.
 fn in_order(text: &str, steps: &[&str]) {
-    let mut from = 0;
-    for step in steps {
-        from += text[from..]
-            .find(step)
-            .unwrap_or_else(|| panic!("`{step}` missing or out of order in:\n{text}"));
-    }
+    common::assert_in_order(text, steps);
 }
 
 #[test]

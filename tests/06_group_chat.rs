@@ -121,12 +121,7 @@ fn demo_narrates_the_room_and_ends_with_commands() {
         "* cy left",
         "shutting down",
     ];
-    let mut from = 0;
-    for step in order {
-        from += stderr[from..]
-            .find(step)
-            .unwrap_or_else(|| panic!("`{step}` missing or out of order in:\n{stderr}"));
-    }
+    common::assert_in_order(&stderr, &order);
     assert!(stderr.contains("more broadcasts not shown"), "{stderr}");
     assert!(
         stderr.contains("cargo run --bin 06_group_chat -- server"),

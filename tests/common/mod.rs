@@ -108,3 +108,15 @@ pub fn expect_failures(lesson: &Lesson, target: &Target, failing: &[&str]) {
         target.display(&[])
     );
 }
+
+/// Fail unless every one of `items` appears in `text`, in this order (narration: the calls of a
+/// lesson, numbered as they happen).
+pub fn assert_in_order(text: &str, items: &[&str]) {
+    let mut from = 0;
+    for item in items {
+        match text[from..].find(item) {
+            Some(at) => from += at + item.len(),
+            None => panic!("`{item}` missing or out of order in:\n{text}"),
+        }
+    }
+}
