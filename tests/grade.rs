@@ -213,8 +213,9 @@ fn wrong_programs_fail_exactly_their_checks_with_evidence_and_hints() {
 
 #[test]
 fn a_correct_student_folder_passes_every_lesson_it_has() {
-    // Two jobs, one per core: lessons 04 and 05 start hundreds of clients.
-    let (code, stdout, stderr) = run(&["all", "--student", "examples/students/ana", "--jobs", "2"]);
+    // One job at a time: the Python pool server (05) has been seen, rarely and only with other
+    // checks running beside it, to miss a SIGTERM; see the closing note of the session.
+    let (code, stdout, stderr) = run(&["all", "--student", "examples/students/ana", "--jobs", "1"]);
     for lesson in [
         "01_time_server — ana",
         "02_echo — ana",
