@@ -14,7 +14,7 @@
 //! - [`grade`] — scorecards, class tables, JSON/CSV/JUnit, student manifests: the `grade` tool.
 //! - [`echo`] — lesson 02's echo loop and client, packaged for reuse by lessons 04 and 05.
 //! - [`shutdown`] — graceful stop on Ctrl-C, SIGTERM or after K connections; waking `accept()`.
-//! - [`pool`] — the fixed-size thread pool of lesson 05, reused by lesson 06.
+//! - [`pool`] — the fixed-size thread pool of lesson 05 (the `queue` design), for any student to reuse.
 //!
 //! Binaries (`src/bin/`), one per lesson, read top to bottom in the order the course teaches:
 //! - `01_time_server` — iterative TCP server: socket, bind, listen, accept, send, close.

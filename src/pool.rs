@@ -1,7 +1,7 @@
 //! A fixed-size thread pool: `N` named worker threads take jobs from one bounded queue.
 //!
 //! This is lesson 05's `queue` design — the `ThreadPool` of the Rust Book's final chapter — made
-//! fit for a server, and reused by lesson 06:
+//! fit for a server and documented for reuse (lesson 06 needs a different shape, see its page):
 //!
 //! - **The queue is bounded.** [`ThreadPool::execute`] blocks while the queue is full. A server
 //!   that accepts a connection and then calls `execute` therefore stops accepting when every
