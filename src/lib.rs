@@ -24,12 +24,5 @@
 //! - `05_thread_pool` — the echo contract, a fixed pool of workers (two designs), graceful stop.
 //! - `06_group_chat` — a line-based chat room that a stalled reader cannot stall.
 
-pub mod checks;
-pub mod cli;
-pub mod echo;
-pub mod errors;
-pub mod grade;
-pub mod harness;
-pub mod narrate;
-pub mod pool;
-pub mod shutdown;
+pub mod checker;
+pub mod kit;

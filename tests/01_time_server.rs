@@ -1,6 +1,6 @@
 //! Lesson 01, the time server: `cargo test --test 01_time_server`.
 //!
-//! The checks (defined in `workbook::checks::time_server`) run against the built binary, or
+//! The checks (defined in `workbook::checker::checks::l01_time_server`) run against the built binary, or
 //! against `WORKBOOK_TARGET_01_TIME_SERVER` when set. The fixture tests at the bottom prove the
 //! checks can fail.
 
@@ -8,7 +8,7 @@ mod common;
 
 use assert_cmd::cargo::cargo_bin_cmd;
 use predicates::prelude::*;
-use workbook::checks::time_server::LESSON;
+use workbook::checker::checks::l01_time_server::LESSON;
 
 const BUILT: &str = env!("CARGO_BIN_EXE_01_time_server");
 
@@ -57,7 +57,7 @@ fn demo_narrates_every_call_in_order_and_ends_with_commands() {
 
 #[test]
 fn quiet_client_says_nothing_but_the_error_and_its_hint() {
-    let port = workbook::harness::unused_port()
+    let port = workbook::checker::harness::unused_port()
         .expect("a free port")
         .to_string();
     cargo_bin_cmd!("01_time_server")
@@ -161,7 +161,7 @@ fn rdate_reads_the_rfc868_server() {
         eprintln!("skipped: rdate is not installed (apt-get install rdate)");
         return;
     }
-    let server = workbook::harness::Server::start(
+    let server = workbook::checker::harness::Server::start(
         &common::target(&LESSON, BUILT),
         &["server", "--port", "0", "-q", "--rfc868"],
     )

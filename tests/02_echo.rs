@@ -1,6 +1,6 @@
 //! Lesson 02, the echo server and client: `cargo test --test 02_echo`.
 //!
-//! The checks (defined in `workbook::checks::echo`) run against the built binary, or against
+//! The checks (defined in `workbook::checker::checks::l02_echo`) run against the built binary, or against
 //! `WORKBOOK_TARGET_02_ECHO` when set. The fixture tests at the bottom prove the checks can fail.
 
 mod common;
@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use assert_cmd::cargo::cargo_bin_cmd;
 use predicates::prelude::*;
-use workbook::checks::echo::LESSON;
+use workbook::checker::checks::l02_echo::LESSON;
 
 const BUILT: &str = env!("CARGO_BIN_EXE_02_echo");
 
@@ -59,7 +59,7 @@ fn demo_narrates_the_calls_and_ends_with_commands() {
 
 #[test]
 fn client_and_server_work_together_over_stdin() {
-    let server = workbook::harness::Server::start(
+    let server = workbook::checker::harness::Server::start(
         &common::target(&LESSON, BUILT),
         &["server", "--port", "0", "--upper"],
     )
@@ -76,7 +76,7 @@ fn client_and_server_work_together_over_stdin() {
 
 #[test]
 fn a_client_refused_gets_the_command_that_starts_the_server() {
-    let port = workbook::harness::unused_port()
+    let port = workbook::checker::harness::unused_port()
         .expect("a free port")
         .to_string();
     cargo_bin_cmd!("02_echo")

@@ -1,6 +1,6 @@
 //! Lesson 03, UDP: `cargo test --test 03_udp`.
 //!
-//! The checks (defined in `workbook::checks::udp`) run against the built binary, or against
+//! The checks (defined in `workbook::checker::checks::l03_udp`) run against the built binary, or against
 //! `WORKBOOK_TARGET_03_UDP` when set. The fixture tests at the bottom prove the checks can fail.
 
 mod common;
@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use assert_cmd::cargo::cargo_bin_cmd;
 use predicates::prelude::*;
-use workbook::checks::udp::LESSON;
+use workbook::checker::checks::l03_udp::LESSON;
 
 const BUILT: &str = env!("CARGO_BIN_EXE_03_udp");
 
@@ -80,8 +80,8 @@ fn demo_narrates_the_calls_in_order_and_ends_with_commands() {
 
 #[test]
 fn client_and_server_work_together_over_stdin() {
-    let server = workbook::harness::Server::start(
-        &workbook::harness::Target::new([BUILT]),
+    let server = workbook::checker::harness::Server::start(
+        &workbook::checker::harness::Target::new([BUILT]),
         &["server", "--port", "0", "-q"],
     )
     .expect("server starts");
@@ -97,9 +97,10 @@ fn client_and_server_work_together_over_stdin() {
 
 #[test]
 fn quiet_client_with_no_server_says_only_the_error_and_its_hint() {
-    let port = workbook::harness::unused_port()
-        .expect("a free port")
-        .to_string();
+    // A bound socket that never answers: a port merely found free could be taken meanwhile by
+    // another test's echo server (tests run in parallel), which would answer.
+    let silent = std::net::UdpSocket::bind("127.0.0.1:0").expect("a loopback UDP socket");
+    let port = silent.local_addr().expect("its address").port().to_string();
     cargo_bin_cmd!("03_udp")
         .args(["client", "-q", "--port", &port, "--timeout-ms", "100"])
         .args(["--retries", "2", "hello"])

@@ -1,6 +1,6 @@
 //! Lesson 04, a thread per connection: `cargo test --test 04_threaded`.
 //!
-//! The checks (defined in `workbook::checks::threaded`) run against the built binary, or against
+//! The checks (defined in `workbook::checker::checks::l04_threaded`) run against the built binary, or against
 //! `WORKBOOK_TARGET_04_THREADED` when set. Below them: the one scenario that tells an iterative
 //! server from a concurrent one, run against lesson 02 and lesson 04; our binary's narration;
 //! and the wrong programs that prove the checks can fail.
@@ -10,8 +10,8 @@ mod common;
 use std::time::Duration;
 
 use assert_cmd::cargo::cargo_bin_cmd;
-use workbook::checks::threaded::{LESSON, SecondClient, WATCH, second_client};
-use workbook::harness::{IO_TIMEOUT, Target};
+use workbook::checker::checks::l04_threaded::{LESSON, SecondClient, WATCH, second_client};
+use workbook::checker::harness::{IO_TIMEOUT, Target};
 
 const BUILT: &str = env!("CARGO_BIN_EXE_04_threaded");
 
@@ -44,7 +44,8 @@ common::lesson_tests!(LESSON, BUILT;
 /// must not — that bounded wait is the whole cost of this test; lesson 04 is given as long as
 /// any read, since it must answer, and a busy machine must not make it look iterative.)
 #[test]
-fn the_same_scenario_keeps_02_waiting_and_04_serving() -> Result<(), workbook::checks::Failure> {
+fn the_same_scenario_keeps_02_waiting_and_04_serving()
+-> Result<(), workbook::checker::checks::Failure> {
     let iterative = Target::new([env!("CARGO_BIN_EXE_02_echo")]);
     assert_eq!(
         second_client(&iterative, &[], WATCH)?,

@@ -1,6 +1,6 @@
 //! Lesson 05, a fixed pool of workers: `cargo test --test 05_thread_pool`.
 //!
-//! The checks (defined in `workbook::checks::thread_pool`) run against the built binary, or
+//! The checks (defined in `workbook::checker::checks::l05_thread_pool`) run against the built binary, or
 //! against `WORKBOOK_TARGET_05_THREAD_POOL` when set. Below them: lesson 04's scenario showing
 //! that a pool of one is iterative and a pool of two is not; our binary's narration and its
 //! stop on Ctrl-C; and the wrong programs that prove the checks can fail.
@@ -10,10 +10,12 @@ mod common;
 use std::time::Duration;
 
 use assert_cmd::cargo::cargo_bin_cmd;
-use workbook::checks::Failure;
-use workbook::checks::thread_pool::{LESSON, signal_lets_client_finish};
-use workbook::checks::threaded::{Conn, SecondClient, WATCH, exits_zero, second_client};
-use workbook::harness::{IO_TIMEOUT, Server, Target};
+use workbook::checker::checks::Failure;
+use workbook::checker::checks::l04_threaded::{
+    Conn, SecondClient, WATCH, exits_zero, second_client,
+};
+use workbook::checker::checks::l05_thread_pool::{LESSON, signal_lets_client_finish};
+use workbook::checker::harness::{IO_TIMEOUT, Server, Target};
 
 const BUILT: &str = env!("CARGO_BIN_EXE_05_thread_pool");
 

@@ -1,6 +1,6 @@
 //! Lesson 06, the group chat: `cargo test --test 06_group_chat`.
 //!
-//! The checks (defined in `workbook::checks::group_chat`) run against the built binary, or
+//! The checks (defined in `workbook::checker::checks::l06_group_chat`) run against the built binary, or
 //! against `WORKBOOK_TARGET_06_GROUP_CHAT` when set. Then: plain `nc` as a chat client, our
 //! binary's own promises beyond the contract, and the wrong programs that prove the checks fail.
 
@@ -10,8 +10,8 @@ use std::time::Duration;
 
 use assert_cmd::cargo::cargo_bin_cmd;
 use predicates::prelude::*;
-use workbook::checks::group_chat::{LESSON, room};
-use workbook::harness::{Server, Target, run};
+use workbook::checker::checks::l06_group_chat::{LESSON, room};
+use workbook::checker::harness::{Server, Target, run};
 
 const BUILT: &str = env!("CARGO_BIN_EXE_06_group_chat");
 
@@ -64,7 +64,7 @@ fn openbsd_nc() -> bool {
 }
 
 #[test]
-fn nc_is_a_chat_client() -> Result<(), workbook::checks::Failure> {
+fn nc_is_a_chat_client() -> Result<(), workbook::checker::checks::Failure> {
     if !openbsd_nc() {
         return Ok(());
     }

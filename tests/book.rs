@@ -1348,7 +1348,7 @@ fn hint_problems(hints: &[(&str, &str)], page: &dyn Fn(&str) -> Option<String>) 
 
 #[test]
 fn every_check_hint_points_at_a_real_section() {
-    let hints: Vec<(&str, &str)> = workbook::checks::LESSONS
+    let hints: Vec<(&str, &str)> = workbook::checker::checks::LESSONS
         .iter()
         .flat_map(|l| l.checks.iter().map(|c| (c.id, c.hint)))
         .collect();

@@ -18,8 +18,8 @@ use std::time::Duration;
 
 use assert_cmd::cargo::cargo_bin_cmd;
 use predicates::prelude::*;
-use workbook::checks::{echo, time_server};
-use workbook::grade::{self, Report, Status};
+use workbook::checker::checks::{l01_time_server as time_server, l02_echo as echo};
+use workbook::checker::grade::{self, Report, Status};
 
 /// Longer than any single check may take, so a hang shows up as a failed test, not a stuck one.
 const BOUND: Duration = Duration::from_secs(90);
@@ -71,7 +71,7 @@ fn failing_by_lesson(text: &str) -> BTreeMap<String, Vec<String>> {
     let mut failing: BTreeMap<String, Vec<String>> = BTreeMap::new();
     for line in text.lines() {
         let first = line.split_whitespace().next().unwrap_or("");
-        if !line.starts_with(' ') && workbook::checks::lesson(first).is_some() {
+        if !line.starts_with(' ') && workbook::checker::checks::lesson(first).is_some() {
             lesson = first.to_string();
             failing.entry(lesson.clone()).or_default();
         } else if let Some((mark, id)) = marks(line).pop()
@@ -823,7 +823,7 @@ fn the_check_tables_in_the_page_match_the_checks() {
     for (at, _) in page.match_indices("<!-- checks: ") {
         let rest = &page[at + "<!-- checks: ".len()..];
         let (name, rest) = rest.split_once(" -->\n").expect("a closed marker");
-        let lesson = workbook::checks::lesson(name).expect("a lesson");
+        let lesson = workbook::checker::checks::lesson(name).expect("a lesson");
         let table = grade::checks_table(lesson);
         assert!(
             rest.starts_with(&table),

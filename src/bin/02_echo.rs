@@ -28,8 +28,8 @@ use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand};
-use workbook::cli::{Endpoint, ports, resolve, resolve_one, unspecified_warning};
-use workbook::narrate::{Narrator, show_bytes, try_next};
+use workbook::kit::cli::{Endpoint, ports, resolve, resolve_one, unspecified_warning};
+use workbook::kit::narrate::{Narrator, show_bytes, try_next};
 
 const LESSON: &str = "02_echo";
 
@@ -84,7 +84,7 @@ enum Mode {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    workbook::errors::main(LESSON, || match cli.mode.unwrap_or(Mode::Demo) {
+    workbook::kit::errors::main(LESSON, || match cli.mode.unwrap_or(Mode::Demo) {
         Mode::Demo => demo(),
         Mode::Server {
             at,

@@ -39,9 +39,9 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
 use socket2::{Domain, Protocol, Socket, Type};
-use workbook::cli::{Endpoint, ports, resolve_one, unspecified_warning};
-use workbook::errors::Advice;
-use workbook::narrate::{Narrator, show_bytes, try_next};
+use workbook::kit::cli::{Endpoint, ports, resolve_one, unspecified_warning};
+use workbook::kit::errors::Advice;
+use workbook::kit::narrate::{Narrator, show_bytes, try_next};
 
 const LESSON: &str = "03_udp";
 
@@ -142,7 +142,7 @@ fn parse_rate(text: &str) -> Result<f64, String> {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    workbook::errors::main(LESSON, || run(cli.mode.unwrap_or(Mode::Demo)))
+    workbook::kit::errors::main(LESSON, || run(cli.mode.unwrap_or(Mode::Demo)))
 }
 
 fn run(mode: Mode) -> Result<()> {

@@ -11,7 +11,7 @@
 //! client, busy or idle. Lesson 05 puts a bound on that.
 //!
 //! The wire contract (echo, `--upper`, the client) is lesson 02's; the code they share is in
-//! `src/echo.rs`.
+//! `src/kit/echo.rs`.
 //!
 //! Run it:
 //!
@@ -31,9 +31,10 @@ use std::thread;
 
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
-use workbook::cli::{Endpoint, ports, resolve, resolve_one};
-use workbook::echo::{self, Transform};
-use workbook::narrate::{Narrator, show_bytes, try_next};
+use workbook::kit::cli::{Endpoint, ports, resolve, resolve_one};
+use workbook::kit::echo::{self, Transform};
+use workbook::kit::narrate::{Narrator, show_bytes, try_next};
+use workbook::kit::net;
 
 const LESSON: &str = "04_threaded";
 
@@ -74,7 +75,7 @@ enum Mode {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    workbook::errors::main(LESSON, || match cli.mode.unwrap_or(Mode::Demo) {
+    workbook::kit::errors::main(LESSON, || match cli.mode.unwrap_or(Mode::Demo) {
         Mode::Demo => demo(),
         Mode::Server {
             at,
@@ -82,8 +83,8 @@ fn main() -> ExitCode {
             exit_after,
         } => {
             let say = Narrator::new("server", at.quiet);
-            let listener = echo::listen(resolve_one(&at.host, at.port)?, &say)?;
-            echo::announce(&listener)?;
+            let listener = net::listen(resolve_one(&at.host, at.port)?, &say)?;
+            net::announce(&listener)?;
             serve(&listener, Transform::from_flag(upper), exit_after, &say)
         }
         Mode::Client { at, messages } => {
@@ -190,7 +191,7 @@ fn handle(
 /// lesson 02 cannot get past. Then both finish and the server (`--exit-after 2`) exits.
 fn demo() -> Result<()> {
     let server = Narrator::new("server", false);
-    let listener = echo::listen("127.0.0.1:0".parse()?, &server)?;
+    let listener = net::listen("127.0.0.1:0".parse()?, &server)?;
     let addr = listener.local_addr()?;
     thread::scope(|scope| -> Result<()> {
         let serving = scope.spawn(|| serve(&listener, Transform::Echo, Some(2), &server));
@@ -224,7 +225,7 @@ fn demo() -> Result<()> {
 /// The demo's two clients.
 fn talk(addr: SocketAddr) -> Result<()> {
     let one = Narrator::new("client 1", false);
-    let first = echo::connect(&[addr], &one)?;
+    let first = net::connect(&[addr], &one)?;
     println!(
         "{}",
         show_bytes(&echo::echo_one(&first, b"Hello from client 1\n", &one)?, 40)
@@ -232,7 +233,7 @@ fn talk(addr: SocketAddr) -> Result<()> {
     one.note("stays connected and sends nothing: lesson 02's server would now be stuck with me");
 
     let two = Narrator::new("client 2", false);
-    let second = echo::connect(&[addr], &two)?;
+    let second = net::connect(&[addr], &two)?;
     println!(
         "{}",
         show_bytes(

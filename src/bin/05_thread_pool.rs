@@ -8,7 +8,7 @@
 //! - `accept` (the course's): each worker owns a handle to the one listening socket and calls
 //!   `accept()` itself. While all N are busy nobody accepts, and new clients wait in the
 //!   kernel's listen backlog.
-//! - `queue` (the Rust Book's `ThreadPool`, in `src/pool.rs`): one thread accepts and hands
+//! - `queue` (the Rust Book's `ThreadPool`, in `src/kit/pool.rs`): one thread accepts and hands
 //!   each connection to the workers through a bounded queue, where clients wait their turn.
 //!
 //! Both stop gracefully — on Ctrl-C, on SIGTERM, or after `--exit-after K` connections: stop
@@ -16,7 +16,7 @@
 //! worker as it stops), exit 0. No echo is cut off.
 //!
 //! The wire contract (echo, `--upper`, the client) is lesson 02's; the code they share is in
-//! `src/echo.rs`.
+//! `src/kit/echo.rs`.
 //!
 //! Run it:
 //!
@@ -38,11 +38,12 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand, ValueEnum};
-use workbook::cli::{Endpoint, ports, resolve, resolve_one};
-use workbook::echo::{self, Transform};
-use workbook::narrate::{Narrator, show_bytes, try_next};
-use workbook::pool::ThreadPool;
-use workbook::shutdown::Stop;
+use workbook::kit::cli::{Endpoint, ports, resolve, resolve_one};
+use workbook::kit::echo::{self, Transform};
+use workbook::kit::narrate::{Narrator, show_bytes, try_next};
+use workbook::kit::net;
+use workbook::kit::pool::ThreadPool;
+use workbook::kit::shutdown::Stop;
 
 const LESSON: &str = "05_thread_pool";
 
@@ -117,7 +118,7 @@ fn main() -> ExitCode {
     let mode = cli.mode.unwrap_or(Mode::Demo {
         model: Model::Accept,
     });
-    workbook::errors::main(LESSON, || match mode {
+    workbook::kit::errors::main(LESSON, || match mode {
         Mode::Demo { model } => demo(model),
         Mode::Server {
             at,
@@ -127,14 +128,14 @@ fn main() -> ExitCode {
             model,
         } => {
             let say = Narrator::new("server", at.quiet);
-            let listener = echo::listen(resolve_one(&at.host, at.port)?, &say)?;
+            let listener = net::listen(resolve_one(&at.host, at.port)?, &say)?;
             let settings = Settings {
                 workers: usize::from(workers),
                 transform: Transform::from_flag(upper),
                 exit_after,
             };
             let stop = stop_on_signals(&listener, model, &settings)?;
-            echo::announce(&listener)?;
+            net::announce(&listener)?;
             serve(model, listener, &settings, &stop, &say)
         }
         Mode::Client { at, messages } => {
@@ -376,7 +377,7 @@ fn stop_on_signals(listener: &TcpListener, model: Model, settings: &Settings) ->
 /// backlog or the queue) until client 1 leaves; after 3 connections the server stops.
 fn demo(model: Model) -> Result<()> {
     let server = Narrator::new("server", false);
-    let listener = echo::listen("127.0.0.1:0".parse()?, &server)?;
+    let listener = net::listen("127.0.0.1:0".parse()?, &server)?;
     let addr = listener.local_addr()?;
     let settings = Settings {
         workers: 2,
@@ -432,13 +433,13 @@ fn demo(model: Model) -> Result<()> {
 /// The demo's three clients.
 fn talk(addr: SocketAddr) -> Result<()> {
     let one = Narrator::new("client 1", false);
-    let first = echo::connect(&[addr], &one)?;
+    let first = net::connect(&[addr], &one)?;
     println!(
         "{}",
         show_bytes(&echo::echo_one(&first, b"Hello from client 1\n", &one)?, 40)
     );
     let two = Narrator::new("client 2", false);
-    let second = echo::connect(&[addr], &two)?;
+    let second = net::connect(&[addr], &two)?;
     println!(
         "{}",
         show_bytes(
@@ -448,7 +449,7 @@ fn talk(addr: SocketAddr) -> Result<()> {
     );
 
     let three = Narrator::new("client 3", false);
-    let third = echo::connect(&[addr], &three)?;
+    let third = net::connect(&[addr], &three)?;
     three.note("connected (the kernel finished the handshake), but both workers are busy: I wait");
     thread::scope(|scope| -> Result<()> {
         let waiting = scope.spawn(|| -> Result<()> {

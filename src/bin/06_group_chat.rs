@@ -40,9 +40,9 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result, anyhow, bail};
 use clap::{Parser, Subcommand};
 use socket2::SockRef;
-use workbook::cli::{Endpoint, ports, resolve, resolve_one, unspecified_warning};
-use workbook::narrate::{Narrator, role_colour, try_next};
-use workbook::shutdown::Stop;
+use workbook::kit::cli::{Endpoint, ports, resolve, resolve_one, unspecified_warning};
+use workbook::kit::narrate::{Narrator, role_colour, try_next};
+use workbook::kit::shutdown::Stop;
 
 const LESSON: &str = "06_group_chat";
 
@@ -121,7 +121,7 @@ struct Settings {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    workbook::errors::main(LESSON, || match cli.mode.unwrap_or(Mode::Demo) {
+    workbook::kit::errors::main(LESSON, || match cli.mode.unwrap_or(Mode::Demo) {
         Mode::Demo => demo(),
         Mode::Server {
             at,

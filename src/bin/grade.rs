@@ -1,6 +1,6 @@
 //! # grade — run a lesson's checks against anyone's program and print a scorecard
 //!
-//! The checks are the very functions `cargo test` runs (`workbook::checks`): each talks to the
+//! The checks are the very functions `cargo test` runs (`workbook::checker::checks`): each talks to the
 //! program only through its command line and the network, so a student's version in any
 //! language can be graded. Every check is bounded (timeouts, kill-on-drop), and nothing the
 //! grader started outlives it, even on Ctrl-C.
@@ -21,9 +21,9 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, ValueEnum};
-use workbook::checks::{Check, LESSONS, Lesson};
-use workbook::grade::{self, Job, Report, Scorecard, Student, reaper};
-use workbook::harness::{self, Target};
+use workbook::checker::checks::{Check, LESSONS, Lesson};
+use workbook::checker::grade::{self, Job, Report, Scorecard, Student, reaper};
+use workbook::checker::harness::{self, Target};
 
 /// Run a lesson's checks against a program — yours, a student's, in any language — and print
 /// a scorecard: ✓/✗ per check, its points, and for each failure the evidence and a hint.

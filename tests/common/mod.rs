@@ -2,15 +2,15 @@
 //!
 //! Each lesson test file lists its checks with [`lesson_tests!`], which makes one `#[test]` per
 //! check (so `cargo test --test 02_echo server_echoes_bytes` runs one) plus a test that the list
-//! is complete. The checks themselves live in `workbook::checks`, defined once; this file only
+//! is complete. The checks themselves live in `workbook::checker::checks`, defined once; this file only
 //! picks the program to run — the built binary, or `WORKBOOK_TARGET_<LESSON>` — and proves the
 //! checks can fail by running them against the wrong programs in `tests/fixtures/`.
 #![allow(dead_code)] // each test crate uses its own subset
 
 use std::path::PathBuf;
 
-use workbook::checks::{self, Failure, Lesson};
-use workbook::harness::Target;
+use workbook::checker::checks::{self, Failure, Lesson};
+use workbook::checker::harness::Target;
 
 /// The program a lesson's tests run: the override if set, else the binary cargo built.
 pub fn target(lesson: &Lesson, built: &str) -> Target {
@@ -48,7 +48,7 @@ macro_rules! lesson_tests {
     ($lesson:expr, $built:expr; $($id:ident),+ $(,)?) => {
         $(
             #[test]
-            fn $id() -> Result<(), workbook::checks::Failure> {
+            fn $id() -> Result<(), workbook::checker::checks::Failure> {
                 common::check(&$lesson, stringify!($id), $built)
             }
         )+

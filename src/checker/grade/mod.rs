@@ -4,7 +4,7 @@
 //! - [`Student`] and [`Manifest`] — a student folder says how to start each lesson, in a
 //!   `run.toml` (`02_echo = "python3 echo.py"`) or with an executable `run` script;
 //! - [`grade`] — run the checks of [`Job`]s, a few at a time, into [`Scorecard`]s. The checks are
-//!   the very functions `cargo test` runs (`workbook::checks`), so every check is defined once,
+//!   the very functions `cargo test` runs (`workbook::checker::checks`), so every check is defined once,
 //!   and each one is bounded by the harness (timeouts, kill-on-drop);
 //! - renderers: the text [`scorecard`] and [`class_table`], [`to_json`], [`to_csv`],
 //!   [`to_junit`], and the Markdown table of a lesson's checks ([`checks_table`], `grade --list`);
@@ -24,9 +24,9 @@ use std::time::Instant;
 use colored::Colorize;
 use serde::{Deserialize, Serialize};
 
-use crate::checks::{self, Check, Failure, LESSONS, Lesson};
-use crate::harness::Target;
-use crate::narrate::show_bytes;
+use crate::checker::checks::{self, Check, Failure, LESSONS, Lesson};
+use crate::checker::harness::Target;
+use crate::kit::narrate::show_bytes;
 
 /// How many bytes of sent/received data a scorecard shows (escaped, that is up to four times as
 /// many characters).
@@ -909,7 +909,7 @@ pub fn checks_table(lesson: &Lesson) -> String {
 /// grader's child escaped, and [`sweep_all`](reaper::sweep_all) kills and reaps it. (Not before:
 /// an escaped server may still be serving its check, exactly as it would under `cargo test`.)
 pub mod reaper {
-    use crate::harness;
+    use crate::checker::harness;
 
     /// Ask Linux to re-parent orphaned descendants to this process (`PR_SET_CHILD_SUBREAPER`).
     /// Returns whether that worked (elsewhere: false, and escapes are not caught).
@@ -996,11 +996,13 @@ mod tests {
     use super::*;
 
     fn failing_check() -> &'static Check {
-        checks::echo::LESSON.check("server_echoes_bytes").unwrap()
+        checks::l02_echo::LESSON
+            .check("server_echoes_bytes")
+            .unwrap()
     }
 
     fn sample() -> Report {
-        let lesson = &checks::echo::LESSON;
+        let lesson = &checks::l02_echo::LESSON;
         let pass = CheckResult::new(&lesson.checks[0], Status::Pass, 12, None);
         let failure = Failure::new("the echo differs, at byte 1024")
             .command("python3 \"my echo.py\" server --port 0 -q")
@@ -1200,9 +1202,12 @@ mod tests {
 
     #[test]
     fn markdown_tables_list_every_check() {
-        let table = checks_table(&checks::echo::LESSON);
+        let table = checks_table(&checks::l02_echo::LESSON);
         assert!(table.starts_with("| check | points | what it checks |\n|---|---:|---|\n"));
-        assert_eq!(table.lines().count(), 2 + checks::echo::LESSON.checks.len());
+        assert_eq!(
+            table.lines().count(),
+            2 + checks::l02_echo::LESSON.checks.len()
+        );
         assert!(table.contains("| `server_echoes_bytes` | 3 | "), "{table}");
     }
 

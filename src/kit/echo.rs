@@ -5,7 +5,6 @@
 //! per client, a pool of workers), so the parts they share with 02 live here and their binaries
 //! show only what is new:
 //!
-//! - [`listen`] — socket + bind + listen in one call (std's `TcpListener::bind`, backlog 128);
 //! - [`echo_until_closed`] — the server's recv → send loop for one connection;
 //! - [`client`] — lesson 02's client: send each message (or each stdin line), print each whole
 //!   echo, then `shutdown(SHUT_WR)` and wait for the server to close.
@@ -13,19 +12,16 @@
 //! Everything narrates through the [`Narrator`] it is given, so a thread can pass its own.
 
 use std::io::{BufRead, Read, Write};
-use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
+use std::net::{Shutdown, SocketAddr, TcpStream};
 use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
 
-use crate::cli::unspecified_warning;
-use crate::narrate::{Narrator, show_bytes};
+use crate::kit::narrate::{Narrator, show_bytes};
+use crate::kit::net::connect;
 
 /// The course's buffer size: one read returns at most this many bytes, often fewer.
 pub const READ_SIZE: usize = 1024;
-
-/// The backlog std's `TcpListener::bind` asks for (Linux caps it at `net.core.somaxconn`).
-pub const STD_BACKLOG: u32 = 128;
 
 /// Per connection, narrate this many reads; after that only the total (a 1 MiB echo takes a
 /// thousand reads).
@@ -66,29 +62,6 @@ impl Transform {
     }
 }
 
-/// socket + bind + listen, narrated; warns when the address is every interface.
-pub fn listen(addr: SocketAddr, say: &Narrator) -> Result<TcpListener> {
-    let listener = TcpListener::bind(addr).with_context(|| format!("failed to bind {addr}"))?;
-    let bound = listener.local_addr().context("getsockname() failed")?;
-    say.call(
-        format!("socket() + bind({addr}) + listen(backlog={STD_BACKLOG})"),
-        format!("listening on {bound}"),
-    );
-    if let Some(warning) = unspecified_warning(bound) {
-        say.warn(warning);
-    }
-    Ok(listener)
-}
-
-/// Print the server's one line of stdout, `listening on ADDR`, and flush it: the contract's
-/// signal that the server is ready.
-pub fn announce(listener: &TcpListener) -> Result<()> {
-    let mut stdout = std::io::stdout().lock();
-    writeln!(stdout, "listening on {}", listener.local_addr()?)?;
-    stdout.flush()?;
-    Ok(())
-}
-
 /// Echo one connection: recv → transform → sendall, until recv returns 0 (the client shut
 /// down its sending side). Returns the bytes echoed and the number of reads.
 pub fn echo_until_closed(
@@ -124,6 +97,7 @@ pub fn echo_until_closed(
 /// empty) and print it on stdout, then finish. The `client` subcommand of 02, 04 and 05.
 pub fn client(addrs: &[SocketAddr], messages: &[String], say: &Narrator) -> Result<()> {
     let stream = connect(addrs, say)?;
+    stream.set_read_timeout(Some(CLIENT_TIMEOUT))?;
     let mut stdout = std::io::stdout().lock();
     let mut print = |echo: Vec<u8>| -> Result<()> {
         stdout.write_all(&echo)?;
@@ -141,32 +115,6 @@ pub fn client(addrs: &[SocketAddr], messages: &[String], say: &Narrator) -> Resu
         }
     }
     finish(stream, say)
-}
-
-/// socket + connect, trying each address in turn; reads time out after [`CLIENT_TIMEOUT`].
-pub fn connect(addrs: &[SocketAddr], say: &Narrator) -> Result<TcpStream> {
-    let mut failure = None;
-    for &addr in addrs {
-        match TcpStream::connect(addr) {
-            Ok(stream) => {
-                say.call(
-                    format!("socket() + connect({addr})"),
-                    format!("connected from {}", stream.local_addr()?),
-                );
-                stream.set_read_timeout(Some(CLIENT_TIMEOUT))?;
-                return Ok(stream);
-            }
-            Err(e) => {
-                say.call(
-                    format!("socket() + connect({addr})"),
-                    format!("failed: {e}"),
-                );
-                failure =
-                    Some(anyhow::Error::new(e).context(format!("failed to connect to {addr}")));
-            }
-        }
-    }
-    Err(failure.unwrap_or_else(|| anyhow::anyhow!("no address to connect to")))
 }
 
 /// Send `message` and read back exactly as many bytes. The sending happens on a second thread:
@@ -260,7 +208,7 @@ mod tests {
     #[test]
     fn server_loop_and_client_agree() {
         let quiet = Narrator::new("test", true);
-        let listener = listen("127.0.0.1:0".parse().unwrap(), &quiet).unwrap();
+        let listener = crate::kit::net::listen("127.0.0.1:0".parse().unwrap(), &quiet).unwrap();
         let addr = listener.local_addr().unwrap();
         std::thread::scope(|scope| {
             let serving = scope.spawn(|| {

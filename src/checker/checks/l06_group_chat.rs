@@ -19,7 +19,7 @@ use std::sync::{Condvar, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use super::{Check, Failure, Lesson, Outcome, common, ensure};
-use crate::harness::{Finished, IO_TIMEOUT, RUN_TIMEOUT, Server, Target, TcpStub, run};
+use crate::checker::harness::{Finished, IO_TIMEOUT, RUN_TIMEOUT, Server, Target, TcpStub, run};
 
 /// Lesson 06's checks.
 pub const LESSON: Lesson = Lesson {
@@ -1183,7 +1183,7 @@ fn run_with_stdin_open(
             let mut kept = Vec::new();
             if let Some(source) = source {
                 let _ = source
-                    .take(crate::harness::KEEP_BYTES as u64)
+                    .take(crate::checker::harness::KEEP_BYTES as u64)
                     .read_to_end(&mut kept);
             }
             kept

@@ -14,9 +14,11 @@
 
 use std::time::Duration;
 
-use super::threaded::{self, Conn, WATCH, exits_zero, still_running, with_evidence};
-use super::{Check, Failure, Lesson, Outcome, common, echo};
-use crate::harness::{IO_TIMEOUT, Server, Target, run};
+use super::l04_threaded::{
+    self as threaded, Conn, WATCH, exits_zero, still_running, with_evidence,
+};
+use super::{Check, Failure, Lesson, Outcome, common, l02_echo as echo};
+use crate::checker::harness::{IO_TIMEOUT, Server, Target, run};
 
 /// Lesson 05's checks.
 pub const LESSON: Lesson = Lesson {

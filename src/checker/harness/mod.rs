@@ -21,7 +21,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use crate::checks::Failure;
+use crate::checker::evidence::Failure;
 
 /// How long a server may take to print `listening on ADDR`.
 pub const STARTUP_TIMEOUT: Duration = Duration::from_secs(10);

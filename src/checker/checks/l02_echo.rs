@@ -12,7 +12,9 @@ use std::net::Shutdown;
 use std::time::Duration;
 
 use super::{Check, Failure, Lesson, Outcome, common, ensure};
-use crate::harness::{RUN_TIMEOUT, Server, Target, TcpStub, connect, read_exact, read_to_end, run};
+use crate::checker::harness::{
+    RUN_TIMEOUT, Server, Target, TcpStub, connect, read_exact, read_to_end, run,
+};
 
 /// Lesson 02's checks.
 pub const LESSON: Lesson = Lesson {
@@ -348,7 +350,7 @@ fn client_against_stub(target: &Target, messages: &[&str], stdin: &[u8], want: &
             .sent(sent.clone())
             .expected(format!(
                 "stdout exactly as sent: {}",
-                crate::narrate::show_bytes(want, 80)
+                crate::kit::narrate::show_bytes(want, 80)
             ))
     })
 }

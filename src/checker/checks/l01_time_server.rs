@@ -8,7 +8,7 @@ use std::io::Write;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use super::{Check, Failure, Lesson, Outcome, common, ensure};
-use crate::harness::{RUN_TIMEOUT, Server, Target, TcpStub, connect, read_to_end, run};
+use crate::checker::harness::{RUN_TIMEOUT, Server, Target, TcpStub, connect, read_to_end, run};
 
 /// Lesson 01's checks.
 pub const LESSON: Lesson = Lesson {

@@ -10,7 +10,7 @@
 //! "killed by SIGINT", for when a learner does not want to wait.
 
 use std::net::{SocketAddr, TcpStream};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -28,6 +28,9 @@ pub struct Stop {
 struct Inner {
     stopped: AtomicBool,
     hooks: Mutex<Vec<Hook>>,
+    /// `--exit-after K`: stop once this many connections were accepted (0: no limit).
+    limit: AtomicU64,
+    accepted: AtomicU64,
 }
 
 impl Stop {
@@ -57,6 +60,35 @@ impl Stop {
             })
             .context("failed to start the signal thread")?;
         Ok(())
+    }
+
+    /// `--exit-after K`, the test hook that lets a demo or a check end a server: stop after the
+    /// K-th accepted connection (see [`Stop::accepted`]). `None` never stops this way;
+    /// `Some(0)` stops at once.
+    pub fn after(self, limit: Option<u64>) -> Stop {
+        match limit {
+            Some(0) => self.stop(),
+            Some(k) => self.inner.limit.store(k, Ordering::SeqCst),
+            None => {}
+        }
+        self
+    }
+
+    /// Count one accepted connection and return its number (1, 2, …). The K-th connection of
+    /// [`Stop::after`] sets the flag — it is still served; the loop ends when it next checks
+    /// [`Stop::is_stopped`].
+    pub fn accepted(&self) -> u64 {
+        let n = self.inner.accepted.fetch_add(1, Ordering::SeqCst) + 1;
+        let limit = self.inner.limit.load(Ordering::SeqCst);
+        if limit > 0 && n >= limit {
+            self.stop();
+        }
+        n
+    }
+
+    /// How many connections [`Stop::accepted`] has counted.
+    pub fn accepted_so_far(&self) -> u64 {
+        self.inner.accepted.load(Ordering::SeqCst)
     }
 
     /// Set the flag and run every wake-up hook (once; later calls do nothing).
@@ -122,6 +154,22 @@ impl Stop {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn after_k_connections_the_flag_is_set() {
+        let stop = Stop::new().after(Some(2));
+        assert_eq!(stop.accepted(), 1);
+        assert!(!stop.is_stopped());
+        assert_eq!(stop.accepted(), 2);
+        assert!(stop.is_stopped());
+        assert!(Stop::new().after(Some(0)).is_stopped());
+        let unlimited = Stop::new().after(None);
+        for _ in 0..100 {
+            unlimited.accepted();
+        }
+        assert!(!unlimited.is_stopped());
+        assert_eq!(unlimited.accepted_so_far(), 100);
+    }
     use std::net::TcpListener;
 
     #[test]

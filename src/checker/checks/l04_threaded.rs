@@ -20,8 +20,8 @@ use std::io::{ErrorKind, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream};
 use std::time::{Duration, Instant};
 
-use super::{Check, Failure, Lesson, Outcome, common, echo};
-use crate::harness::{IO_TIMEOUT, Process, Server, Target, connect, read_to_end};
+use super::{Check, Failure, Lesson, Outcome, common, l02_echo as echo};
+use crate::checker::harness::{IO_TIMEOUT, Process, Server, Target, connect, read_to_end};
 
 /// Lesson 04's checks.
 pub const LESSON: Lesson = Lesson {

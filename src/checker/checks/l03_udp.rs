@@ -19,8 +19,8 @@ use std::thread::JoinHandle;
 use std::time::Duration;
 
 use super::{Check, Failure, Lesson, Outcome, common, ensure};
-use crate::harness::{Finished, RUN_TIMEOUT, Server, Target, run, udp_socket};
-use crate::narrate::show_bytes;
+use crate::checker::harness::{Finished, RUN_TIMEOUT, Server, Target, run, udp_socket};
+use crate::kit::narrate::show_bytes;
 
 /// Lesson 03's checks.
 pub const LESSON: Lesson = Lesson {

@@ -18,7 +18,7 @@
 //!
 //! ```
 //! use std::sync::mpsc;
-//! use workbook::pool::ThreadPool;
+//! use workbook::kit::pool::ThreadPool;
 //!
 //! let pool = ThreadPool::new(2, 8).expect("threads start");
 //! let (results, collected) = mpsc::channel();

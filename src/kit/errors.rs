@@ -8,14 +8,14 @@
 use std::io::{self, ErrorKind};
 use std::process::ExitCode;
 
-use crate::cli::UnknownHost;
+use crate::kit::cli::UnknownHost;
 
 /// Run a lesson's `run` function the way every lesson binary does.
 ///
 /// Sets up colour, runs, and on error prints `error: <chain>` and `hint: …` on stderr and exits
 /// with status 1. `lesson` is the binary's name, used in hints (`cargo run --bin 02_echo -- server`).
 pub fn main(lesson: &str, run: impl FnOnce() -> anyhow::Result<()>) -> ExitCode {
-    crate::narrate::init_colour();
+    crate::kit::narrate::init_colour();
     match run() {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
@@ -131,7 +131,7 @@ mod tests {
 
     #[test]
     fn unknown_hosts_have_hints() {
-        let err = crate::cli::resolve("no-such-host.invalid", 1).unwrap_err();
+        let err = crate::kit::cli::resolve("no-such-host.invalid", 1).unwrap_err();
         assert!(
             hint("01_time_server", &err)
                 .unwrap()

@@ -6,7 +6,7 @@ use std::net::{TcpListener, UdpSocket};
 use std::time::Duration;
 
 use super::{Failure, Outcome, ensure};
-use crate::harness::{Finished, RUN_TIMEOUT, Server, Target, run, unused_port};
+use crate::checker::harness::{Finished, RUN_TIMEOUT, Server, Target, run, unused_port};
 
 /// How long a program may take to notice a bad start and exit.
 const ERROR_TIMEOUT: Duration = Duration::from_secs(10);
