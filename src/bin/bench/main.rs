@@ -125,6 +125,9 @@ enum Mode {
         #[arg(long, default_value_t = 0)]
         port: u16,
     },
+    /// A minimal std RFC 868 time server: the suite's baseline for lesson 01.
+    #[command(hide = true)]
+    BaselineTime,
 }
 
 fn main() -> ExitCode {
@@ -188,6 +191,7 @@ fn run(cli: Cli) -> Result<()> {
         }
         Mode::Suite(args) => return suite::run(&args),
         Mode::BaselineEcho { port } => return echo::baseline_server(port),
+        Mode::BaselineTime => return suite::baseline_time_server(),
     };
     if cli.json {
         println!("{}", serde_json::to_string_pretty(&report)?);
