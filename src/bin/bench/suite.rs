@@ -471,21 +471,24 @@ fn chart_by_clients(rows: &[EchoRow], size: usize, path: &Path) -> Result<()> {
             names.push(name);
         }
     }
-    let points = |name: &str| -> Vec<(f64, f64)> {
-        rows.iter()
-            .filter(|(n, _, s, _)| n == name && *s == size)
-            .map(|(_, c, _, r)| ((*c as f64).log10(), r.per_second))
-            .collect()
-    };
     let top = rows
         .iter()
         .filter(|(_, _, s, _)| *s == size)
         .map(|(.., r)| r.per_second)
         .fold(1.0, f64::max);
-    let max_x = rows
-        .iter()
-        .map(|(_, c, ..)| (*c as f64).log10())
-        .fold(0.0, f64::max);
+    // One column per client count, evenly spaced (1, 50, 500 are far apart on any other scale).
+    let mut counts: Vec<usize> = rows.iter().map(|(_, c, ..)| *c).collect();
+    counts.sort_unstable();
+    counts.dedup();
+    let max_x = counts.len().saturating_sub(1) as f64;
+    let points = |name: &str| -> Vec<(f64, f64)> {
+        rows.iter()
+            .filter(|(n, _, s, _)| n == name && *s == size)
+            .filter_map(|(_, c, _, r)| {
+                Some((counts.iter().position(|x| x == c)? as f64, r.per_second))
+            })
+            .collect()
+    };
     let root = SVGBackend::new(path, (720, 420)).into_drawing_area();
     root.fill(&WHITE).map_err(|e| anyhow!("{e:?}"))?;
     let mut chart = ChartBuilder::on(&root)
@@ -496,13 +499,21 @@ fn chart_by_clients(rows: &[EchoRow], size: usize, path: &Path) -> Result<()> {
         .margin(12)
         .x_label_area_size(36)
         .y_label_area_size(70)
-        .build_cartesian_2d(-0.1..max_x + 0.1, 0.0..top * 1.1)
+        .build_cartesian_2d(-0.2..max_x + 0.2, 0.0..top * 1.1)
         .map_err(|e| anyhow!("{e:?}"))?;
     chart
         .configure_mesh()
-        .x_desc("clients (log scale)")
+        .x_desc("concurrent clients")
         .y_desc("requests/s")
-        .x_label_formatter(&|x| format!("{:.0}", 10f64.powf(*x)))
+        .x_labels(counts.len() * 4 + 1)
+        .x_label_formatter(&|x| {
+            let i = x.round();
+            match counts.get(i as usize) {
+                Some(c) if (x - i).abs() < 0.01 && i >= 0.0 => c.to_string(),
+                _ => String::new(),
+            }
+        })
+        .y_label_formatter(&|y| format!("{:.0}k", y / 1000.0))
         .draw()
         .map_err(|e| anyhow!("{e:?}"))?;
     for (i, name) in names.iter().enumerate() {
