@@ -196,7 +196,11 @@ fn fetch_time(addrs: &[SocketAddr], say: &Narrator) -> Result<Vec<u8>> {
 
 /// The address family socket() is asked for, as the C constant is named.
 fn family(addr: SocketAddr) -> &'static str {
-    if addr.is_ipv4() { "AF_INET" } else { "AF_INET6" }
+    if addr.is_ipv4() {
+        "AF_INET"
+    } else {
+        "AF_INET6"
+    }
 }
 
 /// getsockname(): the address the socket really has (the port the kernel chose for port 0).
