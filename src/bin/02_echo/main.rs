@@ -48,7 +48,7 @@ fn serve(listener: &TcpListener, transform: Transform, stop: &Stop, say: &Narrat
                 "recv()",
                 format!("0 bytes: {peer} closed its side after {bytes} bytes in {reads} reads"),
             ),
-            Err(e) => say.call("recv()/send()", format!("failed: {e:#}; dropping {peer}")),
+            Err(e) => say.call("recv()/send()", format!("failed: {e}; dropping {peer}")),
         }
         // close(): dropping the stream closes it; the client's last read returns 0 bytes.
         drop(stream);
