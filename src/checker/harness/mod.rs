@@ -23,6 +23,8 @@ use std::time::{Duration, Instant};
 
 use crate::checker::evidence::Failure;
 
+pub mod reaper;
+
 /// How long a server may take to print `listening on ADDR`.
 pub const STARTUP_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long any single connect, read or write may block.
