@@ -33,6 +33,7 @@ use pulldown_cmark::{CodeBlockKind, Event, Options, Parser, Tag, TagEnd};
 use std::collections::{BTreeMap, BTreeSet};
 use std::ops::Range;
 use std::path::{Component, Path, PathBuf};
+use workbook::checker::checks::LESSONS;
 
 const SRC: &str = "book/src";
 /// The longest hand-typed Rust sketch allowed, in non-blank lines.
@@ -51,21 +52,18 @@ type Files = BTreeMap<PathBuf, String>;
 /// that is not UTF-8 (an image) is there, empty.
 fn repo() -> Files {
     fn walk(root: &Path, dir: &Path, files: &mut Files) {
-        for entry in std::fs::read_dir(root.join(dir))
-            .into_iter()
-            .flatten()
-            .flatten()
-        {
+        let Ok(entries) = std::fs::read_dir(root.join(dir)) else {
+            return;
+        };
+        for entry in entries.flatten() {
             let path = dir.join(entry.file_name());
             if path == Path::new("target") || entry.file_name().to_string_lossy().starts_with('.') {
                 continue;
             } else if entry.file_type().is_ok_and(|kind| kind.is_dir()) {
                 walk(root, &path, files);
             } else {
-                files.insert(
-                    path,
-                    std::fs::read_to_string(entry.path()).unwrap_or_default(),
-                );
+                let text = std::fs::read_to_string(entry.path()).unwrap_or_default();
+                files.insert(path, text);
             }
         }
     }
@@ -192,7 +190,7 @@ fn markdown(text: &str) -> Markdown {
             },
             Event::End(TagEnd::Heading(_) | TagEnd::DefinitionListTitle) => {
                 let (explicit, words) = heading.take().unwrap_or_default();
-                // mdBook's `unique_id`: `-1`, `-2`, … after a repeated id; explicit ids as written.
+                // mdBook's `unique_id`: `-1`, `-2`, … after a repeated id; an explicit id as is.
                 let base = id_from_content(&words);
                 let mut tries =
                     std::iter::once(base.clone()).chain((1..).map(|n| format!("{base}-{n}")));
@@ -211,10 +209,10 @@ fn markdown(text: &str) -> Markdown {
 
 /// Where an include directive is, the path it names, and what follows the path's first `:`
 /// (an anchor name, or line numbers).
-struct Include(Range<usize>, String, Option<String>);
+struct Include<'a>(Range<usize>, &'a str, Option<&'a str>);
 
 /// `{{#include path[:selector]}}`, `{{#rustdoc_include …}}` and `{{#playground …}}` in `text`.
-fn includes(text: &str) -> Vec<Include> {
+fn includes(text: &str) -> Vec<Include<'_>> {
     let mut found = Vec::new();
     for (start, _) in text.match_indices("{{") {
         let rest = &text[start + 2..];
@@ -227,19 +225,17 @@ fn includes(text: &str) -> Vec<Include> {
         };
         if !text[..start].ends_with('\\') {
             let (path, selector) = target.split_once(':').unzip();
-            let range = start..start + end + 4;
             found.push(Include(
-                range,
-                path.unwrap_or(target).into(),
-                selector.map(Into::into),
+                start..start + end + 4,
+                path.unwrap_or(target),
+                selector,
             ));
         }
     }
     found
 }
 
-/// The anchor name `line` opens (`tag` is `ANCHOR:`) or closes (`ANCHOR_END:`), as mdBook reads
-/// it.
+/// The anchor `line` opens (`tag` is `ANCHOR:`) or closes (`ANCHOR_END:`), read as mdBook does.
 fn marker<'a>(line: &'a str, tag: &str) -> Option<&'a str> {
     let rest = line[line.find(tag)? + tag.len()..].trim_start();
     let end = rest.find(|c: char| !(c.is_alphanumeric() || c == '_' || c == '-'));
@@ -264,11 +260,8 @@ fn anchored(source: &str, name: &str) -> Result<String, String> {
         ));
     };
     let is_shown = |l: &&str| marker(l, "ANCHOR:").or(marker(l, "ANCHOR_END:")).is_none();
-    let body: Vec<&str> = lines[start + 1..end]
-        .iter()
-        .copied()
-        .filter(is_shown)
-        .collect();
+    let body = &lines[start + 1..end];
+    let body: Vec<&str> = body.iter().copied().filter(is_shown).collect();
     if body.iter().all(|l| l.trim().is_empty()) {
         return Err(format!("has an empty `ANCHOR: {name}`"));
     }
@@ -299,10 +292,14 @@ fn expand(files: &Files, file: &Path, text: &str, depth: usize, page: &mut Page)
         done = range.end;
         let line = line_of(text, range.start);
         let place = format!("includes: {}:{line}: `{}`", show(file), &text[range]);
-        let target = beside(file, &path);
-        page.included.push((target.clone(), selector.clone()));
-        let shown = match (files.get(&target), selector.as_deref()) {
+        let target = beside(file, path);
+        page.included
+            .push((target.clone(), selector.map(String::from)));
+        let shown = match (files.get(&target), selector) {
             (None, _) => Err(format!("{} does not exist", show(&target))),
+            _ if is_markdown(&target) && depth >= MAX_DEPTH => {
+                Err("includes nest too deep (a cycle?)".to_string())
+            }
             (Some(source), None | Some("")) => Ok(source.clone()),
             (Some(_), Some(s)) if s.starts_with(|c: char| c.is_ascii_digit() || c == ':') => {
                 Err(format!(
@@ -318,10 +315,6 @@ fn expand(files: &Files, file: &Path, text: &str, depth: usize, page: &mut Page)
         match shown {
             Err(why) => page.problems.push(format!("{place}: {why}")),
             Ok(shown) if !is_markdown(&target) => out.push_str(&shown),
-            Ok(_) if depth >= MAX_DEPTH => {
-                page.problems
-                    .push(format!("{place}: includes nest too deep (a cycle?)"));
-            }
             Ok(shown) => out.push_str(&expand(files, &target, &shown, depth + 1, page)),
         }
     }
@@ -360,14 +353,10 @@ impl Book {
             };
             problems.push(format!("summary: {}:{line}: {problem}", show(&summary)));
         }
-        for file in files
-            .keys()
-            .filter(|f| f.starts_with(src) && is_markdown(f))
-        {
-            if *file != summary && !listed.contains(file) {
-                let why = "not in SUMMARY.md, so mdBook never builds it: add it, or delete it";
-                problems.push(format!("summary: {}: {why}", show(file)));
-            }
+        let unlisted = |f: &&PathBuf| f.starts_with(src) && is_markdown(f) && !listed.contains(*f);
+        for file in files.keys().filter(unlisted).filter(|f| **f != summary) {
+            let why = "not in SUMMARY.md, so mdBook never builds it: add it, or delete it";
+            problems.push(format!("summary: {}: {why}", show(file)));
         }
         let mut pages = Vec::new();
         for path in &listed {
@@ -416,17 +405,15 @@ fn problems(book: &Book) -> Vec<String> {
 
 /// What is wrong with one code block, if anything (rule 3).
 fn block_problem(Block(_, info, body, closed): &Block) -> Option<String> {
-    let Some(info) = info else {
-        return Some(
-            "an indented code block: fence it and name its language (```text, ```console, …); \
-             mdbook test would compile it as Rust"
-                .into(),
-        );
-    };
-    let words: Vec<&str> = info.split([',', ' ', '\t']).collect();
+    let language = info.as_deref().unwrap_or_default();
+    let words: Vec<&str> = language.split([',', ' ', '\t']).collect();
     let lines: Vec<&str> = body.lines().filter(|l| !l.trim().is_empty()).collect();
     let included = lines.iter().filter(|l| !includes(l).is_empty()).count();
-    let problem = if !closed {
+    let sketch = body.trim_start().starts_with(SKETCH_MARK);
+    let problem = if info.is_none() {
+        "an indented code block: fence it and name its language (```text, ```console, …); \
+         mdbook test would compile it as Rust"
+    } else if !closed {
         "a code fence that is never closed"
     } else if words[0].is_empty() {
         "a code fence without a language: name it (```text, ```console, ```rust,ignore, …); \
@@ -441,10 +428,7 @@ fn block_problem(Block(_, info, body, closed): &Block) -> Option<String> {
     } else if included > 0 {
         "a ```rust block mixes an include with hand-typed lines: put the whole listing between \
          anchors in the source"
-    } else if !lines
-        .first()
-        .is_some_and(|l| l.trim_start().starts_with(SKETCH_MARK))
-    {
+    } else if !sketch {
         return Some(format!(
             "hand-typed Rust: include it from the compiled source by anchor (`// ANCHOR: name`), \
              or, for a short sketch that is not a program, make its first line `{SKETCH_MARK}: …`"
@@ -490,14 +474,14 @@ impl Book {
             return Some(format!("{leads}, which does not exist"));
         } else if is_markdown(&resolved) && !self.listed.contains(&resolved) {
             return Some(format!(
-                "{leads}, which is not a page of SUMMARY.md: it is never built"
+                "{leads}, which SUMMARY.md does not list: it is never built"
             ));
         }
-        let linked = self
-            .pages
-            .iter()
-            .find(|p| p.path == resolved && !fragment.is_empty());
-        let ids = markdown(&linked?.rendered).2;
+        if fragment.is_empty() {
+            return None;
+        }
+        let linked = self.pages.iter().find(|p| p.path == resolved)?;
+        let ids = markdown(&linked.rendered).2;
         let known = Vec::from_iter(ids.iter().map(String::as_str)).join(", ");
         let resolved = show(&resolved);
         let problem = format!("has no heading with the id `{fragment}` (it has: {known})");
@@ -532,9 +516,9 @@ impl Book {
             for anchor in text.lines().filter_map(|l| marker(l, "ANCHOR:")) {
                 if !shown.contains(&(file.clone(), Some(anchor.to_string()))) {
                     problems.push(format!(
-                        "{file} marks `ANCHOR: {anchor}` for the book, but {SRC}/lessons/{lesson}.md \
-                         does not show it: add a ```rust,ignore block holding \
-                         `{{{{#include ../../../{file}:{anchor}}}}}`",
+                        "{file} marks `ANCHOR: {anchor}` for the book, but \
+                         {SRC}/lessons/{lesson}.md does not show it: add a ```rust,ignore block \
+                         holding `{{{{#include ../../../{file}:{anchor}}}}}`",
                         file = show(file)
                     ));
                 }
@@ -554,15 +538,16 @@ fn lesson_of(file: &Path) -> Option<String> {
     (numbered && file.extension().is_some_and(|e| e == "rs")).then(|| name.to_string())
 }
 
-/// Problems with the `lessons/PAGE.md#fragment` each check's hint names (rule 6).
-fn hint_problems(hints: &[(&str, &str)], files: &Files) -> Vec<String> {
+/// Problems with the `lessons/PAGE.md#fragment` each check's hint (`(id, hint)`) names (rule 6).
+fn hint_problems<'a>(
+    hints: impl Iterator<Item = (&'a str, &'a str)>,
+    files: &Files,
+) -> Vec<String> {
     let mut problems = Vec::new();
     for (id, hint) in hints {
         let start = hint.find("lessons/").unwrap_or(hint.len());
-        let reference = hint[start..]
-            .split([' ', ':', ','])
-            .next()
-            .unwrap_or_default();
+        let rest = &hint[start..];
+        let reference = rest.split([' ', ':', ',']).next().unwrap_or(rest);
         let (file, fragment) = reference.split_once('#').unwrap_or((reference, ""));
         let problem = match files.get(Path::new(file)).map(|text| markdown(text).2) {
             _ if file.is_empty() => format!("names no lesson page: {hint}"),
@@ -584,26 +569,31 @@ fn hint_problems(hints: &[(&str, &str)], files: &Files) -> Vec<String> {
 fn the_book_keeps_every_rule() {
     let book = Book::load(repo());
     // Guards against the rules passing because they read nothing.
-    let included: usize = book.pages.iter().map(|p| p.included.len()).sum();
-    assert!(
-        book.pages.len() >= 10 && included >= 3,
-        "{} pages, {included} includes",
-        book.pages.len()
+    let (pages, included) = (
+        book.pages.len(),
+        book.pages.iter().flat_map(|p| &p.included),
     );
-    let checks = workbook::checker::checks::LESSONS
+    let included = included.count();
+    assert!(
+        pages >= 10 && included >= 3,
+        "{pages} pages, {included} includes"
+    );
+    let hints = LESSONS
         .iter()
-        .flat_map(|l| l.checks);
-    let hints: Vec<(&str, &str)> = checks.map(|c| (c.id, c.hint)).collect();
-    let problems = [problems(&book), hint_problems(&hints, &book.files)].concat();
-    assert!(
-        problems.is_empty(),
-        "the book breaks its rules:\n  {}",
-        problems.join("\n  ")
-    );
+        .flat_map(|l| l.checks)
+        .map(|c| (c.id, c.hint));
+    let problems = [problems(&book), hint_problems(hints, &book.files)].concat();
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
 }
 
-/// A case of [`CASES`]: its name, the problems it expects, its files (`None`: deleted).
-type Case = (String, Vec<String>, Vec<(PathBuf, Option<String>)>);
+/// A case of [`CASES`]: its name, the problems it expects, its files (`None`: deleted), the hints
+/// of its checks, `(id, hint)`.
+type Case = (
+    String,
+    Vec<String>,
+    Vec<(PathBuf, Option<String>)>,
+    Vec<(String, String)>,
+);
 
 fn cases() -> Vec<Case> {
     let mut cases: Vec<Case> = Vec::new();
@@ -612,10 +602,14 @@ fn cases() -> Vec<Case> {
             .strip_prefix("@@ ")
             .map(|d| d.split_once(' ').unwrap_or((d, "")));
         match (directive, cases.last_mut()) {
-            (Some(("case", name)), _) => cases.push((name.into(), Vec::new(), Vec::new())),
+            (Some(("case", name)), _) => cases.push((name.into(), vec![], vec![], vec![])),
             (Some(("expect", problem)), Some(case)) => case.1.push(problem.into()),
             (Some(("file", path)), Some(case)) => case.2.push((path.into(), Some(String::new()))),
             (Some(("delete", path)), Some(case)) => case.2.push((path.into(), None)),
+            (Some(("hint", hint)), Some(case)) => {
+                let (id, hint) = hint.split_once(": ").unwrap_or(("", hint));
+                case.3.push((id.into(), hint.into()));
+            }
             (Some((what, _)), _) => panic!("cases.txt: `@@ {what}` is no directive"),
             // The header, a case's comment before its first file, or a line of its last file.
             (None, case) => {
@@ -632,48 +626,32 @@ fn cases() -> Vec<Case> {
 fn each_rule_fails_on_a_book_that_breaks_it() {
     let cases = cases();
     assert!(cases.len() > 20, "only {} cases", cases.len());
-    let good = &cases
+    let good = cases
         .iter()
         .find(|case| case.0 == "good")
-        .expect("a good book")
-        .2;
+        .expect("a good book");
     let mut failures = Vec::new();
-    for (name, expected, broken) in &cases {
+    for (name, expected, broken, hints) in &cases {
         let mut files = Files::new();
-        for (path, text) in good.iter().chain(broken) {
+        for (path, text) in good.2.iter().chain(broken) {
             match text {
                 Some(text) => files.insert(path.clone(), text.trim_end().to_string() + "\n"),
                 None => files.remove(path),
             };
         }
-        let found = problems(&Book::load(files));
+        let book = Book::load(files);
+        let hints = good
+            .3
+            .iter()
+            .chain(hints)
+            .map(|(id, hint)| (id.as_str(), hint.as_str()));
+        let found = [problems(&book), hint_problems(hints, &book.files)].concat();
         let matches = |(found, expected): (&String, &String)| found.starts_with(expected.as_str());
         if found.len() != expected.len() || !found.iter().zip(expected).all(matches) {
             failures.push(format!("{name}: expected {expected:#?}\nfound {found:#?}"));
         }
     }
     assert!(failures.is_empty(), "{}", failures.join("\n\n"));
-}
-
-#[test]
-fn a_hint_to_a_missing_section_fails() {
-    let files = Files::from([("lessons/x.md".into(), "# X\n\n## The contract\n".into())]);
-    assert!(hint_problems(&[("a", "lessons/x.md#the-contract: fine")], &files).is_empty());
-    let hints = [
-        ("b", "lessons/x.md#the-calls: gone"),
-        ("c", "lessons/y.md: no"),
-        ("d", "no page"),
-    ];
-    let want = [
-        "hints: check `b`: its hint names `lessons/x.md#the-calls`, but lessons/x.md has no heading",
-        "hints: check `c`: its hint names lessons/y.md, which does not exist",
-        "hints: check `d`: its hint names no lesson page: no page",
-    ];
-    let found = hint_problems(&hints, &files);
-    assert!(
-        found.len() == 3 && found.iter().zip(want).all(|(f, w)| f.starts_with(w)),
-        "{found:#?}"
-    );
 }
 
 #[test]
@@ -692,9 +670,7 @@ fn markdown_is_read_as_mdbook_reads_it() {
     assert_eq!(markdown(text).1, links);
     assert!(includes("\\{{#include x.rs}}").is_empty());
     assert_eq!(includes("{{ #include a/b.rs:name }}")[0].1, "a/b.rs");
-    assert_eq!(
-        normalize(Path::new("book/src/lessons/../../x")),
-        PathBuf::from("book/x")
-    );
-    assert_eq!(normalize(Path::new("book/../../x")), PathBuf::from("../x"));
+    let normal = |path: &str| normalize(Path::new(path));
+    assert_eq!(normal("book/src/lessons/../../x"), Path::new("book/x"));
+    assert_eq!(normal("book/../../x"), Path::new("../x"));
 }
