@@ -29,7 +29,7 @@
 //! The rules read [`Files`], so the self-tests run them on books in memory ([`CASES`]): a good
 //! book, then that book broken one way at a time, each with the problems it must report.
 
-use pulldown_cmark::{CodeBlockKind, Event, Options, Parser, Tag, TagEnd};
+use pulldown_cmark::{CodeBlockKind, Event, LinkType, Options, Parser, Tag, TagEnd};
 use std::collections::{BTreeMap, BTreeSet};
 use std::ops::Range;
 use std::path::{Component, Path, PathBuf};
@@ -68,11 +68,8 @@ fn repo() -> Files {
         }
     }
     let mut files = Files::new();
-    walk(
-        Path::new(env!("CARGO_MANIFEST_DIR")),
-        Path::new(""),
-        &mut files,
-    );
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    walk(root, Path::new(""), &mut files);
     files
 }
 
@@ -151,7 +148,7 @@ fn markdown(text: &str) -> Markdown {
         | Options::ENABLE_GFM;
     let (mut blocks, mut links, mut ids) = (Vec::new(), Vec::new(), BTreeSet::new());
     // The heading being read: its explicit `{#id}` and its text so far; the ids mdBook made.
-    let (mut heading, mut made): (Option<(Option<String>, String)>, _) = (None, BTreeSet::new());
+    let (mut heading, mut made) = (None, BTreeSet::new());
     let mut in_block = false;
     for (event, range) in Parser::new_ext(text, options).into_offset_iter() {
         let line = line_of(text, range.start);
@@ -166,7 +163,11 @@ fn markdown(text: &str) -> Markdown {
                 in_block = true;
             }
             Event::End(TagEnd::CodeBlock) => in_block = false,
-            // A reference-style link comes with the target of its definition.
+            // `<name@host>` is a `mailto:` link; a reference-style link comes with its target.
+            Event::Start(Tag::Link {
+                link_type: LinkType::Email,
+                ..
+            }) => {}
             Event::Start(Tag::Link { dest_url, .. } | Tag::Image { dest_url, .. }) => {
                 links.push((line, dest_url.to_string()));
             }
@@ -179,9 +180,7 @@ fn markdown(text: &str) -> Markdown {
                     }
                 }
             }
-            Event::Start(Tag::Heading { id, .. }) => {
-                heading = Some((id.map(Into::into), "".into()))
-            }
+            Event::Start(Tag::Heading { id, .. }) => heading = Some((id, String::new())),
             Event::Start(Tag::DefinitionListTitle) => heading = Some((None, String::new())),
             Event::Text(t) | Event::Code(t) => match (&mut heading, blocks.last_mut()) {
                 (Some((_, words)), _) => words.push_str(&t),
@@ -194,8 +193,8 @@ fn markdown(text: &str) -> Markdown {
                 let base = id_from_content(&words);
                 let mut tries =
                     std::iter::once(base.clone()).chain((1..).map(|n| format!("{base}-{n}")));
-                let id = explicit.or_else(|| tries.find(|id| made.insert(id.clone())));
-                ids.extend(id);
+                let id = explicit.map(|id| id.to_string());
+                ids.extend(id.or_else(|| tries.find(|id| made.insert(id.clone()))));
             }
             _ => {}
         }
