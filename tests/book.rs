@@ -113,9 +113,14 @@ fn line_of(text: &str, offset: usize) -> usize {
 /// text, and whether its fence is closed.
 struct Block(usize, Option<String>, String, bool);
 
-/// What the rules need of one Markdown text: its code blocks; the targets of its links, images
-/// and HTML `href`/`src`, by line; the ids of its headings and definition-list terms.
-struct Markdown(Vec<Block>, Vec<(usize, String)>, BTreeSet<String>);
+/// What the rules need of one Markdown text.
+struct Markdown {
+    blocks: Vec<Block>,
+    /// The targets of its links, images and HTML `href`/`src`, by line.
+    links: Vec<(usize, String)>,
+    /// The ids of its headings and definition-list terms.
+    ids: BTreeSet<String>,
+}
 
 /// mdBook's `id_from_content`: lower case; letters, digits, `_` and `-` kept; white space
 /// becomes `-`; everything else dropped.
@@ -199,7 +204,7 @@ fn markdown(text: &str) -> Markdown {
             _ => {}
         }
     }
-    Markdown(blocks, links, ids)
+    Markdown { blocks, links, ids }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -224,11 +229,8 @@ fn includes(text: &str) -> Vec<Include<'_>> {
         };
         if !text[..start].ends_with('\\') {
             let (path, selector) = target.split_once(':').unzip();
-            found.push(Include(
-                start..start + end + 4,
-                path.unwrap_or(target),
-                selector,
-            ));
+            let range = start..start + end + 4;
+            found.push(Include(range, path.unwrap_or(target), selector));
         }
     }
     found
@@ -271,13 +273,13 @@ fn anchored(source: &str, name: &str) -> Result<String, String> {
 // The book: the summary and its pages, each with everything it includes.
 
 /// A page of the book: the Markdown files it is made of (itself first, then what it includes),
-/// the text mdBook renders (includes replaced), the files it includes with their selectors, and
-/// what is wrong with its includes.
+/// the ids of its headings once rendered, the files it includes with their selectors, and what
+/// is wrong with its includes.
 #[derive(Default)]
 struct Page {
     path: PathBuf,
     parts: Vec<(PathBuf, String)>,
-    rendered: String,
+    ids: BTreeSet<String>,
     included: Vec<(PathBuf, Option<String>)>,
     problems: Vec<String>,
 }
@@ -292,8 +294,8 @@ fn expand(files: &Files, file: &Path, text: &str, depth: usize, page: &mut Page)
         let line = line_of(text, range.start);
         let place = format!("includes: {}:{line}: `{}`", show(file), &text[range]);
         let target = beside(file, path);
-        page.included
-            .push((target.clone(), selector.map(String::from)));
+        let entry = (target.clone(), selector.map(String::from));
+        page.included.push(entry);
         let shown = match (files.get(&target), selector) {
             (None, _) => Err(format!("{} does not exist", show(&target))),
             _ if is_markdown(&target) && depth >= MAX_DEPTH => {
@@ -339,7 +341,7 @@ impl Book {
             problems.push(format!("summary: {}: missing", show(&summary)));
         }
         // A draft chapter, `[Title]()`, names no page.
-        let entries = text.map(|text| markdown(text).1).unwrap_or_default();
+        let entries = text.map(|text| markdown(text).links).unwrap_or_default();
         for (line, target) in entries.into_iter().filter(|(_, t)| !t.is_empty()) {
             let path = normalize(&src.join(&target));
             let problem = if !path.starts_with(src) || !files.contains_key(&path) {
@@ -360,7 +362,8 @@ impl Book {
         let mut pages = Vec::new();
         for path in &listed {
             let mut page = Page::default();
-            page.rendered = expand(&files, path, &files[path], 0, &mut page);
+            let rendered = expand(&files, path, &files[path], 0, &mut page);
+            page.ids = markdown(&rendered).ids;
             page.path = path.clone();
             problems.append(&mut page.problems);
             pages.push(page);
@@ -383,7 +386,7 @@ fn problems(book: &Book) -> Vec<String> {
     let mut seen = BTreeSet::new();
     for page in &book.pages {
         for (file, text) in &page.parts {
-            let Markdown(blocks, links, _) = markdown(text);
+            let Markdown { blocks, links, .. } = markdown(text);
             // A file included by two pages has its code blocks checked once.
             for block in blocks.iter().filter(|_| !seen.contains(file)) {
                 let at = format!("code blocks: {}:{}", show(file), block.0);
@@ -479,8 +482,7 @@ impl Book {
         if fragment.is_empty() {
             return None;
         }
-        let linked = self.pages.iter().find(|p| p.path == resolved)?;
-        let ids = markdown(&linked.rendered).2;
+        let ids = &self.pages.iter().find(|p| p.path == resolved)?.ids;
         let known = Vec::from_iter(ids.iter().map(String::as_str)).join(", ");
         let resolved = show(&resolved);
         let problem = format!("has no heading with the id `{fragment}` (it has: {known})");
@@ -548,7 +550,7 @@ fn hint_problems<'a>(
         let rest = &hint[start..];
         let reference = rest.split([' ', ':', ',']).next().unwrap_or(rest);
         let (file, fragment) = reference.split_once('#').unwrap_or((reference, ""));
-        let problem = match files.get(Path::new(file)).map(|text| markdown(text).2) {
+        let problem = match files.get(Path::new(file)).map(|text| markdown(text).ids) {
             _ if file.is_empty() => format!("names no lesson page: {hint}"),
             None => format!("names {file}, which does not exist"),
             Some(ids) if !fragment.is_empty() && !ids.contains(fragment) => {
@@ -568,51 +570,47 @@ fn hint_problems<'a>(
 fn the_book_keeps_every_rule() {
     let book = Book::load(repo());
     // Guards against the rules passing because they read nothing.
-    let (pages, included) = (
-        book.pages.len(),
-        book.pages.iter().flat_map(|p| &p.included),
-    );
-    let included = included.count();
+    let included: usize = book.pages.iter().map(|p| p.included.len()).sum();
     assert!(
-        pages >= 10 && included >= 3,
-        "{pages} pages, {included} includes"
+        book.pages.len() >= 10 && included >= 3,
+        "only {included} includes"
     );
-    let hints = LESSONS
-        .iter()
-        .flat_map(|l| l.checks)
-        .map(|c| (c.id, c.hint));
+    let checks = LESSONS.iter().flat_map(|lesson| lesson.checks);
+    let hints = checks.map(|check| (check.id, check.hint));
     let problems = [problems(&book), hint_problems(hints, &book.files)].concat();
     assert!(problems.is_empty(), "{}", problems.join("\n"));
 }
 
-/// A case of [`CASES`]: its name, the problems it expects, its files (`None`: deleted), the hints
-/// of its checks, `(id, hint)`.
-type Case = (
-    String,
-    Vec<String>,
-    Vec<(PathBuf, Option<String>)>,
-    Vec<(String, String)>,
-);
+/// A case of [`CASES`]: the problems it expects, its files (`None`: deleted), its checks' hints.
+#[derive(Default)]
+struct Case {
+    name: String,
+    expected: Vec<String>,
+    files: Vec<(PathBuf, Option<String>)>,
+    hints: Vec<(String, String)>,
+}
 
 fn cases() -> Vec<Case> {
     let mut cases: Vec<Case> = Vec::new();
     for line in CASES.lines() {
-        let directive = line
-            .strip_prefix("@@ ")
-            .map(|d| d.split_once(' ').unwrap_or((d, "")));
+        let directive = line.strip_prefix("@@ ");
+        let directive = directive.map(|d| d.split_once(' ').unwrap_or((d, "")));
         match (directive, cases.last_mut()) {
-            (Some(("case", name)), _) => cases.push((name.into(), vec![], vec![], vec![])),
-            (Some(("expect", problem)), Some(case)) => case.1.push(problem.into()),
-            (Some(("file", path)), Some(case)) => case.2.push((path.into(), Some(String::new()))),
-            (Some(("delete", path)), Some(case)) => case.2.push((path.into(), None)),
+            (Some(("case", name)), _) => cases.push(Case {
+                name: name.into(),
+                ..Case::default()
+            }),
+            (Some(("expect", problem)), Some(case)) => case.expected.push(problem.into()),
+            (Some(("file", path)), Some(case)) => case.files.push((path.into(), Some("".into()))),
+            (Some(("delete", path)), Some(case)) => case.files.push((path.into(), None)),
             (Some(("hint", hint)), Some(case)) => {
                 let (id, hint) = hint.split_once(": ").unwrap_or(("", hint));
-                case.3.push((id.into(), hint.into()));
+                case.hints.push((id.into(), hint.into()));
             }
             (Some((what, _)), _) => panic!("cases.txt: `@@ {what}` is no directive"),
             // The header, a case's comment before its first file, or a line of its last file.
             (None, case) => {
-                if let Some((_, Some(text))) = case.and_then(|case| case.2.last_mut()) {
+                if let Some((_, Some(text))) = case.and_then(|case| case.files.last_mut()) {
                     text.extend([line, "\n"]);
                 }
             }
@@ -627,26 +625,25 @@ fn each_rule_fails_on_a_book_that_breaks_it() {
     assert!(cases.len() > 20, "only {} cases", cases.len());
     let good = cases
         .iter()
-        .find(|case| case.0 == "good")
+        .find(|case| case.name == "good")
         .expect("a good book");
     let mut failures = Vec::new();
-    for (name, expected, broken, hints) in &cases {
+    for case in &cases {
         let mut files = Files::new();
-        for (path, text) in good.2.iter().chain(broken) {
+        for (path, text) in good.files.iter().chain(&case.files) {
             match text {
                 Some(text) => files.insert(path.clone(), text.trim_end().to_string() + "\n"),
                 None => files.remove(path),
             };
         }
         let book = Book::load(files);
-        let hints = good
-            .3
-            .iter()
-            .chain(hints)
-            .map(|(id, hint)| (id.as_str(), hint.as_str()));
+        let hints = good.hints.iter().chain(&case.hints);
+        let hints = hints.map(|(id, hint)| (id.as_str(), hint.as_str()));
         let found = [problems(&book), hint_problems(hints, &book.files)].concat();
+        let expected = &case.expected;
         let matches = |(found, expected): (&String, &String)| found.starts_with(expected.as_str());
         if found.len() != expected.len() || !found.iter().zip(expected).all(matches) {
+            let name = &case.name;
             failures.push(format!("{name}: expected {expected:#?}\nfound {found:#?}"));
         }
     }
@@ -662,11 +659,14 @@ fn markdown_is_read_as_mdbook_reads_it() {
                 ## Bind -- then \"listen\"\nTerm\n: its definition\n";
     let ids = "the-calls localhost-127001-and-0000 setsockopt-so_reuseaddr-and-time_wait tools \
                tools-1 a-link-here own-id bind--then-listen term";
-    assert_eq!(markdown(text).2, ids.split(' ').map(String::from).collect());
+    assert_eq!(
+        markdown(text).ids,
+        ids.split(' ').map(String::from).collect()
+    );
     // Links inside code spans and code blocks are not links; escaped includes are not includes.
     let text = "a [b](c.md) `[d](e.md)` ![f](g.png) <a href=\"h.html\">\n```text\n[i](j)\n```\n";
     let links = [(1, "c.md"), (1, "g.png"), (1, "h.html")].map(|(n, t)| (n, t.to_string()));
-    assert_eq!(markdown(text).1, links);
+    assert_eq!(markdown(text).links, links);
     assert!(includes("\\{{#include x.rs}}").is_empty());
     assert_eq!(includes("{{ #include a/b.rs:name }}")[0].1, "a/b.rs");
     let normal = |path: &str| normalize(Path::new(path));
