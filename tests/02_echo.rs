@@ -13,24 +13,8 @@ use workbook::checker::checks::l02_echo::LESSON;
 
 const BUILT: &str = env!("CARGO_BIN_EXE_02_echo");
 
-common::lesson_tests!(LESSON, BUILT;
-    demo_exits_zero,
-    server_echoes_bytes,
-    server_echoes_as_data_arrives,
-    server_echoes_large_message,
-    server_serves_clients_one_after_another,
-    server_prints_only_listening_on,
-    server_ipv6,
-    server_upper,
-    client_prints_each_echo,
-    client_reads_stdin_lines,
-    client_large_message,
-    server_port_in_use,
-    client_connection_refused,
-    unknown_host,
-    privileged_port,
-    usage_errors_exit_2,
-);
+// One `#[test]` per check of the lesson, generated from its declaration.
+workbook::l02_echo_tests!(BUILT);
 
 // The reference binary's own promises beyond the contract.
 
