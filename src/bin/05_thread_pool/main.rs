@@ -128,23 +128,21 @@ fn accept_worker(listener: TcpListener, shared: &Shared, server: &Narrator) -> R
     let me = thread::current();
     let say = server.for_role(me.name().unwrap_or("worker"));
     let (workers, stop) = (shared.settings.workers, shared.stop);
-    let mut served = 0;
-    let outcome = loop {
-        if stop.is_stopped() {
-            break Ok(());
-        }
+    let (mut served, mut outcome) = (0, Ok(()));
+    while !stop.is_stopped() {
         say.note("in accept(): takes the oldest client waiting in the backlog, or blocks");
         let (stream, peer) = match listener.accept() {
             Ok(accepted) => accepted,
             Err(e) if e.kind() == std::io::ErrorKind::ConnectionAborted => continue,
             Err(e) => {
                 stop.stop(); // a broken listener stops the whole server, not one worker
-                break Err(anyhow::Error::new(e).context("accept() failed"));
+                outcome = Err(anyhow::Error::new(e).context("accept() failed"));
+                break;
             }
         };
         // Woken by Stop's own connection, or a client who came as we stopped: not served.
         if stop.is_stopped() {
-            break Ok(());
+            break;
         }
         // Counted by `stop`: with `--exit-after K`, the K-th connection stops every worker.
         let n = stop.accepted();
@@ -161,7 +159,7 @@ fn accept_worker(listener: TcpListener, shared: &Shared, server: &Narrator) -> R
         serve_client(&stream, peer, shared.settings.transform, &say);
         shared.busy.fetch_sub(1, Ordering::SeqCst);
         served += 1;
-    };
+    }
     say.note(format!("stops after serving {served} client(s)"));
     outcome
 }
