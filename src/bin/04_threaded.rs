@@ -63,6 +63,9 @@ fn serve(listener: &TcpListener, transform: Transform, stop: &Stop, say: &Narrat
             say.call("accept()", format!("connection {n} from {peer}"));
             let name = format!("thread-{n}");
             let now_live = live.fetch_add(1, Ordering::SeqCst) + 1;
+            // Only the narration needs this: stderr stays ours until the spawn is told, so the
+            // new thread's first words come after it (the lock is reentrant: we can still speak).
+            let story = std::io::stderr().lock();
             let spawned = thread::Builder::new()
                 .name(name.clone())
                 .spawn_scoped(scope, {
@@ -86,6 +89,7 @@ fn serve(listener: &TcpListener, transform: Transform, stop: &Stop, say: &Narrat
                     );
                 }
             }
+            drop(story);
         }
         say.note(format!(
             "accepted {} connection(s): no more accept(); waiting for {} client thread(s)",

@@ -73,6 +73,9 @@ fn accept_model(
         let mut workers = Vec::with_capacity(settings.workers);
         for id in 1..=settings.workers {
             let name = format!("worker-{id}");
+            // Only the narration needs this: stderr stays ours until the spawn is told, so the
+            // worker's first words come after it (the lock is reentrant: we can still speak).
+            let story = std::io::stderr().lock();
             // dup(): a second descriptor for the same listening socket, owned by this worker.
             let own = listener.try_clone();
             let spawned = own
@@ -97,6 +100,7 @@ fn accept_model(
                 format!("dup(listener) + spawn({name})"),
                 "it calls accept() itself",
             );
+            drop(story);
         }
         // Only the workers' handles keep the socket listening from here on.
         drop(listener);
