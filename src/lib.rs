@@ -33,6 +33,7 @@
 //! - `05_thread_pool` — the echo contract, a fixed pool of workers (two designs), graceful stop.
 //! - `06_group_chat` — a line-based chat room that a stalled reader cannot stall.
 //! - `grade` — the grading tool (not a lesson).
+//! - `bench` — the load tool: echo, connect, udp and chat load, and the side-by-side suite.
 
 pub mod checker;
 pub mod kit;
