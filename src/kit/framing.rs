@@ -244,8 +244,8 @@ pub fn read_message(reader: &mut impl Read) -> Result<Option<Message>, FrameErro
     if got < header_length {
         return Err(truncated("header", got, header_length as u64));
     }
-    let header: Header = serde_json::from_slice(&header)
-        .map_err(|e| FrameError::InvalidHeader(e.to_string()))?;
+    let header: Header =
+        serde_json::from_slice(&header).map_err(|e| FrameError::InvalidHeader(e.to_string()))?;
     // 4. Another claim: refused before a single byte of content is read.
     if header.content_length > MAX_CONTENT {
         return Err(FrameError::ContentTooLong(header.content_length));
@@ -303,7 +303,10 @@ pub fn annotate(frame: &[u8]) -> String {
         prefix,
     ));
     let (header, content) = rest.split_at(rest.len().min(header_length));
-    parts.push((format!("header: {} bytes of UTF-8 JSON", header.len()), header));
+    parts.push((
+        format!("header: {} bytes of UTF-8 JSON", header.len()),
+        header,
+    ));
     if !content.is_empty() {
         parts.push((format!("content: {} bytes", content.len()), content));
     }
@@ -369,7 +372,12 @@ mod tests {
 
     impl Read for Chunked {
         fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-            let size = self.sizes.get(self.next).copied().unwrap_or(usize::MAX).max(1);
+            let size = self
+                .sizes
+                .get(self.next)
+                .copied()
+                .unwrap_or(usize::MAX)
+                .max(1);
             self.next += 1;
             let n = size.min(buf.len()).min(self.data.len() - self.at);
             buf[..n].copy_from_slice(&self.data[self.at..self.at + n]);
@@ -500,8 +508,9 @@ mod tests {
     fn message() -> impl Strategy<Value = Message> {
         prop_oneof![
             proptest::collection::vec(any::<u8>(), 0..2000).prop_map(Message::binary),
-            (".{0,40}", ".{0,40}")
-                .prop_map(|(action, value)| Message::json(&json!({"action": action, "value": value}))),
+            (".{0,40}", ".{0,40}").prop_map(|(action, value)| Message::json(
+                &json!({"action": action, "value": value})
+            )),
         ]
     }
 

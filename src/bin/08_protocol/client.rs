@@ -63,7 +63,10 @@ fn stdin_requests() -> impl Iterator<Item = Result<Request>> {
     std::iter::from_fn(move || {
         loop {
             let mut line = Vec::new();
-            let n = match (&mut stdin).take(MAX_CONTENT + 2).read_until(b'\n', &mut line) {
+            let n = match (&mut stdin)
+                .take(MAX_CONTENT + 2)
+                .read_until(b'\n', &mut line)
+            {
                 Ok(n) => n,
                 Err(e) => return Some(Err(anyhow!(e).context("failed to read stdin"))),
             };
@@ -71,7 +74,9 @@ fn stdin_requests() -> impl Iterator<Item = Result<Request>> {
                 return None;
             }
             if line.len() as u64 > MAX_CONTENT + 1 {
-                return Some(Err(anyhow!("a line of stdin is longer than {MAX_CONTENT} bytes")));
+                return Some(Err(anyhow!(
+                    "a line of stdin is longer than {MAX_CONTENT} bytes"
+                )));
             }
             let Ok(text) = String::from_utf8(line) else {
                 return Some(Err(anyhow!("a line of stdin is not UTF-8")));
@@ -97,7 +102,9 @@ pub fn talk(
     for request in requests {
         exchange(&mut reader, &mut writer, &request?, &mut stdout, say)?;
     }
-    writer.shutdown(Shutdown::Write).context("shutdown() failed")?;
+    writer
+        .shutdown(Shutdown::Write)
+        .context("shutdown() failed")?;
     say.call("shutdown(SHUT_WR)", "ok: no more requests");
     match read_message(&mut reader) {
         Ok(None) => say.call("recv() → 0 bytes, close()", "the server closed; so do we"),
@@ -151,7 +158,9 @@ fn exchange(
     writeln!(out, "{}", serde_json::to_string_pretty(&value)?)?;
     out.flush()?;
     if let Some(error) = value.get("error") {
-        let error = error.as_str().map_or_else(|| error.to_string(), str::to_string);
+        let error = error
+            .as_str()
+            .map_or_else(|| error.to_string(), str::to_string);
         bail!("the server refused the request: {error}");
     }
     Ok(())
@@ -165,7 +174,10 @@ mod tests {
     #[test]
     fn stdin_lines_are_action_and_value() {
         let r = Request::parse("search big endian\n").unwrap();
-        assert_eq!((r.action.as_str(), r.value.as_deref()), ("search", Some("big endian")));
+        assert_eq!(
+            (r.action.as_str(), r.value.as_deref()),
+            ("search", Some("big endian"))
+        );
         let r = Request::parse("time\n").unwrap();
         assert_eq!((r.action.as_str(), r.value), ("time", None));
         assert!(Request::parse("\n").is_none());

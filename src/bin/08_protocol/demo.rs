@@ -39,7 +39,10 @@ pub fn demo() -> Result<()> {
         let mut stream = Stream::Tcp(workbook::kit::net::connect(&[addr], &say)?);
         // The first exchange by hand, to show every byte of both frames.
         let request = Request::new("search".into(), Some("socket".into())).message();
-        eprintln!("\nthe request frame, byte by byte:\n{}", annotate(&encode(&request)?));
+        eprintln!(
+            "\nthe request frame, byte by byte:\n{}",
+            annotate(&encode(&request)?)
+        );
         write_message(&mut stream, &request)?;
         let response = read_message(&mut stream)?
             .ok_or_else(|| anyhow!("the server closed without answering"))?;
@@ -65,7 +68,10 @@ pub fn demo() -> Result<()> {
         })?;
         drop(unix);
         if !path.exists() {
-            say.note(format!("the server removed {} on its way out", path.display()));
+            say.note(format!(
+                "the server removed {} on its way out",
+                path.display()
+            ));
         }
         Ok(())
     })();

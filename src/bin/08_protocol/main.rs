@@ -64,7 +64,11 @@ fn serve(listener: &Listener, stop: &Stop, say: &Narrator) -> Result<()> {
             let n = stop.accepted();
             say.call("accept()", format!("connection {n} from {peer}"));
             if active.fetch_add(1, Ordering::SeqCst) >= MAX_CONNECTIONS {
-                refuse(stream, &format!("busy: {MAX_CONNECTIONS} connections already"), say);
+                refuse(
+                    stream,
+                    &format!("busy: {MAX_CONNECTIONS} connections already"),
+                    say,
+                );
                 active.fetch_sub(1, Ordering::SeqCst);
                 continue;
             }
@@ -75,7 +79,10 @@ fn serve(listener: &Listener, stop: &Stop, say: &Narrator) -> Result<()> {
             });
         }
     });
-    say.note(format!("served {} connection(s); exiting", stop.accepted_so_far()));
+    say.note(format!(
+        "served {} connection(s); exiting",
+        stop.accepted_so_far()
+    ));
     Ok(())
 }
 // ANCHOR_END: serve
@@ -97,7 +104,10 @@ fn serve_connection(stream: Stream, say: &Narrator) {
         let request = match read_message(&mut reader) {
             Ok(Some(request)) => request,
             Ok(None) => {
-                say.call("recv()", "0 bytes between frames: the peer is done; close()");
+                say.call(
+                    "recv()",
+                    "0 bytes between frames: the peer is done; close()",
+                );
                 return;
             }
             // Silent too long, between frames or inside one: say so, then close.
@@ -130,7 +140,10 @@ fn serve_connection(stream: Stream, say: &Narrator) {
 /// The application: what each request means. `Err` is a refusal, sent as an error frame.
 fn respond(request: &Message) -> Result<Message, String> {
     let header = &request.header;
-    match (header.content_type.as_str(), header.content_encoding.as_str()) {
+    match (
+        header.content_type.as_str(),
+        header.content_encoding.as_str(),
+    ) {
         // Binary content is an echo: the same bytes back.
         (BINARY, RAW) => return Ok(Message::binary(request.content.clone())),
         (JSON, UTF8) => {}
@@ -172,10 +185,19 @@ fn respond(request: &Message) -> Result<Message, String> {
 
 /// The built-in dictionary `search` looks words up in.
 const DICTIONARY: &[(&str, &str)] = &[
-    ("socket", "an endpoint of a conversation between two programs"),
+    (
+        "socket",
+        "an endpoint of a conversation between two programs",
+    ),
     ("port", "a 16-bit number that picks one program on a host"),
-    ("frame", "one message on a byte stream: length, header, content"),
-    ("endian", "the order of a number's bytes; big-endian puts the most significant first"),
+    (
+        "frame",
+        "one message on a byte stream: length, header, content",
+    ),
+    (
+        "endian",
+        "the order of a number's bytes; big-endian puts the most significant first",
+    ),
     ("🦀", "Ferris, the Rust crab"),
 ];
 
@@ -197,7 +219,10 @@ fn refuse(mut stream: Stream, why: &str, say: &Narrator) {
     let _ = stream.shutdown(Shutdown::Write);
     let _ = stream.set_read_timeout(Some(Duration::from_secs(1)));
     let _ = std::io::copy(&mut (&mut stream).take(1 << 20), &mut std::io::sink());
-    say.call("shutdown(SHUT_WR) + close()", "connection closed after the error");
+    say.call(
+        "shutdown(SHUT_WR) + close()",
+        "connection closed after the error",
+    );
 }
 // ANCHOR_END: refuse
 
