@@ -121,7 +121,10 @@ fn the_page_shows_the_real_bytes() {
     );
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("lessons/08_protocol.md");
     let page = std::fs::read_to_string(&path).expect("the lesson page");
-    let (begin, end) = ("<!-- exchange: begin -->\n```text\n", "```\n<!-- exchange: end -->");
+    let (begin, end) = (
+        "<!-- exchange: begin -->\n```text\n",
+        "```\n<!-- exchange: end -->",
+    );
     let start = page.find(begin).expect("the page marks its exchange") + begin.len();
     let stop = page[start..].find(end).expect("the exchange ends") + start;
     if std::env::var_os("WORKBOOK_BLESS").is_some() {
@@ -145,4 +148,52 @@ fn python_version_passes_every_check() {
         &common::python("examples/python/08_protocol.py"),
         &[],
     );
+}
+
+#[test]
+fn fixture_taking_one_recv_for_a_frame_fails() {
+    let wrong = common::python("tests/fixtures/08_one_recv_is_a_frame.py");
+    common::expect_failures(
+        &LESSON,
+        &wrong,
+        &[
+            "server_echoes_binary",
+            "server_answers_in_order",
+            "server_reads_split_frames",
+            "server_answers_truncated_frame",
+            "client_prints_json_response",
+            "client_prints_binary_summary",
+            "client_reads_stdin_lines",
+            "client_error_response_exits_1",
+            "unix_client",
+        ],
+    );
+}
+
+#[test]
+fn fixture_writing_the_length_little_endian_fails() {
+    // Every check that reads one of its frames fails; only those that read none pass.
+    let reads_no_frame = [
+        "unix_socket_file_is_private",
+        "unix_live_socket_not_stolen",
+        "unix_other_file_not_replaced",
+        "server_port_in_use",
+        "client_connection_refused",
+        "unknown_host",
+        "usage_errors_exit_2",
+    ];
+    let failing: Vec<&str> = LESSON
+        .checks
+        .iter()
+        .map(|c| c.id)
+        .filter(|id| !reads_no_frame.contains(id))
+        .collect();
+    let wrong = common::python("tests/fixtures/08_little_endian_length.py");
+    common::expect_failures(&LESSON, &wrong, &failing);
+}
+
+#[test]
+fn fixture_trusting_content_length_fails() {
+    let wrong = common::python("tests/fixtures/08_trusts_content_length.py");
+    common::expect_failures(&LESSON, &wrong, &["server_refuses_content_over_limit"]);
 }

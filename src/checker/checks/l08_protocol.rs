@@ -48,66 +48,186 @@ macro_rules! check {
 pub const LESSON: Lesson = Lesson {
     name: "08_protocol",
     checks: &[
-        check!(demo_exits_zero, 1, "with no arguments, the demo runs and exits 0",
-            "run-it: the demo must end by itself: stop the server after the demo's client"),
-        check!(server_answers_search, 3, "`search` answers from the dictionary in a well-formed JSON frame",
-            "the-contract: a 2-byte big-endian length, the JSON header with its four fields, then exactly content-length bytes"),
-        check!(server_answers_time, 1, "`time` answers the time in UTC, RFC 3339",
-            "the-contract: e.g. 2026-11-30T07:12:55.123Z"),
-        check!(server_echoes_binary, 3, "binary content (5 bytes, then 1 MiB) comes back unchanged as binary content",
-            "the-frame-byte-by-byte: read exactly content-length bytes, however many recv() calls that takes"),
-        check!(server_answers_in_order, 2, "three requests in one send get three responses, in order",
-            "a-recv-is-not-a-frame: read frame after frame from the same stream; never assume one recv() is one frame"),
-        check!(server_reads_split_frames, 3, "a request split across several sends, even inside its length, is read whole",
-            "a-recv-is-not-a-frame: read exactly 2 bytes, then exactly the header, then exactly the content"),
-        check!(server_refuses_content_over_limit, 3, "a content-length over 1 MiB gets an error frame at once, before any content",
-            "limits: check each length the peer claims before reading or allocating anything for it"),
-        check!(server_refuses_header_over_limit, 2, "a header length over 8 KiB gets an error frame at once",
-            "limits: check the header length before reading the header"),
-        check!(server_refuses_invalid_json, 2, "a header or a request that is not JSON gets an error frame and a close",
-            "errors: parse, and answer {\"error\": …} when parsing fails; never crash the server"),
-        check!(server_refuses_missing_field, 2, "a header without content-length, a request without action: an error frame",
-            "errors: each of the four header fields and the request's action are required"),
-        check!(server_refuses_unknown_action, 1, "an unknown action gets an error frame and a close",
-            "errors: the actions are search, echo and time"),
-        check!(server_answers_truncated_frame, 2, "a frame cut short by the peer's shutdown gets an error frame",
-            "errors: the stream ending inside a frame is an error, not a request"),
-        check!(server_keeps_serving_others, 3, "a broken peer is closed; the other connections go on being served",
-            "errors: an error closes that connection only; serve each connection on its own thread"),
-        check!(server_prints_only_listening_on, 1, "server's stdout holds only the `listening on ADDR` line",
-            "the-contract: narration belongs on stderr"),
-        check!(server_ipv6, 1, "server answers over IPv6 loopback with --host ::1",
-            "the-contract: resolve the host and bind an AF_INET6 socket for ::1"),
-        check!(client_prints_json_response, 3, "client sends a well-formed request and pretty-prints the JSON response, however it is split",
-            "the-client: read the whole response frame; print the JSON indented"),
-        check!(client_prints_binary_summary, 2, "`client echo TEXT` sends binary content and prints `binary: N bytes, crc32 X`",
-            "the-client: CRC-32 as zlib computes it, 8 lowercase hex digits"),
-        check!(client_reads_stdin_lines, 2, "client with no ACTION sends one request per stdin line on one connection",
-            "the-client: each line is ACTION VALUE; blank lines are skipped"),
-        check!(client_error_response_exits_1, 1, "an error response is printed and the client exits 1 with `error:`",
-            "the-client: an error frame is the server refusing: report it"),
-        check!(unix_server_answers, 2, "`server --unix PATH` prints `listening on PATH` and answers over AF_UNIX",
-            "unix-domain-sockets: bind an AF_UNIX socket to the path; the protocol is the same"),
-        check!(unix_socket_file_is_private, 1, "the socket file is readable and writable by its owner only",
-            "unix-domain-sockets: set umask 0177 around bind(), so the file is never open to others"),
-        check!(unix_socket_removed_on_exit, 2, "after SIGTERM the server exits and removes its socket file",
-            "unix-domain-sockets: remove the socket file when the server stops"),
-        check!(unix_stale_socket_replaced, 2, "a stale socket file (nobody listening) is replaced",
-            "unix-domain-sockets: connect to it first: refused means stale, remove it and bind"),
-        check!(unix_live_socket_not_stolen, 2, "a socket another server listens on is left alone: `error: … in use`, exit 1",
-            "unix-domain-sockets: never unlink a socket someone answers on"),
-        check!(unix_other_file_not_replaced, 1, "a path holding a regular file is left alone: `error:`, exit 1",
-            "unix-domain-sockets: only a socket file may be replaced"),
-        check!(unix_client, 1, "`client --unix PATH` talks the same protocol over AF_UNIX",
-            "unix-domain-sockets: connect an AF_UNIX socket to the path"),
-        check!(server_port_in_use, 1, "server on a port already in use: `error: …in use`, exit 1",
-            "when-things-go-wrong: catch the bind error and print one `error:` line"),
-        check!(client_connection_refused, 1, "client with no server: `error: …refused`, exit 1",
-            "when-things-go-wrong: catch the connect error and print one `error:` line"),
-        check!(unknown_host, 1, "an unknown host name: `error:` naming the host, exit 1",
-            "when-things-go-wrong: report the host you could not resolve"),
-        check!(usage_errors_exit_2, 1, "bad flags and out-of-range ports exit 2",
-            "the-contract: usage errors exit 2"),
+        check!(
+            demo_exits_zero,
+            1,
+            "with no arguments, the demo runs and exits 0",
+            "run-it: the demo must end by itself: stop the server after the demo's client"
+        ),
+        check!(
+            server_answers_search,
+            3,
+            "`search` answers from the dictionary in a well-formed JSON frame",
+            "the-contract: a 2-byte big-endian length, the JSON header with its four fields, then exactly content-length bytes"
+        ),
+        check!(
+            server_answers_time,
+            1,
+            "`time` answers the time in UTC, RFC 3339",
+            "the-contract: e.g. 2026-11-30T07:12:55.123Z"
+        ),
+        check!(
+            server_echoes_binary,
+            3,
+            "binary content (5 bytes, then 1 MiB) comes back unchanged as binary content",
+            "the-frame-byte-by-byte: read exactly content-length bytes, however many recv() calls that takes"
+        ),
+        check!(
+            server_answers_in_order,
+            2,
+            "three requests in one send get three responses, in order",
+            "a-recv-is-not-a-frame: read frame after frame from the same stream; never assume one recv() is one frame"
+        ),
+        check!(
+            server_reads_split_frames,
+            3,
+            "a request split across several sends, even inside its length, is read whole",
+            "a-recv-is-not-a-frame: read exactly 2 bytes, then exactly the header, then exactly the content"
+        ),
+        check!(
+            server_refuses_content_over_limit,
+            3,
+            "a content-length over 1 MiB gets an error frame at once, before any content",
+            "limits: check each length the peer claims before reading or allocating anything for it"
+        ),
+        check!(
+            server_refuses_header_over_limit,
+            2,
+            "a header length over 8 KiB gets an error frame at once",
+            "limits: check the header length before reading the header"
+        ),
+        check!(
+            server_refuses_invalid_json,
+            2,
+            "a header or a request that is not JSON gets an error frame and a close",
+            "errors: parse, and answer {\"error\": …} when parsing fails; never crash the server"
+        ),
+        check!(
+            server_refuses_missing_field,
+            2,
+            "a header without content-length, a request without action: an error frame",
+            "errors: each of the four header fields and the request's action are required"
+        ),
+        check!(
+            server_refuses_unknown_action,
+            1,
+            "an unknown action gets an error frame and a close",
+            "errors: the actions are search, echo and time"
+        ),
+        check!(
+            server_answers_truncated_frame,
+            2,
+            "a frame cut short by the peer's shutdown gets an error frame",
+            "errors: the stream ending inside a frame is an error, not a request"
+        ),
+        check!(
+            server_keeps_serving_others,
+            3,
+            "a broken peer is closed; the other connections go on being served",
+            "errors: an error closes that connection only; serve each connection on its own thread"
+        ),
+        check!(
+            server_prints_only_listening_on,
+            1,
+            "server's stdout holds only the `listening on ADDR` line",
+            "the-contract: narration belongs on stderr"
+        ),
+        check!(
+            server_ipv6,
+            1,
+            "server answers over IPv6 loopback with --host ::1",
+            "the-contract: resolve the host and bind an AF_INET6 socket for ::1"
+        ),
+        check!(
+            client_prints_json_response,
+            3,
+            "client sends a well-formed request and pretty-prints the JSON response, however it is split",
+            "the-client: read the whole response frame; print the JSON indented"
+        ),
+        check!(
+            client_prints_binary_summary,
+            2,
+            "`client echo TEXT` sends binary content and prints `binary: N bytes, crc32 X`",
+            "the-client: CRC-32 as zlib computes it, 8 lowercase hex digits"
+        ),
+        check!(
+            client_reads_stdin_lines,
+            2,
+            "client with no ACTION sends one request per stdin line on one connection",
+            "the-client: each line is ACTION VALUE; blank lines are skipped"
+        ),
+        check!(
+            client_error_response_exits_1,
+            1,
+            "an error response is printed and the client exits 1 with `error:`",
+            "the-client: an error frame is the server refusing: report it"
+        ),
+        check!(
+            unix_server_answers,
+            2,
+            "`server --unix PATH` prints `listening on PATH` and answers over AF_UNIX",
+            "unix-domain-sockets: bind an AF_UNIX socket to the path; the protocol is the same"
+        ),
+        check!(
+            unix_socket_file_is_private,
+            1,
+            "the socket file is readable and writable by its owner only",
+            "unix-domain-sockets: set umask 0177 around bind(), so the file is never open to others"
+        ),
+        check!(
+            unix_socket_removed_on_exit,
+            2,
+            "after SIGTERM the server exits and removes its socket file",
+            "unix-domain-sockets: remove the socket file when the server stops"
+        ),
+        check!(
+            unix_stale_socket_replaced,
+            2,
+            "a stale socket file (nobody listening) is replaced",
+            "unix-domain-sockets: connect to it first: refused means stale, remove it and bind"
+        ),
+        check!(
+            unix_live_socket_not_stolen,
+            2,
+            "a socket another server listens on is left alone: `error: … in use`, exit 1",
+            "unix-domain-sockets: never unlink a socket someone answers on"
+        ),
+        check!(
+            unix_other_file_not_replaced,
+            1,
+            "a path holding a regular file is left alone: `error:`, exit 1",
+            "unix-domain-sockets: only a socket file may be replaced"
+        ),
+        check!(
+            unix_client,
+            1,
+            "`client --unix PATH` talks the same protocol over AF_UNIX",
+            "unix-domain-sockets: connect an AF_UNIX socket to the path"
+        ),
+        check!(
+            server_port_in_use,
+            1,
+            "server on a port already in use: `error: …in use`, exit 1",
+            "when-things-go-wrong: catch the bind error and print one `error:` line"
+        ),
+        check!(
+            client_connection_refused,
+            1,
+            "client with no server: `error: …refused`, exit 1",
+            "when-things-go-wrong: catch the connect error and print one `error:` line"
+        ),
+        check!(
+            unknown_host,
+            1,
+            "an unknown host name: `error:` naming the host, exit 1",
+            "when-things-go-wrong: report the host you could not resolve"
+        ),
+        check!(
+            usage_errors_exit_2,
+            1,
+            "bad flags and out-of-range ports exit 2",
+            "the-contract: usage errors exit 2"
+        ),
     ],
 };
 
@@ -343,7 +463,9 @@ fn server_answers_time(target: &Target) -> Outcome {
     let text = got["result"].as_str().unwrap_or_default();
     let close = humantime::parse_rfc3339(text).is_ok_and(|when| {
         let now = SystemTime::now();
-        let gap = now.duration_since(when).or_else(|_| when.duration_since(now));
+        let gap = now
+            .duration_since(when)
+            .or_else(|_| when.duration_since(now));
         gap.is_ok_and(|gap| gap < Duration::from_secs(60))
     });
     ensure(got["action"] == "time" && close, || {
@@ -393,7 +515,9 @@ fn server_answers_in_order(target: &Target) -> Outcome {
     expect_first(&mut peer, "the first response (search)", |m| {
         json_of(m).is_ok_and(|v| v["result"] == SOCKET)
     })?;
-    expect_first(&mut peer, "the second response (echo)", |m| m.content == bytes)?;
+    expect_first(&mut peer, "the second response (echo)", |m| {
+        m.content == bytes
+    })?;
     expect_first(&mut peer, "the third response (time)", |m| {
         json_of(m).is_ok_and(|v| v["action"] == "time")
     })
@@ -406,8 +530,10 @@ fn expect_first<S: Read + Write>(
 ) -> Outcome {
     let got = peer.response(what)?;
     ensure(good(&got), || {
-        peer.fail(format!("{what} is not the answer to the request in that place"))
-            .expected("search, echo, time answered in the order they were sent")
+        peer.fail(format!(
+            "{what} is not the answer to the request in that place"
+        ))
+        .expected("search, echo, time answered in the order they were sent")
     })
 }
 
@@ -444,7 +570,12 @@ fn server_refuses_content_over_limit(target: &Target) -> Outcome {
     let server = Server::start_quiet(target, &[])?;
     // The claim only: no content follows. The answer must come without waiting for any.
     let claim = raw_frame(&header_json(BINARY, RAW, MAX_CONTENT + 1), b"");
-    expect_refused(&server, &claim, false, "content-length 1 MiB + 1, no content sent")
+    expect_refused(
+        &server,
+        &claim,
+        false,
+        "content-length 1 MiB + 1, no content sent",
+    )
 }
 
 fn server_refuses_header_over_limit(target: &Target) -> Outcome {
@@ -456,10 +587,20 @@ fn server_refuses_header_over_limit(target: &Target) -> Outcome {
 
 fn server_refuses_invalid_json(target: &Target) -> Outcome {
     let server = Server::start_quiet(target, &[])?;
-    expect_refused(&server, &raw_frame("{not json", b""), false, "a header that is not JSON")?;
+    expect_refused(
+        &server,
+        &raw_frame("{not json", b""),
+        false,
+        "a header that is not JSON",
+    )?;
     let body = b"{\"action\": \"search\", oops";
     let frame = raw_frame(&header_json(JSON, UTF8, body.len() as u64), body);
-    expect_refused(&server, &frame, false, "a request whose content is not JSON")
+    expect_refused(
+        &server,
+        &frame,
+        false,
+        "a request whose content is not JSON",
+    )
 }
 
 fn server_refuses_missing_field(target: &Target) -> Outcome {
@@ -474,8 +615,10 @@ fn server_refuses_missing_field(target: &Target) -> Outcome {
 
 fn server_refuses_unknown_action(target: &Target) -> Outcome {
     let server = Server::start_quiet(target, &[])?;
-    let frame = encode(&Message::json(&json!({"action": "dance", "value": "tango"})))
-        .map_err(|e| Failure::new(e.to_string()))?;
+    let frame = encode(&Message::json(
+        &json!({"action": "dance", "value": "tango"}),
+    ))
+    .map_err(|e| Failure::new(e.to_string()))?;
     expect_refused(&server, &frame, false, "the action `dance`")
 }
 
@@ -484,9 +627,19 @@ fn server_answers_truncated_frame(target: &Target) -> Outcome {
     let frame = encode(&Message::binary(b"0123456789".to_vec()))
         .map_err(|e| Failure::new(e.to_string()))?;
     let in_header = &frame[..frame.len() / 2];
-    expect_refused(&server, in_header, true, "the stream ends inside the header")?;
+    expect_refused(
+        &server,
+        in_header,
+        true,
+        "the stream ends inside the header",
+    )?;
     let in_content = &frame[..frame.len() - 4];
-    expect_refused(&server, in_content, true, "the stream ends inside the content")
+    expect_refused(
+        &server,
+        in_content,
+        true,
+        "the stream ends inside the content",
+    )
 }
 
 fn server_keeps_serving_others(target: &Target) -> Outcome {
@@ -499,8 +652,12 @@ fn server_keeps_serving_others(target: &Target) -> Outcome {
     expect_search(&mut third, "🦀", Value::from(FERRIS))
         .map_err(|f| f.context("a new connection while another is open"))?;
     // …and the first one was not disturbed by the broken peer.
-    expect_search(&mut first, "port", Value::from("a 16-bit number that picks one program on a host"))
-        .map_err(|f| f.context("the first connection, after another peer was refused"))
+    expect_search(
+        &mut first,
+        "port",
+        Value::from("a 16-bit number that picks one program on a host"),
+    )
+    .map_err(|f| f.context("the first connection, after another peer was refused"))
 }
 
 fn server_prints_only_listening_on(target: &Target) -> Outcome {
@@ -548,8 +705,10 @@ fn play(stream: &mut (impl Read + Write), script: Script) -> Result<Vec<u8>, Fai
         let request = match read_message(&mut reader) {
             Ok(Some(request)) => request,
             Ok(None) => {
-                return Err(Failure::new(format!("the client closed before sending {what}"))
-                    .received(reader.seen));
+                return Err(
+                    Failure::new(format!("the client closed before sending {what}"))
+                        .received(reader.seen),
+                );
             }
             Err(e) => {
                 return Err(Failure::new(format!("reading {what} from the client: {e}"))
@@ -557,18 +716,19 @@ fn play(stream: &mut (impl Read + Write), script: Script) -> Result<Vec<u8>, Fai
             }
         };
         if !good(&request) {
-            return Err(Failure::new(format!("the client's request is not {what}"))
-                .received(reader.seen));
+            return Err(
+                Failure::new(format!("the client's request is not {what}")).received(reader.seen)
+            );
         }
         let frame = encode(&answer).map_err(|e| Failure::new(e.to_string()))?;
         send_in_pieces(reader.inner, &frame)?;
     }
     match read_message(&mut reader) {
         Ok(None) => Ok(reader.seen),
-        _ => Err(Failure::new(
-            "after its last response, the client did not close (or sent more)",
-        )
-        .received(reader.seen)),
+        _ => Err(
+            Failure::new("after its last response, the client did not close (or sent more)")
+                .received(reader.seen),
+        ),
     }
 }
 
@@ -638,7 +798,11 @@ fn client_prints_json_response(target: &Target) -> Outcome {
 fn client_prints_binary_summary(target: &Target) -> Outcome {
     let data = pattern(200 * 1024);
     let want = format!("binary: {} bytes, crc32 {:08x}\n", data.len(), crc32(&data));
-    let script: Script = vec![(is_binary_hello, "binary content `hello`", Message::binary(data))];
+    let script: Script = vec![(
+        is_binary_hello,
+        "binary content `hello`",
+        Message::binary(data),
+    )];
     let finished = client_against(target, &["echo", "hello"], b"", script)?;
     finished.expect_code(0)?;
     ensure(finished.stdout_text() == want, || {
@@ -650,20 +814,31 @@ fn client_prints_binary_summary(target: &Target) -> Outcome {
 
 fn client_reads_stdin_lines(target: &Target) -> Outcome {
     let script: Script = vec![
-        (is_search_socket, "search socket (line 1)", Message::json(&json!({"n": 1}))),
+        (
+            is_search_socket,
+            "search socket (line 1)",
+            Message::json(&json!({"n": 1})),
+        ),
         (is_time, "time (line 3)", Message::json(&json!({"n": 2}))),
-        (is_binary_abc, "binary content `abc` (line 4)", Message::json(&json!({"n": 3}))),
+        (
+            is_binary_abc,
+            "binary content `abc` (line 4)",
+            Message::json(&json!({"n": 3})),
+        ),
     ];
     let stdin = b"search socket\n\ntime\necho abc\n";
     let finished = client_against(target, &[], stdin, script)?;
     finished.expect_code(0)?;
     let want = vec![json!({"n": 1}), json!({"n": 2}), json!({"n": 3})];
-    ensure(json_documents(&finished.stdout).is_ok_and(|d| d == want), || {
-        finished
-            .failure("the client did not print the three responses in order")
-            .sent(stdin.to_vec())
-            .expected("{\"n\": 1} {\"n\": 2} {\"n\": 3}, pretty-printed")
-    })
+    ensure(
+        json_documents(&finished.stdout).is_ok_and(|d| d == want),
+        || {
+            finished
+                .failure("the client did not print the three responses in order")
+                .sent(stdin.to_vec())
+                .expected("{\"n\": 1} {\"n\": 2} {\"n\": 3}, pretty-printed")
+        },
+    )
 }
 
 fn client_error_response_exits_1(target: &Target) -> Outcome {
@@ -760,7 +935,12 @@ fn unix_live_socket_not_stolen(target: &Target) -> Outcome {
     let path = dir.socket();
     let owner = UnixListener::bind(&path).map_err(Failure::io("binding the test's socket"))?;
     let shown = path.display().to_string();
-    let finished = run(target, &["server", "--unix", &shown, "-q"], b"", Duration::from_secs(10))?;
+    let finished = run(
+        target,
+        &["server", "--unix", &shown, "-q"],
+        b"",
+        Duration::from_secs(10),
+    )?;
     common::expect_error(&finished, &["in use"])?;
     // Still ours: a connection to the path reaches our listener.
     owner
@@ -779,7 +959,12 @@ fn unix_other_file_not_replaced(target: &Target) -> Outcome {
     let path = dir.socket();
     std::fs::write(&path, b"precious\n").map_err(Failure::io("writing a file"))?;
     let shown = path.display().to_string();
-    let finished = run(target, &["server", "--unix", &shown, "-q"], b"", Duration::from_secs(10))?;
+    let finished = run(
+        target,
+        &["server", "--unix", &shown, "-q"],
+        b"",
+        Duration::from_secs(10),
+    )?;
     common::expect_error(&finished, &[])?;
     let kept = std::fs::read(&path).is_ok_and(|c| c == b"precious\n");
     ensure(kept, || {
@@ -820,6 +1005,10 @@ fn unix_client(target: &Target) -> Outcome {
     finished.expect_code(0)?;
     ensure(
         json_documents(&finished.stdout).is_ok_and(|d| d == [answer.clone()]),
-        || finished.failure("stdout is not the response's JSON").expected(answer.to_string()),
+        || {
+            finished
+                .failure("stdout is not the response's JSON")
+                .expected(answer.to_string())
+        },
     )
 }
