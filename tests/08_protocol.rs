@@ -103,28 +103,40 @@ fn client_and_server_work_together_over_stdin() {
     );
 }
 
-/// The captured exchange on the lesson page is what the code produces: regenerate it with
-/// `WORKBOOK_BLESS=1 cargo test --test 08_protocol the_page_shows_the_real_bytes`.
+/// The captured exchange on the lesson page is what the built server really sends: regenerate it
+/// with `WORKBOOK_BLESS=1 cargo test --test 08_protocol the_page_shows_the_real_bytes`.
 #[test]
 fn the_page_shows_the_real_bytes() {
-    use workbook::kit::framing::{Message, annotate, encode};
+    use std::io::{Read, Write};
+    use workbook::kit::framing::{Message, annotate, encode, read_message};
+
+    /// Keeps every byte read through it: the response exactly as it came off the socket.
+    struct Tee<'a>(&'a mut std::net::TcpStream, Vec<u8>);
+    impl Read for Tee<'_> {
+        fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+            let n = self.0.read(buf)?;
+            self.1.extend_from_slice(&buf[..n]);
+            Ok(n)
+        }
+    }
+
+    // The built binary, whatever WORKBOOK_TARGET_08_PROTOCOL says: the page shows ours.
+    let ours = workbook::checker::harness::Target::new([BUILT]);
+    let server = workbook::checker::harness::Server::start_quiet(&ours, &[]).expect("server");
+    let mut stream = workbook::checker::harness::connect(server.addr).expect("connect");
     let request = Message::json(&serde_json::json!({"action": "search", "value": "socket"}));
-    let response = Message::json(&serde_json::json!({
-        "action": "search",
-        "value": "socket",
-        "result": "an endpoint of a conversation between two programs",
-    }));
+    let sent = encode(&request).unwrap();
+    stream.write_all(&sent).unwrap();
+    let mut tee = Tee(&mut stream, Vec::new());
+    read_message(&mut tee).unwrap().expect("a response");
     let exchange = format!(
         "request:\n{}\nresponse:\n{}",
-        annotate(&encode(&request).unwrap()),
-        annotate(&encode(&response).unwrap())
+        annotate(&sent),
+        annotate(&tee.1)
     );
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("lessons/08_protocol.md");
     let page = std::fs::read_to_string(&path).expect("the lesson page");
-    let (begin, end) = (
-        "<!-- exchange: begin -->\n```text\n",
-        "```\n<!-- exchange: end -->",
-    );
+    let (begin, end) = ("<!-- exchange: begin -->\n```text\n", "```\n<!-- exchange: end -->");
     let start = page.find(begin).expect("the page marks its exchange") + begin.len();
     let stop = page[start..].find(end).expect("the exchange ends") + start;
     if std::env::var_os("WORKBOOK_BLESS").is_some() {
