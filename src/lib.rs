@@ -15,6 +15,7 @@
 //! - [`echo`] — lesson 02's echo loop and client, packaged for reuse by lessons 04 and 05.
 //! - [`shutdown`] — graceful stop on Ctrl-C, SIGTERM or after K connections; waking `accept()`.
 //! - [`pool`] — the fixed-size thread pool of lesson 05 (the `queue` design), for any student to reuse.
+//! - [`framing`] — lesson 08's frame: a 2-byte big-endian length, a JSON header, content; limits.
 //!
 //! Binaries (`src/bin/`), one per lesson, read top to bottom in the order the course teaches:
 //! - `01_time_server` — iterative TCP server: socket, bind, listen, accept, send, close.
@@ -23,6 +24,7 @@
 //! - `04_threaded` — the echo contract, one thread per connection.
 //! - `05_thread_pool` — the echo contract, a fixed pool of workers (two designs), graceful stop.
 //! - `06_group_chat` — a line-based chat room that a stalled reader cannot stall.
+//! - `08_protocol/` — request/response frames over TCP or a Unix socket; errors, limits.
 
 pub mod checker;
 pub mod kit;

@@ -136,7 +136,10 @@ fn the_page_shows_the_real_bytes() {
     );
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("lessons/08_protocol.md");
     let page = std::fs::read_to_string(&path).expect("the lesson page");
-    let (begin, end) = ("<!-- exchange: begin -->\n```text\n", "```\n<!-- exchange: end -->");
+    let (begin, end) = (
+        "<!-- exchange: begin -->\n```text\n",
+        "```\n<!-- exchange: end -->",
+    );
     let start = page.find(begin).expect("the page marks its exchange") + begin.len();
     let stop = page[start..].find(end).expect("the exchange ends") + start;
     if std::env::var_os("WORKBOOK_BLESS").is_some() {
@@ -208,4 +211,19 @@ fn fixture_writing_the_length_little_endian_fails() {
 fn fixture_trusting_content_length_fails() {
     let wrong = common::python("tests/fixtures/08_trusts_content_length.py");
     common::expect_failures(&LESSON, &wrong, &["server_refuses_content_over_limit"]);
+}
+
+#[test]
+fn fixture_careless_with_its_socket_file_fails() {
+    let wrong = common::python("tests/fixtures/08_careless_unix_socket.py");
+    common::expect_failures(
+        &LESSON,
+        &wrong,
+        &[
+            "unix_socket_file_is_private",
+            "unix_socket_removed_on_exit",
+            "unix_live_socket_not_stolen",
+            "unix_other_file_not_replaced",
+        ],
+    );
 }
