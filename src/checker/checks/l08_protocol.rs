@@ -23,6 +23,7 @@ use std::time::{Duration, SystemTime};
 
 use serde_json::{Value, json};
 
+use super::l02_echo::pattern;
 use super::{Check, Failure, Lesson, Outcome, common, ensure};
 use crate::checker::harness::{
     IO_TIMEOUT, RUN_TIMEOUT, Server, Target, TcpStub, UnixServer, connect, run,
@@ -429,19 +430,6 @@ fn expect_search<S: Read + Write>(peer: &mut Peer<S>, word: &str, result: Value)
         peer.fail(format!("the answer to search {word:?} is not right"))
             .expected(want.to_string())
     })
-}
-
-/// Bytes that are the same on every run but not a short repeating pattern.
-fn pattern(len: usize) -> Vec<u8> {
-    let mut state = 0x9e37_79b9_u32;
-    (0..len)
-        .map(|_| {
-            state ^= state << 13;
-            state ^= state >> 17;
-            state ^= state << 5;
-            state as u8
-        })
-        .collect()
 }
 
 // ------------------------------------------------------------------------------------------
@@ -930,18 +918,24 @@ fn unix_stale_socket_replaced(target: &Target) -> Outcome {
     expect_search(&mut peer, "socket", Value::from(SOCKET))
 }
 
+/// `server --unix PATH` must refuse to start: `error:` mentioning `words`, exit 1.
+fn refused_unix_server(
+    target: &Target,
+    path: &std::path::Path,
+    words: &[&str],
+) -> Result<crate::checker::harness::Finished, Failure> {
+    let shown = path.display().to_string();
+    let args = ["server", "--unix", &shown, "-q"];
+    let finished = run(target, &args, b"", Duration::from_secs(10))?;
+    common::expect_error(&finished, words)?;
+    Ok(finished)
+}
+
 fn unix_live_socket_not_stolen(target: &Target) -> Outcome {
     let dir = TempDir::new()?;
     let path = dir.socket();
     let owner = UnixListener::bind(&path).map_err(Failure::io("binding the test's socket"))?;
-    let shown = path.display().to_string();
-    let finished = run(
-        target,
-        &["server", "--unix", &shown, "-q"],
-        b"",
-        Duration::from_secs(10),
-    )?;
-    common::expect_error(&finished, &["in use"])?;
+    let finished = refused_unix_server(target, &path, &["in use"])?;
     // Still ours: a connection to the path reaches our listener.
     owner
         .set_nonblocking(true)
@@ -958,14 +952,7 @@ fn unix_other_file_not_replaced(target: &Target) -> Outcome {
     let dir = TempDir::new()?;
     let path = dir.socket();
     std::fs::write(&path, b"precious\n").map_err(Failure::io("writing a file"))?;
-    let shown = path.display().to_string();
-    let finished = run(
-        target,
-        &["server", "--unix", &shown, "-q"],
-        b"",
-        Duration::from_secs(10),
-    )?;
-    common::expect_error(&finished, &[])?;
+    let finished = refused_unix_server(target, &path, &[])?;
     let kept = std::fs::read(&path).is_ok_and(|c| c == b"precious\n");
     ensure(kept, || {
         finished
