@@ -13,38 +13,8 @@ use workbook::checker::checks::l08_protocol::LESSON;
 
 const BUILT: &str = env!("CARGO_BIN_EXE_08_protocol");
 
-common::lesson_tests!(LESSON, BUILT;
-    demo_exits_zero,
-    server_answers_search,
-    server_answers_time,
-    server_echoes_binary,
-    server_answers_in_order,
-    server_reads_split_frames,
-    server_refuses_content_over_limit,
-    server_refuses_header_over_limit,
-    server_refuses_invalid_json,
-    server_refuses_missing_field,
-    server_refuses_unknown_action,
-    server_answers_truncated_frame,
-    server_keeps_serving_others,
-    server_prints_only_listening_on,
-    server_ipv6,
-    client_prints_json_response,
-    client_prints_binary_summary,
-    client_reads_stdin_lines,
-    client_error_response_exits_1,
-    unix_server_answers,
-    unix_socket_file_is_private,
-    unix_socket_removed_on_exit,
-    unix_stale_socket_replaced,
-    unix_live_socket_not_stolen,
-    unix_other_file_not_replaced,
-    unix_client,
-    server_port_in_use,
-    client_connection_refused,
-    unknown_host,
-    usage_errors_exit_2,
-);
+// One `#[test]` per check of the lesson, generated from its declaration.
+workbook::l08_protocol_tests!(BUILT);
 
 // The reference binary's own promises beyond the contract.
 

@@ -23,8 +23,12 @@ use std::time::{Duration, SystemTime};
 
 use serde_json::{Value, json};
 
+use super::common::{
+    demo_exits_zero, tcp_client_refused as client_connection_refused,
+    tcp_server_port_in_use as server_port_in_use, usage_errors_exit_2,
+};
 use super::l02_echo::pattern;
-use super::{Check, Failure, Lesson, Outcome, common, ensure};
+use super::{Failure, Outcome, common, ensure};
 use crate::checker::harness::{
     IO_TIMEOUT, RUN_TIMEOUT, Server, Target, TcpStub, UnixServer, connect, run,
 };
@@ -33,227 +37,200 @@ use crate::kit::framing::{
     read_message,
 };
 
-macro_rules! check {
-    ($id:ident, $points:expr, $title:expr, $hint:expr) => {
-        Check {
-            id: stringify!($id),
-            title: $title,
-            points: $points,
-            hint: concat!("lessons/08_protocol.md#", $hint),
-            run: $id,
-        }
-    };
-}
-
-/// Lesson 08's checks.
-pub const LESSON: Lesson = Lesson {
+lesson! {
+    /// Lesson 08's checks.
     name: "08_protocol",
-    checks: &[
-        check!(
-            demo_exits_zero,
-            1,
-            "with no arguments, the demo runs and exits 0",
-            "run-it: the demo must end by itself: stop the server after the demo's client"
-        ),
-        check!(
-            server_answers_search,
-            3,
-            "`search` answers from the dictionary in a well-formed JSON frame",
-            "the-contract: a 2-byte big-endian length, the JSON header with its four fields, then exactly content-length bytes"
-        ),
-        check!(
-            server_answers_time,
-            1,
-            "`time` answers the time in UTC, RFC 3339",
-            "the-contract: e.g. 2026-11-30T07:12:55.123Z"
-        ),
-        check!(
-            server_echoes_binary,
-            3,
-            "binary content (5 bytes, then 1 MiB) comes back unchanged as binary content",
-            "the-frame-byte-by-byte: read exactly content-length bytes, however many recv() calls that takes"
-        ),
-        check!(
-            server_answers_in_order,
-            2,
-            "three requests in one send get three responses, in order",
-            "a-recv-is-not-a-frame: read frame after frame from the same stream; never assume one recv() is one frame"
-        ),
-        check!(
-            server_reads_split_frames,
-            3,
-            "a request split across several sends, even inside its length, is read whole",
-            "a-recv-is-not-a-frame: read exactly 2 bytes, then exactly the header, then exactly the content"
-        ),
-        check!(
-            server_refuses_content_over_limit,
-            3,
-            "a content-length over 1 MiB gets an error frame at once, before any content",
-            "limits: check each length the peer claims before reading or allocating anything for it"
-        ),
-        check!(
-            server_refuses_header_over_limit,
-            2,
-            "a header length over 8 KiB gets an error frame at once",
-            "limits: check the header length before reading the header"
-        ),
-        check!(
-            server_refuses_invalid_json,
-            2,
-            "a header or a request that is not JSON gets an error frame and a close",
-            "errors: parse, and answer {\"error\": …} when parsing fails; never crash the server"
-        ),
-        check!(
-            server_refuses_missing_field,
-            2,
-            "a header without content-length, a request without action: an error frame",
-            "errors: each of the four header fields and the request's action are required"
-        ),
-        check!(
-            server_refuses_unknown_action,
-            1,
-            "an unknown action gets an error frame and a close",
-            "errors: the actions are search, echo and time"
-        ),
-        check!(
-            server_answers_truncated_frame,
-            2,
-            "a frame cut short by the peer's shutdown gets an error frame",
-            "errors: the stream ending inside a frame is an error, not a request"
-        ),
-        check!(
-            server_keeps_serving_others,
-            3,
-            "a broken peer is closed; the other connections go on being served",
-            "errors: an error closes that connection only; serve each connection on its own thread"
-        ),
-        check!(
-            server_prints_only_listening_on,
-            1,
-            "server's stdout holds only the `listening on ADDR` line",
-            "the-contract: narration belongs on stderr"
-        ),
-        check!(
-            server_ipv6,
-            1,
-            "server answers over IPv6 loopback with --host ::1",
-            "the-contract: resolve the host and bind an AF_INET6 socket for ::1"
-        ),
-        check!(
-            client_prints_json_response,
-            3,
-            "client sends a well-formed request and pretty-prints the JSON response, however it is split",
-            "the-client: read the whole response frame; print the JSON indented"
-        ),
-        check!(
-            client_prints_binary_summary,
-            2,
-            "`client echo TEXT` sends binary content and prints `binary: N bytes, crc32 X`",
-            "the-client: CRC-32 as zlib computes it, 8 lowercase hex digits"
-        ),
-        check!(
-            client_reads_stdin_lines,
-            2,
-            "client with no ACTION sends one request per stdin line on one connection",
-            "the-client: each line is ACTION VALUE; blank lines are skipped"
-        ),
-        check!(
-            client_error_response_exits_1,
-            1,
-            "an error response is printed and the client exits 1 with `error:`",
-            "the-client: an error frame is the server refusing: report it"
-        ),
-        check!(
-            unix_server_answers,
-            2,
-            "`server --unix PATH` prints `listening on PATH` and answers over AF_UNIX",
-            "unix-domain-sockets: bind an AF_UNIX socket to the path; the protocol is the same"
-        ),
-        check!(
-            unix_socket_file_is_private,
-            1,
-            "the socket file is readable and writable by its owner only",
-            "unix-domain-sockets: set umask 0177 around bind(), so the file is never open to others"
-        ),
-        check!(
-            unix_socket_removed_on_exit,
-            2,
-            "after SIGTERM the server exits and removes its socket file",
-            "unix-domain-sockets: remove the socket file when the server stops"
-        ),
-        check!(
-            unix_stale_socket_replaced,
-            2,
-            "a stale socket file (nobody listening) is replaced",
-            "unix-domain-sockets: connect to it first: refused means stale, remove it and bind"
-        ),
-        check!(
-            unix_live_socket_not_stolen,
-            2,
-            "a socket another server listens on is left alone: `error: … in use`, exit 1",
-            "unix-domain-sockets: never unlink a socket someone answers on"
-        ),
-        check!(
-            unix_other_file_not_replaced,
-            1,
-            "a path holding a regular file is left alone: `error:`, exit 1",
-            "unix-domain-sockets: only a socket file may be replaced"
-        ),
-        check!(
-            unix_client,
-            1,
-            "`client --unix PATH` talks the same protocol over AF_UNIX",
-            "unix-domain-sockets: connect an AF_UNIX socket to the path"
-        ),
-        check!(
-            server_port_in_use,
-            1,
-            "server on a port already in use: `error: …in use`, exit 1",
-            "when-things-go-wrong: catch the bind error and print one `error:` line"
-        ),
-        check!(
-            client_connection_refused,
-            1,
-            "client with no server: `error: …refused`, exit 1",
-            "when-things-go-wrong: catch the connect error and print one `error:` line"
-        ),
-        check!(
-            unknown_host,
-            1,
-            "an unknown host name: `error:` naming the host, exit 1",
-            "when-things-go-wrong: report the host you could not resolve"
-        ),
-        check!(
-            usage_errors_exit_2,
-            1,
-            "bad flags and out-of-range ports exit 2",
-            "the-contract: usage errors exit 2"
-        ),
+    tests: l08_protocol_tests,
+    checks: [
+        demo_exits_zero {
+            title: "with no arguments, the demo runs and exits 0",
+            points: 1,
+            section: "run-it",
+            hint: "the demo must end by itself: stop the server after the demo's client",
+        },
+        server_answers_search {
+            title: "`search` answers from the dictionary in a well-formed JSON frame",
+            points: 3,
+            section: "the-contract",
+            hint: "a 2-byte big-endian length, the JSON header with its four fields, then exactly content-length bytes",
+        },
+        server_answers_time {
+            title: "`time` answers the time in UTC, RFC 3339",
+            points: 1,
+            section: "the-contract",
+            hint: "e.g. 2026-11-30T07:12:55.123Z",
+        },
+        server_echoes_binary {
+            title: "binary content (5 bytes, then 1 MiB) comes back unchanged as binary content",
+            points: 3,
+            section: "the-frame-byte-by-byte",
+            hint: "read exactly content-length bytes, however many recv() calls that takes",
+        },
+        server_answers_in_order {
+            title: "three requests in one send get three responses, in order",
+            points: 2,
+            section: "a-recv-is-not-a-frame",
+            hint: "read frame after frame from the same stream; never assume one recv() is one frame",
+        },
+        server_reads_split_frames {
+            title: "a request split across several sends, even inside its length, is read whole",
+            points: 3,
+            section: "a-recv-is-not-a-frame",
+            hint: "read exactly 2 bytes, then exactly the header, then exactly the content",
+        },
+        server_refuses_content_over_limit {
+            title: "a content-length over 1 MiB gets an error frame at once, before any content",
+            points: 3,
+            section: "limits",
+            hint: "check each length the peer claims before reading or allocating anything for it",
+        },
+        server_refuses_header_over_limit {
+            title: "a header length over 8 KiB gets an error frame at once",
+            points: 2,
+            section: "limits",
+            hint: "check the header length before reading the header",
+        },
+        server_refuses_invalid_json {
+            title: "a header or a request that is not JSON gets an error frame and a close",
+            points: 2,
+            section: "errors",
+            hint: "parse, and answer {\"error\": …} when parsing fails; never crash the server",
+        },
+        server_refuses_missing_field {
+            title: "a header without content-length, a request without action: an error frame",
+            points: 2,
+            section: "errors",
+            hint: "each of the four header fields and the request's action are required",
+        },
+        server_refuses_unknown_action {
+            title: "an unknown action gets an error frame and a close",
+            points: 1,
+            section: "errors",
+            hint: "the actions are search, echo and time",
+        },
+        server_answers_truncated_frame {
+            title: "a frame cut short by the peer's shutdown gets an error frame",
+            points: 2,
+            section: "errors",
+            hint: "the stream ending inside a frame is an error, not a request",
+        },
+        server_keeps_serving_others {
+            title: "a broken peer is closed; the other connections go on being served",
+            points: 3,
+            section: "errors",
+            hint: "an error closes that connection only; serve each connection on its own thread",
+        },
+        server_prints_only_listening_on {
+            title: "server's stdout holds only the `listening on ADDR` line",
+            points: 1,
+            section: "the-contract",
+            hint: "narration belongs on stderr",
+        },
+        server_ipv6 {
+            title: "server answers over IPv6 loopback with --host ::1",
+            points: 1,
+            section: "the-contract",
+            hint: "resolve the host and bind an AF_INET6 socket for ::1",
+        },
+        client_prints_json_response {
+            title: "client sends a well-formed request and pretty-prints the JSON response, however it is split",
+            points: 3,
+            section: "the-client",
+            hint: "read the whole response frame; print the JSON indented",
+        },
+        client_prints_binary_summary {
+            title: "`client echo TEXT` sends binary content and prints `binary: N bytes, crc32 X`",
+            points: 2,
+            section: "the-client",
+            hint: "CRC-32 as zlib computes it, 8 lowercase hex digits",
+        },
+        client_reads_stdin_lines {
+            title: "client with no ACTION sends one request per stdin line on one connection",
+            points: 2,
+            section: "the-client",
+            hint: "each line is ACTION VALUE; blank lines are skipped",
+        },
+        client_error_response_exits_1 {
+            title: "an error response is printed and the client exits 1 with `error:`",
+            points: 1,
+            section: "the-client",
+            hint: "an error frame is the server refusing: report it",
+        },
+        unix_server_answers {
+            title: "`server --unix PATH` prints `listening on PATH` and answers over AF_UNIX",
+            points: 2,
+            section: "unix-domain-sockets",
+            hint: "bind an AF_UNIX socket to the path; the protocol is the same",
+        },
+        unix_socket_file_is_private {
+            title: "the socket file is readable and writable by its owner only",
+            points: 1,
+            section: "unix-domain-sockets",
+            hint: "set umask 0177 around bind(), so the file is never open to others",
+        },
+        unix_socket_removed_on_exit {
+            title: "after SIGTERM the server exits and removes its socket file",
+            points: 2,
+            section: "unix-domain-sockets",
+            hint: "remove the socket file when the server stops",
+        },
+        unix_stale_socket_replaced {
+            title: "a stale socket file (nobody listening) is replaced",
+            points: 2,
+            section: "unix-domain-sockets",
+            hint: "connect to it first: refused means stale, remove it and bind",
+        },
+        unix_live_socket_not_stolen {
+            title: "a socket another server listens on is left alone: `error: … in use`, exit 1",
+            points: 2,
+            section: "unix-domain-sockets",
+            hint: "never unlink a socket someone answers on",
+        },
+        unix_other_file_not_replaced {
+            title: "a path holding a regular file is left alone: `error:`, exit 1",
+            points: 1,
+            section: "unix-domain-sockets",
+            hint: "only a socket file may be replaced",
+        },
+        unix_client {
+            title: "`client --unix PATH` talks the same protocol over AF_UNIX",
+            points: 1,
+            section: "unix-domain-sockets",
+            hint: "connect an AF_UNIX socket to the path",
+        },
+        server_port_in_use {
+            title: "server on a port already in use: `error: …in use`, exit 1",
+            points: 1,
+            section: "when-things-go-wrong",
+            hint: "catch the bind error and print one `error:` line",
+        },
+        client_connection_refused {
+            title: "client with no server: `error: …refused`, exit 1",
+            points: 1,
+            section: "when-things-go-wrong",
+            hint: "catch the connect error and print one `error:` line",
+        },
+        unknown_host {
+            title: "an unknown host name: `error:` naming the host, exit 1",
+            points: 1,
+            section: "when-things-go-wrong",
+            hint: "report the host you could not resolve",
+        },
+        usage_errors_exit_2 {
+            title: "bad flags and out-of-range ports exit 2",
+            points: 1,
+            section: "the-contract",
+            hint: "usage errors exit 2",
+        },
     ],
-};
+}
 
 /// The dictionary entries the checks look up (the whole dictionary is on the lesson page).
 const SOCKET: &str = "an endpoint of a conversation between two programs";
 const FERRIS: &str = "Ferris, the Rust crab";
 
-fn demo_exits_zero(target: &Target) -> Outcome {
-    common::demo_exits_zero(target)
-}
-
-fn server_port_in_use(target: &Target) -> Outcome {
-    common::tcp_server_port_in_use(target)
-}
-
-fn client_connection_refused(target: &Target) -> Outcome {
-    common::tcp_client_refused(target)
-}
-
 fn unknown_host(target: &Target) -> Outcome {
     common::unknown_host(target, "client", &["time"])
-}
-
-fn usage_errors_exit_2(target: &Target) -> Outcome {
-    common::usage_errors_exit_2(target)
 }
 
 // ------------------------------------------------------------------------------------------
