@@ -171,7 +171,7 @@ def refuse(conn, why):
         pass
 
 
-def serve_connection(conn, args, active):
+def serve_connection(conn, args):
     with conn:
         conn.settimeout(IDLE_TIMEOUT)
         while True:
@@ -210,7 +210,7 @@ def serve(listener, args, exit_after=None):
 
         def work(conn=conn):
             try:
-                serve_connection(conn, args, active)
+                serve_connection(conn, args)
             finally:
                 active.release()
 

@@ -253,11 +253,16 @@ pub fn read_message(reader: &mut impl Read) -> Result<Option<Message>, FrameErro
     // 5. Exactly content-length bytes. The buffer grows with what arrives, never with what the
     // peer claimed: a peer that claims 1 MiB and sends 3 bytes costs us 3 bytes.
     let mut content = Vec::new();
-    reader
-        .take(header.content_length)
-        .read_to_end(&mut content)?;
-    if (content.len() as u64) < header.content_length {
-        return Err(truncated("content", content.len(), header.content_length));
+    let mut chunk = [0u8; 16 * 1024];
+    while (content.len() as u64) < header.content_length {
+        let left = header.content_length - content.len() as u64;
+        let want = chunk.len().min(left as usize);
+        match reader.read(&mut chunk[..want]) {
+            Ok(0) => return Err(truncated("content", content.len(), header.content_length)),
+            Ok(n) => content.extend_from_slice(&chunk[..n]),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e.into()),
+        }
     }
     Ok(Some(Message { header, content }))
 }
@@ -452,6 +457,21 @@ mod tests {
         assert!(matches!(err, FrameError::ContentTooLong(n) if n == MAX_CONTENT + 1));
         let err = read_message(&mut &[0xff, 0xff][..]).unwrap_err();
         assert!(matches!(err, FrameError::HeaderTooLong(65535)), "{err}");
+    }
+
+    #[test]
+    fn a_claim_within_the_limit_is_read_as_it_arrives() {
+        let header = format!(
+            r#"{{"byteorder":"big","content-type":"{BINARY}","content-encoding":"{RAW}","content-length":{MAX_CONTENT}}}"#
+        );
+        let mut data = (header.len() as u16).to_be_bytes().to_vec();
+        data.extend_from_slice(header.as_bytes());
+        data.extend_from_slice(b"abc");
+        let err = read_message(&mut &data[..]).unwrap_err();
+        assert!(
+            matches!(err, FrameError::Truncated { part: "content", got: 3, want } if want == MAX_CONTENT),
+            "{err}"
+        );
     }
 
     #[test]
