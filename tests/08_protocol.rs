@@ -165,6 +165,7 @@ fn fixture_writing_the_length_little_endian_fails() {
         "server_port_in_use",
         "client_connection_refused",
         "unknown_host",
+        "privileged_port",
         "usage_errors_exit_2",
     ];
     let failing: Vec<&str> = LESSON

@@ -24,7 +24,7 @@ use std::time::{Duration, SystemTime};
 use serde_json::{Value, json};
 
 use super::common::{
-    demo_exits_zero, tcp_client_refused as client_connection_refused,
+    demo_exits_zero, privileged_port, tcp_client_refused as client_connection_refused,
     tcp_server_port_in_use as server_port_in_use, usage_errors_exit_2,
 };
 use super::l02_echo::pattern;
@@ -231,6 +231,12 @@ lesson! {
             points: 1,
             section: "when-things-go-wrong",
             hint: "report the host you could not resolve",
+        },
+        privileged_port {
+            title: "binding port 1 without privilege: `error: …permission denied`, exit 1",
+            points: 1,
+            section: "when-things-go-wrong",
+            hint: "ports below 1024 need privilege; report the bind error",
         },
         usage_errors_exit_2 {
             title: "bad flags and out-of-range ports exit 2",
