@@ -28,6 +28,8 @@ pub mod ports {
     pub const THREAD_POOL: u16 = 7005;
     /// `06_group_chat`
     pub const GROUP_CHAT: u16 = 7006;
+    /// `08_protocol`
+    pub const PROTOCOL: u16 = 7008;
 }
 
 /// `--host`, `--port` and `-q`, shared by every `server` and `client` subcommand.

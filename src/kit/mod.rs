@@ -5,6 +5,7 @@
 pub mod cli;
 pub mod echo;
 pub mod errors;
+pub mod framing;
 pub mod narrate;
 pub mod net;
 pub mod pool;

@@ -163,6 +163,7 @@ pub mod l03_udp;
 pub mod l04_threaded;
 pub mod l05_thread_pool;
 pub mod l06_group_chat;
+pub mod l08_protocol;
 
 /// One check of a lesson's contract, with the data a scorecard shows next to it.
 #[derive(Clone, Copy)]
@@ -211,6 +212,7 @@ pub const LESSONS: &[Lesson] = &[
     l04_threaded::LESSON,
     l05_thread_pool::LESSON,
     l06_group_chat::LESSON,
+    l08_protocol::LESSON,
 ];
 
 /// The lesson with this binary name.
