@@ -53,7 +53,7 @@ use unix::{
     unix_socket_file_is_private, unix_socket_removed_on_exit, unix_stale_socket_replaced,
 };
 
-lesson! {
+tcp_lesson! {
     /// Lesson 08's checks.
     name: "08_protocol",
     tests: l08_protocol_tests,
@@ -214,37 +214,13 @@ lesson! {
             section: "unix-domain-sockets",
             hint: "connect an AF_UNIX socket to the path",
         },
-        server_port_in_use {
-            title: "server on a port already in use: `error: …in use`, exit 1",
-            points: 1,
-            section: "when-things-go-wrong",
-            hint: "catch the bind error and print one `error:` line",
-        },
-        client_connection_refused {
-            title: "client with no server: `error: …refused`, exit 1",
-            points: 1,
-            section: "when-things-go-wrong",
-            hint: "catch the connect error and print one `error:` line",
-        },
-        unknown_host {
-            title: "an unknown host name: `error:` naming the host, exit 1",
-            points: 1,
-            section: "when-things-go-wrong",
-            hint: "report the host you could not resolve",
-        },
-        privileged_port {
-            title: "binding port 1 without privilege: `error: …permission denied`, exit 1",
-            points: 1,
-            section: "when-things-go-wrong",
-            hint: "ports below 1024 need privilege; report the bind error",
-        },
-        usage_errors_exit_2 {
-            title: "bad flags and out-of-range ports exit 2",
-            points: 1,
-            section: "the-contract",
-            hint: "usage errors exit 2",
-        },
     ],
+    usage_errors_exit_2: {
+        title: "bad flags and out-of-range ports exit 2",
+        points: 1,
+        section: "the-contract",
+        hint: "usage errors exit 2",
+    },
 }
 
 /// The dictionary entries the checks look up (the whole dictionary is on the lesson page).
