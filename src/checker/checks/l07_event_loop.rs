@@ -76,8 +76,9 @@ const LOAD_DEADLINE: Duration = Duration::from_secs(90);
 const CHECKER_FDS: u64 = 2 * CLIENTS as u64 + 1024;
 
 /// Raise the soft limit on open descriptors to at least `want` (at most the hard limit).
-/// Children inherit it: the server started next may hold 1,000 connections.
-fn raise_descriptor_limit(want: u64) -> Outcome {
+/// Children inherit it: the server started next may hold 1,000 connections. (Also used by the
+/// `bench` tool, which holds 5,000.)
+pub fn raise_descriptor_limit(want: u64) -> Outcome {
     let mut limit = libc::rlimit {
         rlim_cur: 0,
         rlim_max: 0,
