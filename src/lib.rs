@@ -23,6 +23,9 @@
 //! - `04_threaded` — the echo contract, one thread per connection.
 //! - `05_thread_pool` — the echo contract, a fixed pool of workers (two designs), graceful stop.
 //! - `06_group_chat` — a line-based chat room that a stalled reader cannot stall.
+//! - `07_event_loop` — lesson 06's chat on one thread: non-blocking sockets and a `mio` poller.
+//!
+//! Tools: `grade` (scorecards) and `bench` (threads and memory of servers holding idle clients).
 
 pub mod checker;
 pub mod kit;
