@@ -50,7 +50,11 @@ fn lesson_06s_checks_are_all_here_first() {
     let six = workbook::checker::checks::l06_group_chat::LESSON.checks;
     let ids: Vec<&str> = LESSON.checks.iter().map(|c| c.id).collect();
     let want: Vec<&str> = six.iter().map(|c| c.id).collect();
-    assert_eq!(&ids[..six.len()], &want[..], "07 runs 06's checks, unchanged, first");
+    assert_eq!(
+        &ids[..six.len()],
+        &want[..],
+        "07 runs 06's checks, unchanged, first"
+    );
 }
 
 // Our binary's own promises beyond the contract: the loop narrated, help, the one thread.

@@ -66,7 +66,9 @@ fn run(cli: &Cli) -> Result<()> {
     raise_descriptor_limit(most + 1024).map_err(|f| anyhow::anyhow!("{}", f.reason))?;
     let here = std::env::current_exe()?;
     let dir = here.parent().context("no directory for this binary")?;
-    println!("| server | idle clients | threads | resident memory (VmRSS) | KiB per client | time to serve all |");
+    println!(
+        "| server | idle clients | threads | resident memory (VmRSS) | KiB per client | time to serve all |"
+    );
     println!("|---|---:|---:|---:|---:|---:|");
     for lesson in &cli.lessons {
         for &n in &cli.clients {
@@ -97,7 +99,7 @@ fn is_chat(lesson: &str) -> bool {
     lesson.starts_with("06") || lesson.starts_with("07")
 }
 
-fn measure(path: &PathBuf, lesson: &str, n: usize, deadline: Duration) -> Result<Figures> {
+fn measure(path: &std::path::Path, lesson: &str, n: usize, deadline: Duration) -> Result<Figures> {
     let target = Target::new([path.display().to_string()]);
     let count = n.to_string();
     let mut args = vec!["server", "--port", "0", "-q"];
@@ -160,7 +162,9 @@ fn serve_idle_clients(
     let mut chunk = vec![0u8; 64 * 1024];
     while served < n || total < want_total {
         if Instant::now() >= deadline {
-            bail!("only {served} of {n} clients served ({total} of {want_total}) before the deadline");
+            bail!(
+                "only {served} of {n} clients served ({total} of {want_total}) before the deadline"
+            );
         }
         while opened < n && opened - served < IN_FLIGHT {
             let mut stream = TcpStream::connect(addr)?;

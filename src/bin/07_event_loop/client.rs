@@ -34,7 +34,9 @@ pub fn client(addrs: &[SocketAddr], name: Option<&str>, say: &Narrator) -> Resul
     conn.set_nonblocking(true)
         .context("fcntl(O_NONBLOCK) failed")?;
     say.call("fcntl(conn, F_SETFL, O_NONBLOCK)", "ok");
-    let mut outbox: Vec<u8> = name.map(|n| format!("/nick {n}\n").into_bytes()).unwrap_or_default();
+    let mut outbox: Vec<u8> = name
+        .map(|n| format!("/nick {n}\n").into_bytes())
+        .unwrap_or_default();
     let mut inbox: Vec<u8> = Vec::new();
     let mut stdin = io::stdin().lock();
     let (mut reading_stdin, mut line_ended, mut sending) = (true, true, true);
@@ -44,7 +46,12 @@ pub fn client(addrs: &[SocketAddr], name: Option<&str>, say: &Narrator) -> Resul
         // stdin (while it is open and we are not too far ahead of the network).
         let mut watch = vec![libc::pollfd {
             fd: conn.as_raw_fd(),
-            events: libc::POLLIN | if sending && !outbox.is_empty() { libc::POLLOUT } else { 0 },
+            events: libc::POLLIN
+                | if sending && !outbox.is_empty() {
+                    libc::POLLOUT
+                } else {
+                    0
+                },
             revents: 0,
         }];
         if reading_stdin && outbox.len() < SEND_AHEAD {
@@ -73,7 +80,8 @@ pub fn client(addrs: &[SocketAddr], name: Option<&str>, say: &Narrator) -> Resul
 
         // The connection: print each whole line; 0 bytes means the server has closed.
         if watch[0].revents & (libc::POLLIN | libc::POLLHUP | libc::POLLERR) != 0 {
-            let open = receive(&mut conn, &mut inbox).context("lost the connection to the server")?;
+            let open =
+                receive(&mut conn, &mut inbox).context("lost the connection to the server")?;
             print_lines(&mut inbox, !open)?;
             if !open {
                 if quit_by.is_none() {
@@ -87,7 +95,10 @@ pub fn client(addrs: &[SocketAddr], name: Option<&str>, say: &Narrator) -> Resul
         }
 
         // stdin: as much as one read gives, passed on as it is (the server splits lines).
-        if watch.get(1).is_some_and(|w| w.revents & (libc::POLLIN | libc::POLLHUP) != 0) {
+        if watch
+            .get(1)
+            .is_some_and(|w| w.revents & (libc::POLLIN | libc::POLLHUP) != 0)
+        {
             let mut piece = [0u8; 16 * 1024]; // ≥ std's stdin buffer, so each read is one read(2)
             let n = stdin.read(&mut piece).context("reading stdin failed")?;
             if n == 0 {

@@ -98,11 +98,18 @@ impl Demo {
                     println!("{:>4} ← {line}", self.who);
                 }
                 Some(line) if line == format!("[ana] {}", burst_line(got + 1)) => got += 1,
-                Some(line) => bail!("{}: line {} of the burst is wrong: {line}", self.who, got + 1),
+                Some(line) => bail!(
+                    "{}: line {} of the burst is wrong: {line}",
+                    self.who,
+                    got + 1
+                ),
                 None => bail!("{}: disconnected during the burst", self.who),
             }
         }
-        println!("{:>4} ← {BURST} lines from ana, every one, in order", self.who);
+        println!(
+            "{:>4} ← {BURST} lines from ana, every one, in order",
+            self.who
+        );
         Ok(())
     }
 }
@@ -133,14 +140,17 @@ fn conversation(addr: SocketAddr, stop: &Stop, server: &Narrator) -> Result<()> 
     ana.expect(1)?;
     ben.expect(1)?;
     sil.send("hel")?;
-    sil.say.note("sends half a line, then nothing: the loop does not wait for the rest");
+    sil.say
+        .note("sends half a line, then nothing: the loop does not wait for the rest");
     let asked = Instant::now();
     ana.send("hello, room\n")?;
     for client in [&mut ana, &mut ben, &mut sil] {
         client.expect(1)?;
     }
-    ana.say
-        .note(format!("heard back in {:?}, sil's half line notwithstanding", asked.elapsed()));
+    ana.say.note(format!(
+        "heard back in {:?}, sil's half line notwithstanding",
+        asked.elapsed()
+    ));
     sil.send("lo\n")?;
     for client in [&mut ana, &mut ben, &mut sil] {
         client.expect(1)?; // the two halves, one line

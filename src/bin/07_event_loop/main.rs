@@ -67,7 +67,10 @@ fn serve(listener: TcpListener, settings: &Settings, stop: &Stop, say: &Narrator
     listener
         .set_nonblocking(true)
         .context("fcntl(O_NONBLOCK) failed")?;
-    say.call("fcntl(listener, F_SETFL, O_NONBLOCK)", "ok: no call on it will wait");
+    say.call(
+        "fcntl(listener, F_SETFL, O_NONBLOCK)",
+        "ok: no call on it will wait",
+    );
     let mut listener = mio::net::TcpListener::from_std(listener);
 
     // 2. The poller: an epoll instance, and the sockets it watches, each with a token.

@@ -188,9 +188,8 @@ impl<'a> Room<'a> {
         }
         let count = events.iter().count();
         self.chatter.tell(|| {
-            let mut text = format!(
-                "epoll_wait() → {count} ready: {readable} readable, {writable} writable"
-            );
+            let mut text =
+                format!("epoll_wait() → {count} ready: {readable} readable, {writable} writable");
             if listener {
                 text += " (and the listener: someone is connecting)";
             }

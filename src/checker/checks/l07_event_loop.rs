@@ -115,7 +115,11 @@ fn threads_per_process(group: u32) -> Vec<(u32, usize)> {
     };
     let mut found = Vec::new();
     for entry in entries.flatten() {
-        let Some(pid) = entry.file_name().to_str().and_then(|n| n.parse::<u32>().ok()) else {
+        let Some(pid) = entry
+            .file_name()
+            .to_str()
+            .and_then(|n| n.parse::<u32>().ok())
+        else {
             continue;
         };
         let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
@@ -197,18 +201,27 @@ pub fn server_thousand_clients_one_thread(target: &Target) -> Outcome {
             if Instant::now() >= deadline {
                 return Err(peer.failure(
                     &server,
-                    &format!("the line had not reached everyone within {} s", LOAD_DEADLINE.as_secs()),
+                    &format!(
+                        "the line had not reached everyone within {} s",
+                        LOAD_DEADLINE.as_secs()
+                    ),
                 ));
             }
             let Some(line) = peer.next_line(&server)? else {
-                return Err(peer.failure(&server, "disconnected while 1,000 clients were connected"));
+                return Err(
+                    peer.failure(&server, "disconnected while 1,000 clients were connected")
+                );
             };
             if line == want.as_bytes() {
                 break;
             }
             if !(line.starts_with(b"* ") && line.ends_with(b" joined")) {
                 return Err(peer
-                    .mismatch(&server, &format!("client {} got an unexpected line", k + 1), line)
+                    .mismatch(
+                        &server,
+                        &format!("client {} got an unexpected line", k + 1),
+                        line,
+                    )
                     .expected(want.clone()));
             }
         }
