@@ -5,18 +5,27 @@
 //!
 //! # Layout
 //!
-//! Library (only what several lessons share; a lesson's socket calls live in its binary):
-//! - [`cli`] — the `--host`/`--port`/`-q` flags every lesson flattens in, default ports, resolving.
-//! - [`narrate`] — the numbered story of each socket call, on stderr, coloured on a terminal.
-//! - [`errors`] — `error: …` plus a `hint: …` a beginner can act on; exit codes.
-//! - [`harness`] — running a program under test: kill-on-drop processes, `listening on`, timeouts.
-//! - [`checks`] — every lesson's checks, defined once, run by `cargo test`.
-//! - [`grade`] — scorecards, class tables, JSON/CSV/JUnit, student manifests: the `grade` tool.
-//! - [`echo`] — lesson 02's echo loop and client, packaged for reuse by lessons 04 and 05.
-//! - [`shutdown`] — graceful stop on Ctrl-C, SIGTERM or after K connections; waking `accept()`.
-//! - [`pool`] — the fixed-size thread pool of lesson 05 (the `queue` design), for any student to reuse.
+//! Two readers, two rooms. A learner reads a lesson's binary and, at most, the kit; a grader
+//! reads the checker. Nothing in [`kit`] imports from [`checker`].
 //!
-//! Binaries (`src/bin/`), one per lesson, read top to bottom in the order the course teaches:
+//! [`kit`] — what the lessons share (the learner's side):
+//! - [`kit::cli`] — the `--host`/`--port`/`-q` flags every lesson flattens in, default ports, resolving.
+//! - [`kit::narrate`] — the numbered story of each socket call, on stderr, coloured on a terminal.
+//! - [`kit::errors`] — `error: …` plus a `hint: …` a beginner can act on; exit codes.
+//! - [`kit::net`] — `listen` (socket + bind + listen) and `connect`, narrated, written once for 02–06.
+//! - [`kit::echo`] — lesson 02's echo loop and client: one copy, used by 02, 04 and 05.
+//! - [`kit::shutdown`] — graceful stop on Ctrl-C, SIGTERM or `--exit-after K`; waking `accept()`.
+//! - [`kit::pool`] — the fixed-size thread pool of lesson 05 (the `queue` design).
+//!
+//! [`checker`] — what `cargo test` and `grade` use (the grader's side), layered bottom-up:
+//! - [`checker::evidence`] — `Failure` and `Outcome`: what a check returns; imports nothing above it.
+//! - [`checker::harness`] — the only process runner: kill-on-drop process groups, `listening on`,
+//!   bounded reads, TCP/UDP probes and stubs, the reaper that `grade` empties on Ctrl-C.
+//! - [`checker::checks`] — every lesson's checks, declared once (`l01_time_server` … ).
+//! - [`checker::grade`] — scorecards, class tables, JSON/CSV/JUnit, student folders.
+//!
+//! Binaries (`src/bin/`), one per lesson; each `main.rs` opens with the lesson's socket calls in
+//! the order the course teaches them, and keeps its CLI, demo and client beside it:
 //! - `01_time_server` — iterative TCP server: socket, bind, listen, accept, send, close.
 //! - `02_echo` — TCP echo server and client; a read is not a message.
 //! - `03_udp` — UDP echo server, client with retries, and `ping` to make loss visible.
@@ -24,8 +33,7 @@
 //! - `05_thread_pool` — the echo contract, a fixed pool of workers (two designs), graceful stop.
 //! - `06_group_chat` — a line-based chat room that a stalled reader cannot stall.
 //! - `07_event_loop` — lesson 06's chat on one thread: non-blocking sockets and a `mio` poller.
-//!
-//! Tools: `grade` (scorecards) and `bench` (threads and memory of servers holding idle clients).
+//! - `grade` — the grading tool (not a lesson).
 
 pub mod checker;
 pub mod kit;

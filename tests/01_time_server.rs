@@ -12,21 +12,8 @@ use workbook::checker::checks::l01_time_server::LESSON;
 
 const BUILT: &str = env!("CARGO_BIN_EXE_01_time_server");
 
-common::lesson_tests!(LESSON, BUILT;
-    demo_exits_zero,
-    server_sends_time_and_closes,
-    server_serves_clients_one_after_another,
-    server_prints_only_listening_on,
-    server_ipv6,
-    server_rfc868,
-    client_prints_time,
-    client_rfc868,
-    server_port_in_use,
-    client_connection_refused,
-    unknown_host,
-    privileged_port,
-    usage_errors_exit_2,
-);
+// One `#[test]` per check of the lesson, generated from its declaration.
+workbook::l01_time_server_tests!(BUILT);
 
 // The reference binary's own promises beyond the contract: narration and the demo's closing
 // commands. A student's version may narrate differently, so these always test our binary.

@@ -13,24 +13,8 @@ use workbook::checker::checks::l02_echo::LESSON;
 
 const BUILT: &str = env!("CARGO_BIN_EXE_02_echo");
 
-common::lesson_tests!(LESSON, BUILT;
-    demo_exits_zero,
-    server_echoes_bytes,
-    server_echoes_as_data_arrives,
-    server_echoes_large_message,
-    server_serves_clients_one_after_another,
-    server_prints_only_listening_on,
-    server_ipv6,
-    server_upper,
-    client_prints_each_echo,
-    client_reads_stdin_lines,
-    client_large_message,
-    server_port_in_use,
-    client_connection_refused,
-    unknown_host,
-    privileged_port,
-    usage_errors_exit_2,
-);
+// One `#[test]` per check of the lesson, generated from its declaration.
+workbook::l02_echo_tests!(BUILT);
 
 // The reference binary's own promises beyond the contract.
 
@@ -135,4 +119,44 @@ fn fixture_client_with_one_recv_fails() {
 fn fixture_upper_casing_text_not_bytes_fails() {
     let wrong = common::python("tests/fixtures/02_upper_unicode.py");
     common::expect_failures(&LESSON, &wrong, &["server_upper"]);
+}
+
+/// Nagle's algorithm and the client's delayed ACK: without TCP_NODELAY on the server's side, the
+/// last small segment of each 64 KiB echo waits for an ACK the client delays by at least 40 ms,
+/// so *every* round trip takes 40 ms or more. With it, a round trip takes well under a
+/// millisecond on loopback. The fastest of ten round trips decides, so that a busy machine
+/// (which slows some round trips) cannot fail the test, while the stall (which slows every
+/// one) cannot pass it. Our binary only: the contract leaves socket options to the student.
+#[test]
+fn a_64_kib_echo_is_not_held_back_by_nagle() -> Result<(), Box<dyn std::error::Error>> {
+    use std::io::{Read, Write};
+    use std::time::Instant;
+    use workbook::checker::harness::{IO_TIMEOUT, Server, Target};
+
+    let server = Server::start_quiet(&Target::new([BUILT]), &[])?;
+    let mut stream = std::net::TcpStream::connect(server.addr)?;
+    stream.set_read_timeout(Some(IO_TIMEOUT))?;
+    stream.set_write_timeout(Some(IO_TIMEOUT))?;
+    const WARM_UP: usize = 5;
+    let message = vec![b'n'; 64 << 10];
+    let mut echo = vec![0u8; message.len()];
+    let mut fastest = Duration::MAX;
+    for round in 0..WARM_UP + 10 {
+        let started = Instant::now();
+        stream.write_all(&message)?;
+        stream.read_exact(&mut echo)?;
+        assert!(echo == message, "the echo differs from what was sent");
+        // A new connection starts in "quick ACK" mode (Linux ACKs at once for the first few
+        // segments), so the first round trips are fast either way: only the later ones tell.
+        if round >= WARM_UP {
+            fastest = fastest.min(started.elapsed());
+        }
+    }
+
+    assert!(
+        fastest < Duration::from_millis(30),
+        "the fastest of 10 round trips of 64 KiB (after {WARM_UP}) took {fastest:?}: each one waits for a \
+         delayed ACK (Nagle's algorithm) — set TCP_NODELAY on the accepted socket"
+    );
+    Ok(())
 }

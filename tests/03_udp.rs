@@ -13,30 +13,8 @@ use workbook::checker::checks::l03_udp::LESSON;
 
 const BUILT: &str = env!("CARGO_BIN_EXE_03_udp");
 
-common::lesson_tests!(LESSON, BUILT;
-    demo_exits_zero,
-    server_echoes_datagram,
-    server_keeps_datagram_boundaries,
-    server_echoes_large_datagram,
-    server_serves_several_senders,
-    server_ipv6,
-    server_prints_only_listening_on,
-    server_drop_all,
-    client_prints_replies,
-    client_reads_stdin,
-    client_retries,
-    client_ignores_strangers_and_stale_replies,
-    client_no_reply,
-    client_message_too_large,
-    ping_reports_rtt,
-    ping_counts_loss,
-    ping_ignores_late_replies,
-    ping_shows_drop,
-    server_port_in_use,
-    unknown_host,
-    privileged_port,
-    usage_errors_exit_2,
-);
+// One `#[test]` per check of the lesson, generated from its declaration.
+workbook::l03_udp_tests!(BUILT);
 
 // The reference binary's own promises beyond the contract: narration, the demo's closing
 // commands, the help text. A student's version may narrate differently, so these always test

@@ -15,28 +15,8 @@ use workbook::checker::harness::{IO_TIMEOUT, Target};
 
 const BUILT: &str = env!("CARGO_BIN_EXE_04_threaded");
 
-common::lesson_tests!(LESSON, BUILT;
-    demo_exits_zero,
-    server_echoes_bytes,
-    server_echoes_as_data_arrives,
-    server_echoes_large_message,
-    server_serves_clients_one_after_another,
-    server_serves_two_clients_at_once,
-    server_idle_clients_do_not_delay_others,
-    server_serves_200_concurrent_clients,
-    server_exit_after_waits_for_its_clients,
-    server_prints_only_listening_on,
-    server_ipv6,
-    server_upper,
-    client_prints_each_echo,
-    client_reads_stdin_lines,
-    client_large_message,
-    server_port_in_use,
-    client_connection_refused,
-    unknown_host,
-    privileged_port,
-    usage_errors_exit_2,
-);
+// One `#[test]` per check of the lesson, generated from its declaration.
+workbook::l04_threaded_tests!(BUILT);
 
 /// The lesson's point, as one scenario run against two servers: client 1 is served and stays
 /// connected; client 2 sends. Lesson 02 echoes client 2 only after client 1 has closed; lesson

@@ -19,33 +19,8 @@ use workbook::checker::harness::{IO_TIMEOUT, Server, Target};
 
 const BUILT: &str = env!("CARGO_BIN_EXE_05_thread_pool");
 
-common::lesson_tests!(LESSON, BUILT;
-    demo_exits_zero,
-    server_echoes_bytes,
-    server_echoes_as_data_arrives,
-    server_echoes_large_message,
-    server_serves_clients_one_after_another,
-    server_serves_two_clients_at_once,
-    accept_model_serves_exactly_n,
-    queue_model_serves_exactly_n,
-    accept_model_serves_200_short_clients,
-    queue_model_serves_200_short_clients,
-    accept_model_exit_after,
-    queue_model_exit_after,
-    accept_model_sigterm_lets_client_finish,
-    queue_model_sigterm_lets_client_finish,
-    server_prints_only_listening_on,
-    server_ipv6,
-    server_upper,
-    client_prints_each_echo,
-    client_reads_stdin_lines,
-    client_large_message,
-    server_port_in_use,
-    client_connection_refused,
-    unknown_host,
-    privileged_port,
-    usage_errors_exit_2,
-);
+// One `#[test]` per check of the lesson, generated from its declaration.
+workbook::l05_thread_pool_tests!(BUILT);
 
 /// Lesson 04's scenario (client 1 served and connected, client 2 sends) against pools of one
 /// and of two workers, in both designs: one worker keeps client 2 waiting as lesson 02 does

@@ -15,33 +15,8 @@ use workbook::checker::harness::{Server, Target, run};
 
 const BUILT: &str = env!("CARGO_BIN_EXE_06_group_chat");
 
-common::lesson_tests!(LESSON, BUILT;
-    demo_exits_zero,
-    server_welcomes_and_announces_joins,
-    server_broadcasts_to_everyone,
-    server_keeps_lines_whole,
-    server_nick,
-    server_who,
-    server_unknown_command,
-    server_quit_commands,
-    server_notices_close_and_reset,
-    server_rejects_long_lines,
-    server_replaces_invalid_utf8,
-    server_full,
-    server_survives_stalled_reader,
-    server_fifty_clients,
-    server_shutdown_on_sigterm,
-    server_exit_after,
-    server_prints_only_listening_on,
-    server_ipv6,
-    client_chats_through_stdin,
-    client_exits_when_server_closes,
-    server_port_in_use,
-    client_connection_refused,
-    unknown_host,
-    privileged_port,
-    usage_errors_exit_2,
-);
+// One `#[test]` per check of the lesson, generated from its declaration.
+workbook::l06_group_chat_tests!(BUILT);
 
 // Plain netcat is a chat client: the contract is lines of text, nothing more.
 

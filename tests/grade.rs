@@ -477,34 +477,6 @@ fn json_holds_what_the_scorecard_shows() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
-/// Split CSV text (RFC 4180) into rows of fields.
-fn parse_csv(text: &str) -> Vec<Vec<String>> {
-    let mut rows = Vec::new();
-    let mut row = Vec::new();
-    let mut field = String::new();
-    let mut quoted = false;
-    let mut chars = text.chars().peekable();
-    while let Some(c) = chars.next() {
-        match (quoted, c) {
-            (true, '"') if chars.peek() == Some(&'"') => {
-                chars.next();
-                field.push('"');
-            }
-            (true, '"') => quoted = false,
-            (true, c) => field.push(c),
-            (false, '"') => quoted = true,
-            (false, ',') => row.push(std::mem::take(&mut field)),
-            (false, '\r') => {}
-            (false, '\n') => {
-                row.push(std::mem::take(&mut field));
-                rows.push(std::mem::take(&mut row));
-            }
-            (false, c) => field.push(c),
-        }
-    }
-    rows
-}
-
 #[test]
 fn csv_and_junit_hold_the_same_results() {
     let mut args = vec![
@@ -517,42 +489,69 @@ fn csv_and_junit_hold_the_same_results() {
     args.extend(SOME_CHECKS);
     let (code, csv, _) = run(&args);
     assert_eq!(code, 1);
-    let rows = parse_csv(&csv);
-    assert_eq!(rows[0], grade::CSV_HEADER);
-    let summary: Vec<(&str, &str, &str, &str)> = rows[1..]
+    let mut reader = csv::Reader::from_reader(csv.as_bytes());
+    assert_eq!(
+        reader.headers().expect("a header row"),
+        &grade::CSV_HEADER[..]
+    );
+    let rows: Vec<grade::CsvRow> = reader
+        .deserialize()
+        .collect::<Result<_, _>>()
+        .expect("every row has the header's columns");
+    let summary: Vec<(&str, &str, u32, Status)> = rows
         .iter()
-        .map(|r| (r[0].as_str(), r[2].as_str(), r[5].as_str(), r[6].as_str()))
+        .map(|r| (r.student.as_str(), r.check.as_str(), r.earned, r.status))
         .collect();
     assert_eq!(
         summary,
         [
-            ("eve", "demo_exits_zero", "0", "fail"),
-            ("eve", "server_echoes_bytes", "3", "pass"),
-            ("eve", "server_upper", "2", "pass"),
+            ("eve", "demo_exits_zero", 0, Status::Fail),
+            ("eve", "server_echoes_bytes", 3, Status::Pass),
+            ("eve", "server_upper", 2, Status::Pass),
         ]
     );
-    let demo = &rows[1];
-    assert_eq!(demo[8], "expected exit status 0 (exit status: 2)");
+    let demo = &rows[0];
+    assert_eq!(demo.reason, "expected exit status 0 (exit status: 2)");
     assert!(
-        demo[13].contains("\necho.py: error:"),
+        demo.stderr.contains("\necho.py: error:"),
         "stderr lines, newline-separated: {demo:?}"
     );
-    assert!(demo[14].starts_with("lessons/02_echo.md#"), "{demo:?}");
+    assert!(demo.hint.starts_with("lessons/02_echo.md#"), "{demo:?}");
 
     args[4] = "junit";
     let (_, xml, _) = run(&args);
     assert!(xml.starts_with("<?xml"), "{xml}");
-    assert!(
-        xml.contains("<testsuite name=\"eve/02_echo\" tests=\"3\" failures=\"1\""),
-        "{xml}"
-    );
-    assert_eq!(xml.matches("<testcase ").count(), 3, "{xml}");
+    let junit = quick_junit::Report::deserialize_from_str(&xml).expect("valid JUnit XML");
+    assert_eq!((junit.tests, junit.failures), (3, 1), "{xml}");
+    let [suite] = &junit.test_suites[..] else {
+        panic!("one testsuite: {xml}");
+    };
     assert_eq!(
-        xml.matches("<failure message=\"expected exit status 0")
-            .count(),
-        1,
+        (suite.name.as_str(), suite.tests, suite.failures),
+        ("eve/02_echo", 3, 1),
         "{xml}"
     );
+    // The same checks as the CSV, in the same order; the failed one carries the same reason,
+    // evidence and hint.
+    let cases: Vec<&str> = suite.test_cases.iter().map(|c| c.name.as_str()).collect();
+    let checks: Vec<&str> = rows.iter().map(|r| r.check.as_str()).collect();
+    assert_eq!(cases, checks);
+    let quick_junit::TestCaseStatus::NonSuccess {
+        message,
+        description,
+        ..
+    } = &suite.test_cases[0].status
+    else {
+        panic!("demo_exits_zero failed: {xml}");
+    };
+    assert_eq!(message.as_deref(), Some(demo.reason.as_str()));
+    let description = description.as_deref().unwrap_or_default();
+    for part in [&demo.command, &demo.hint] {
+        assert!(description.contains(part.as_str()), "{part} missing: {xml}");
+    }
+    for line in demo.stderr.lines() {
+        assert!(description.contains(line), "{line} missing: {xml}");
+    }
 }
 
 // ---------------------------------------------------------------------------------------------

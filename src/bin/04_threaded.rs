@@ -22,7 +22,8 @@
 //! cargo run --bin 04_threaded -- client "Hello, world"      # terminal 3: …and this is served anyway
 //! ```
 //!
-//! The page: `lessons/04_threaded.md`.
+//! The page: `lessons/04_threaded.md`. The lesson comes first in this file — the accept loop, then
+//! one client's thread — and the command line and the demo come last.
 
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::process::ExitCode;
@@ -35,8 +36,104 @@ use workbook::kit::cli::{Endpoint, ports, resolve, resolve_one};
 use workbook::kit::echo::{self, Transform};
 use workbook::kit::narrate::{Narrator, show_bytes, try_next};
 use workbook::kit::net;
+use workbook::kit::shutdown::Stop;
 
 const LESSON: &str = "04_threaded";
+
+// ANCHOR: accept_loop
+/// The main thread only accepts: each connection goes to a new thread, and the main thread is
+/// back in `accept()` straight away — until `stop` says otherwise (`--exit-after K`).
+fn serve(listener: &TcpListener, transform: Transform, stop: &Stop, say: &Narrator) -> Result<()> {
+    // How many client threads are alive right now: the cost of this design, made visible.
+    let live = AtomicUsize::new(0);
+    // A *scoped* thread may borrow from this function (the narrator, the counter), and the
+    // scope does not end until every thread spawned in it has finished: leaving it is how a
+    // stopped server waits for the clients still being served.
+    thread::scope(|scope| -> Result<()> {
+        while !stop.is_stopped() {
+            say.note("main thread waits in accept(); the client threads keep serving meanwhile");
+            let (stream, peer) = match listener.accept() {
+                Ok(accepted) => accepted,
+                // The client gave up between its handshake and our accept: not our problem.
+                Err(e) if e.kind() == std::io::ErrorKind::ConnectionAborted => continue,
+                Err(e) => return Err(e).context("accept() failed"),
+            };
+            // Counted by `stop`: with `--exit-after K`, the K-th connection is the last one.
+            let n = stop.accepted();
+            say.call("accept()", format!("connection {n} from {peer}"));
+            let name = format!("thread-{n}");
+            let now_live = live.fetch_add(1, Ordering::SeqCst) + 1;
+            // Only the narration needs this: stderr stays ours until the spawn is told, so the
+            // new thread's first words come after it (the lock is reentrant: we can still speak).
+            let story = std::io::stderr().lock();
+            let spawned = thread::Builder::new()
+                .name(name.clone())
+                .spawn_scoped(scope, {
+                    let live = &live;
+                    move || handle(stream, peer, transform, live, say)
+                });
+            match spawned {
+                Ok(_) => say.call(
+                    format!("spawn({name})"),
+                    format!(
+                        "{now_live} client thread(s) alive, plus main; main goes back to accept()"
+                    ),
+                ),
+                // Out of threads (or memory for their stacks): this client is dropped — the
+                // closure and the socket in it are freed — and the server goes on.
+                Err(e) => {
+                    live.fetch_sub(1, Ordering::SeqCst);
+                    say.call(
+                        format!("spawn({name})"),
+                        format!("failed: {e}; closing {peer}"),
+                    );
+                }
+            }
+            drop(story);
+        }
+        say.note(format!(
+            "accepted {} connection(s): no more accept(); waiting for {} client thread(s)",
+            stop.accepted_so_far(),
+            live.load(Ordering::SeqCst)
+        ));
+        Ok(())
+    })?;
+    say.note("every client thread has finished; exiting");
+    Ok(())
+}
+// ANCHOR_END: accept_loop
+
+// ANCHOR: handle
+/// One client's whole life, on its own thread: lesson 02's echo loop, then close.
+fn handle(
+    stream: TcpStream,
+    peer: SocketAddr,
+    transform: Transform,
+    live: &AtomicUsize,
+    server: &Narrator,
+) {
+    // The thread's name (given by the accept loop) labels everything it says.
+    let me = thread::current();
+    let say = server.for_role(me.name().unwrap_or("thread"));
+    say.note(format!("serving {peer}; recv() blocks this thread only"));
+    match echo::echo_until_closed(&stream, transform, &say) {
+        Ok((bytes, reads)) => say.call(
+            "recv()",
+            format!("0 bytes: {peer} closed its side after {bytes} bytes in {reads} reads"),
+        ),
+        // A reset or vanished client ends this thread, not the server.
+        Err(e) => say.call("recv()/send()", format!("failed: {e}; dropping {peer}")),
+    }
+    drop(stream);
+    let left = live.fetch_sub(1, Ordering::SeqCst) - 1;
+    say.call(
+        "close()",
+        format!("done with {peer}; this thread ends, {left} client thread(s) still alive"),
+    );
+}
+// ANCHOR_END: handle
+
+// Everything below is the command line and the demo around the lesson.
 
 #[derive(Parser)]
 #[command(
@@ -85,7 +182,8 @@ fn main() -> ExitCode {
             let say = Narrator::new("server", at.quiet);
             let listener = net::listen(resolve_one(&at.host, at.port)?, &say)?;
             net::announce(&listener)?;
-            serve(&listener, Transform::from_flag(upper), exit_after, &say)
+            let stop = Stop::new().after(exit_after);
+            serve(&listener, Transform::from_flag(upper), &stop, &say)
         }
         Mode::Client { at, messages } => {
             let say = Narrator::new("client", at.quiet);
@@ -94,113 +192,20 @@ fn main() -> ExitCode {
     })
 }
 
-// ANCHOR: accept_loop
-/// The main thread only accepts: each connection goes to a new thread, and the main thread is
-/// back in `accept()` straight away.
-fn serve(
-    listener: &TcpListener,
-    transform: Transform,
-    exit_after: Option<u64>,
-    say: &Narrator,
-) -> Result<()> {
-    // How many client threads are alive right now: the cost of this design, made visible.
-    let live = AtomicUsize::new(0);
-    // A *scoped* thread may borrow from this function (the narrator, the counter), and the
-    // scope does not end until every thread spawned in it has finished: leaving it is how
-    // `--exit-after` waits for the clients still being served.
-    thread::scope(|scope| -> Result<()> {
-        let mut accepted = 0;
-        while exit_after.is_none_or(|limit| accepted < limit) {
-            say.note("main thread waits in accept(); the client threads keep serving meanwhile");
-            let (stream, peer) = match listener.accept() {
-                Ok(accepted) => accepted,
-                // The client gave up between its handshake and our accept: not our problem.
-                Err(e) if e.kind() == std::io::ErrorKind::ConnectionAborted => continue,
-                Err(e) => return Err(e).context("accept() failed"),
-            };
-            accepted += 1;
-            say.call("accept()", format!("connection {accepted} from {peer}"));
-            let name = format!("thread-{accepted}");
-            let now_live = live.fetch_add(1, Ordering::SeqCst) + 1;
-            let spawned = thread::Builder::new()
-                .name(name.clone())
-                .spawn_scoped(scope, {
-                    let live = &live;
-                    move || handle(stream, peer, transform, live, say)
-                });
-            match spawned {
-                Ok(_) => say.call(
-                    format!("spawn({name})"),
-                    format!(
-                        "{now_live} client thread(s) alive, plus main; main goes back to accept()"
-                    ),
-                ),
-                // Out of threads (or memory for their stacks): this client is dropped — the
-                // closure and the socket in it are freed — and the server goes on.
-                Err(e) => {
-                    live.fetch_sub(1, Ordering::SeqCst);
-                    say.call(
-                        format!("spawn({name})"),
-                        format!("failed: {e}; closing {peer}"),
-                    );
-                }
-            }
-        }
-        say.note(format!(
-            "accepted {accepted} connection(s): no more accept(); waiting for {} client thread(s)",
-            live.load(Ordering::SeqCst)
-        ));
-        Ok(())
-    })?;
-    say.note("every client thread has finished; exiting");
-    Ok(())
-}
-// ANCHOR_END: accept_loop
-
-// ANCHOR: handle
-/// One client's whole life, on its own thread: lesson 02's echo loop, then close.
-fn handle(
-    stream: TcpStream,
-    peer: SocketAddr,
-    transform: Transform,
-    live: &AtomicUsize,
-    server: &Narrator,
-) {
-    // The thread's name (given by the accept loop) labels everything it says.
-    let me = thread::current();
-    let say = server.for_role(me.name().unwrap_or("thread"));
-    say.note(format!("serving {peer}; recv() blocks this thread only"));
-    match echo::echo_until_closed(&stream, transform, &say) {
-        Ok((bytes, reads)) => say.call(
-            "recv()",
-            format!("0 bytes: {peer} closed its side after {bytes} bytes in {reads} reads"),
-        ),
-        // A reset or vanished client ends this thread, not the server.
-        Err(e) => say.call("recv()/send()", format!("failed: {e}; dropping {peer}")),
-    }
-    drop(stream);
-    let left = live.fetch_sub(1, Ordering::SeqCst) - 1;
-    say.call(
-        "close()",
-        format!("done with {peer}; this thread ends, {left} client thread(s) still alive"),
-    );
-}
-// ANCHOR_END: handle
-
 /// Client 1 is served and stays connected, idle; client 2 is served all the same — the moment
 /// lesson 02 cannot get past. Then both finish and the server (`--exit-after 2`) exits.
 fn demo() -> Result<()> {
     let server = Narrator::new("server", false);
     let listener = net::listen("127.0.0.1:0".parse()?, &server)?;
     let addr = listener.local_addr()?;
+    let stop = Stop::new().after(Some(2));
     thread::scope(|scope| -> Result<()> {
-        let serving = scope.spawn(|| serve(&listener, Transform::Echo, Some(2), &server));
+        let serving = scope.spawn(|| serve(&listener, Transform::Echo, &stop, &server));
         let talked = talk(addr);
         if talked.is_err() {
-            // Let the server reach its two connections and end, so the demo cannot hang.
-            for _ in 0..2 {
-                let _ = TcpStream::connect(addr);
-            }
+            // Stop the server and wake it from accept(), so that the demo cannot hang.
+            stop.wake_listener(addr, 1);
+            stop.stop();
         }
         let served = serving
             .join()
@@ -226,6 +231,8 @@ fn demo() -> Result<()> {
 fn talk(addr: SocketAddr) -> Result<()> {
     let one = Narrator::new("client 1", false);
     let first = net::connect(&[addr], &one)?;
+    // Every read in the demo has a limit: a client waits for its echo, never for ever.
+    first.set_read_timeout(Some(echo::CLIENT_TIMEOUT))?;
     println!(
         "{}",
         show_bytes(&echo::echo_one(&first, b"Hello from client 1\n", &one)?, 40)
@@ -234,6 +241,7 @@ fn talk(addr: SocketAddr) -> Result<()> {
 
     let two = Narrator::new("client 2", false);
     let second = net::connect(&[addr], &two)?;
+    second.set_read_timeout(Some(echo::CLIENT_TIMEOUT))?;
     println!(
         "{}",
         show_bytes(

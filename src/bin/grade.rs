@@ -22,8 +22,8 @@ use std::process::ExitCode;
 
 use clap::{Parser, ValueEnum};
 use workbook::checker::checks::{Check, LESSONS, Lesson};
-use workbook::checker::grade::{self, Job, Report, Scorecard, Student, reaper};
-use workbook::checker::harness::{self, Target};
+use workbook::checker::grade::{self, Job, Report, Scorecard, Student};
+use workbook::checker::harness::{self, Target, reaper};
 
 /// Run a lesson's checks against a program — yours, a student's, in any language — and print
 /// a scorecard: ✓/✗ per check, its points, and for each failure the evidence and a hint.
@@ -327,7 +327,9 @@ fn run(cli: Cli) -> Result<ExitCode, Stop> {
         Format::Json => Some(grade::to_json(&report)),
         Format::Csv => Some(grade::to_csv(&report)),
         Format::Junit => Some(grade::to_junit(&report)),
-    };
+    }
+    .transpose()
+    .map_err(|e| Stop::Failed(e, "please report this as a bug in grade".into()))?;
     let text = || text_report(&report, class_mode, cli.summary, colour);
     match (&cli.output, machine) {
         (None, None) => emit(&text()),

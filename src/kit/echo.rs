@@ -1,13 +1,13 @@
-//! What lesson 02 taught, packaged for the lessons that build on it (04, 05).
+//! Lesson 02's echo — the server's per-connection loop and the whole client — in one copy.
 //!
-//! Lesson 02's binary (`src/bin/02_echo.rs`) is where the echo is *taught*, call by call. Lessons
-//! 04 and 05 keep the same wire contract and change only *who* serves each connection (a thread
-//! per client, a pool of workers), so the parts they share with 02 live here and their binaries
-//! show only what is new:
+//! Lesson 02 teaches this code (its page shows it from here); its binary,
+//! `src/bin/02_echo/main.rs`, keeps only what is 02's alone: the iterative accept loop. Lessons 04
+//! and 05 keep the same wire contract and change only *who* serves each connection (a thread per
+//! client, a pool of workers), so they call the same functions:
 //!
-//! - [`echo_until_closed`] — the server's recv → send loop for one connection;
-//! - [`client`] — lesson 02's client: send each message (or each stdin line), print each whole
-//!   echo, then `shutdown(SHUT_WR)` and wait for the server to close.
+//! - [`echo_until_closed`] — the server's recv → sendall loop for one connection;
+//! - [`client`] — the client: connect, send each message (or each stdin line), print each whole
+//!   echo, then `shutdown(SHUT_WR)` and wait for the server to close ([`echo_one`], [`finish`]).
 //!
 //! Everything narrates through the [`Narrator`] it is given, so a thread can pass its own.
 
@@ -20,12 +20,12 @@ use anyhow::{Context, Result, bail};
 use crate::kit::narrate::{Narrator, show_bytes};
 use crate::kit::net::connect;
 
-/// The course's buffer size: one read returns at most this many bytes, often fewer.
+/// The course's buffer size. A read returns *at most* this many bytes — often fewer.
 pub const READ_SIZE: usize = 1024;
 
-/// Per connection, narrate this many reads; after that only the total (a 1 MiB echo takes a
-/// thousand reads).
-const NARRATED_READS: usize = 3;
+/// Narrate this many reads per connection, then only a summary: a 1 MiB message takes a
+/// thousand reads, and the point is made after a few.
+const NARRATED_READS: usize = 4;
 
 /// The client gives up when the server sends nothing for this long. A busy server may keep a
 /// client waiting (iterative in 02, every worker busy in 05), so this is generous.
@@ -39,7 +39,7 @@ const MAX_LINE: usize = 64 << 20;
 pub enum Transform {
     /// Send every byte back unchanged.
     Echo,
-    /// Upper-case ASCII letters, byte by byte; every other byte unchanged.
+    /// Upper-case ASCII letters, byte by byte; every other byte unchanged (the course's variation).
     Upper,
 }
 
@@ -53,8 +53,9 @@ impl Transform {
         }
     }
 
-    /// Apply to one read's worth of bytes in place. Byte by byte, so it does not matter where
-    /// the stream was split; bytes of UTF-8's multi-byte characters are not ASCII and stay.
+    /// Apply to one read's worth of bytes in place. Byte by byte, so it works however the stream
+    /// was split into reads; bytes that are not ASCII letters (including every byte of UTF-8's
+    /// multi-byte characters) stay.
     pub fn apply(self, data: &mut [u8]) {
         if self == Transform::Upper {
             data.make_ascii_uppercase();
@@ -62,41 +63,59 @@ impl Transform {
     }
 }
 
-/// Echo one connection: recv → transform → sendall, until recv returns 0 (the client shut
-/// down its sending side). Returns the bytes echoed and the number of reads.
+// ANCHOR: echo_loop
+/// recv → send, until recv returns 0 bytes (the client shut down its sending side).
+/// Returns how many bytes were echoed and in how many reads.
 pub fn echo_until_closed(
     mut stream: &TcpStream,
     transform: Transform,
     say: &Narrator,
 ) -> std::io::Result<(u64, usize)> {
+    // TCP_NODELAY: send each echo the moment we write it. Without it, Nagle's algorithm holds
+    // a small last segment back until the client ACKs what is in flight, and the client delays
+    // that ACK by up to 40 ms: a 64 KiB echo, written 1024 bytes at a time, then crawls at
+    // 1.5 MB/s. An echo server's writes are replies, with nothing to gain from waiting.
+    stream.set_nodelay(true)?;
+    say.call("setsockopt(TCP_NODELAY, 1)", "each write is sent at once");
     let mut buf = [0u8; READ_SIZE];
-    let (mut bytes, mut reads) = (0u64, 0usize);
+    let (mut total, mut reads) = (0u64, 0usize);
     loop {
-        // Whatever has arrived, 1 to READ_SIZE bytes: a read is not a message.
+        // recv(1024) returns whatever has arrived, 1 to 1024 bytes — not "a message". It blocks
+        // while nothing has arrived; 0 means the client will send nothing more.
         let n = stream.read(&mut buf)?;
         if n == 0 {
-            return Ok((bytes, reads));
+            return Ok((total, reads));
         }
+        reads += 1;
+        total += n as u64;
         let data = &mut buf[..n];
         transform.apply(data);
-        stream.write_all(data)?;
-        reads += 1;
-        bytes += n as u64;
-        if reads <= NARRATED_READS {
+        // Narrated before the send, so that the read is told before the client can see its echo.
+        let narrated = reads <= NARRATED_READS;
+        if narrated {
             say.call(
-                format!("recv({READ_SIZE}) + sendall"),
+                format!("recv({READ_SIZE})"),
                 format!("{n} bytes {}", show_bytes(data, 24)),
             );
+        }
+        // sendall(): write_all loops until the kernel has taken every byte.
+        stream.write_all(data)?;
+        if narrated {
+            say.call(format!("sendall({n} bytes)"), "ok");
         } else if reads == NARRATED_READS + 1 {
             say.note("… more reads; only the total is shown from here on");
         }
     }
 }
+// ANCHOR_END: echo_loop
 
-/// Lesson 02's client, whole: connect, echo each message (each stdin line when `messages` is
-/// empty) and print it on stdout, then finish. The `client` subcommand of 02, 04 and 05.
+// ANCHOR: client
+/// The client, whole: connect, echo each message (each line of stdin when `messages` is empty)
+/// and print the echo on stdout, then finish. The `client` subcommand of 02, 04 and 05.
 pub fn client(addrs: &[SocketAddr], messages: &[String], say: &Narrator) -> Result<()> {
+    // socket() + connect(): `net::connect`, shown with lesson 02's listen.
     let stream = connect(addrs, say)?;
+    // settimeout(): a server that accepts and then says nothing must not hang us forever.
     stream.set_read_timeout(Some(CLIENT_TIMEOUT))?;
     let mut stdout = std::io::stdout().lock();
     let mut print = |echo: Vec<u8>| -> Result<()> {
@@ -105,6 +124,7 @@ pub fn client(addrs: &[SocketAddr], messages: &[String], say: &Narrator) -> Resu
         Ok(())
     };
     if messages.is_empty() {
+        // Interactive (or piped): one message per line of stdin, echoed as it comes back.
         let mut stdin = std::io::stdin().lock();
         while let Some(line) = read_line(&mut stdin)? {
             print(echo_one(&stream, &line, say)?)?;
@@ -117,12 +137,16 @@ pub fn client(addrs: &[SocketAddr], messages: &[String], say: &Narrator) -> Resu
     finish(stream, say)
 }
 
-/// Send `message` and read back exactly as many bytes. The sending happens on a second thread:
-/// sending everything before reading deadlocks once the echo fills the socket buffers.
+/// Send one message and read back exactly as many bytes as were sent.
 pub fn echo_one(stream: &TcpStream, message: &[u8], say: &Narrator) -> Result<Vec<u8>> {
+    // Send on one thread while reading on this one. Sending everything first and reading
+    // afterwards deadlocks on a large message: the server blocks sending an echo we are not
+    // reading yet, so it stops reading, so our send blocks too.
     let mut writer = stream.try_clone().context("failed to clone the socket")?;
     std::thread::scope(|scope| {
         let sending = scope.spawn(move || writer.write_all(message));
+        // The echo of our message is exactly message.len() bytes: read until we have them all,
+        // however the stream happens to split them.
         let mut echo = vec![0u8; message.len()];
         let (mut filled, mut reads) = (0, 0);
         while filled < echo.len() {
@@ -144,18 +168,28 @@ pub fn echo_one(stream: &TcpStream, message: &[u8], say: &Narrator) -> Result<Ve
             .context("failed to send")?;
         say.call(
             format!("sendall({})", show_bytes(message, 24)),
-            format!("echo back in {reads} read(s): {}", show_bytes(&echo, 24)),
+            format!("{} bytes", message.len()),
+        );
+        say.call(
+            "recv() until the whole echo is in",
+            format!("{} bytes in {reads} read(s)", echo.len()),
         );
         Ok(echo)
     })
 }
 
-/// shutdown(SHUT_WR), then read until the server closes (it must send nothing more), close.
+/// shutdown(SHUT_WR): "I will send nothing more". The server's read returns 0, it closes, and
+/// our read returns 0 too: both sides agree the conversation is over.
 pub fn finish(stream: TcpStream, say: &Narrator) -> Result<()> {
-    stream
-        .shutdown(Shutdown::Write)
-        .context("shutdown() failed")?;
-    say.call("shutdown(SHUT_WR)", "ok: we will send nothing more");
+    match stream.shutdown(Shutdown::Write) {
+        Ok(()) => say.call("shutdown(SHUT_WR)", "ok: no more data from us"),
+        // The server closed first (is it an echo server?): what it sent is read below.
+        Err(e) if e.kind() == std::io::ErrorKind::NotConnected => say.call(
+            "shutdown(SHUT_WR)",
+            "the server had already closed the connection",
+        ),
+        Err(e) => return Err(e).context("shutdown() failed"),
+    }
     let mut rest = Vec::new();
     (&stream)
         .take(READ_SIZE as u64)
@@ -168,10 +202,12 @@ pub fn finish(stream: TcpStream, say: &Narrator) -> Result<()> {
             show_bytes(&rest, 40)
         );
     }
+    say.call("recv()", "0 bytes: the server closed");
     drop(stream);
-    say.call("recv() → 0 bytes, close()", "the server closed; so do we");
+    say.call("close()", "ok");
     Ok(())
 }
+// ANCHOR_END: client
 
 /// One line of stdin with its `\n` (added to a last line without one); `None` at the end.
 fn read_line(input: &mut impl BufRead) -> Result<Option<Vec<u8>>> {

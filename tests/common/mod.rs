@@ -1,10 +1,10 @@
 //! The test harness every `tests/NN_*.rs` shares.
 //!
-//! Each lesson test file lists its checks with [`lesson_tests!`], which makes one `#[test]` per
-//! check (so `cargo test --test 02_echo server_echoes_bytes` runs one) plus a test that the list
-//! is complete. The checks themselves live in `workbook::checker::checks`, defined once; this file only
-//! picks the program to run — the built binary, or `WORKBOOK_TARGET_<LESSON>` — and proves the
-//! checks can fail by running them against the wrong programs in `tests/fixtures/`.
+//! Each lesson test file gets one `#[test]` per check from the macro its lesson's declaration
+//! exports (`workbook::l02_echo_tests!(BUILT)`, so `cargo test --test 02_echo server_echoes_bytes`
+//! runs one); the checks themselves live in `workbook::checker::checks`, defined once. This file
+//! picks the program other tests run — the built binary, or `WORKBOOK_TARGET_<LESSON>` — and
+//! proves the checks can fail by running them against the wrong programs in `tests/fixtures/`.
 #![allow(dead_code)] // each test crate uses its own subset
 
 use std::path::PathBuf;
@@ -21,45 +21,6 @@ pub fn target(lesson: &Lesson, built: &str) -> Target {
 pub fn overridden(lesson: &Lesson) -> bool {
     std::env::var(Target::env_var(lesson.name)).is_ok_and(|v| !v.trim().is_empty())
 }
-
-/// Run one check of `lesson` against its target.
-pub fn check(lesson: &Lesson, id: &str, built: &str) -> Result<(), Failure> {
-    let check = lesson
-        .check(id)
-        .unwrap_or_else(|| panic!("{} has no check `{id}`", lesson.name));
-    checks::run(check, &target(lesson, built))
-}
-
-/// Every check of the lesson has a test, and every test names a check.
-pub fn all_listed(lesson: &Lesson, listed: &[&str]) {
-    let mut have: Vec<&str> = lesson.checks.iter().map(|c| c.id).collect();
-    let mut want = listed.to_vec();
-    have.sort_unstable();
-    want.sort_unstable();
-    assert_eq!(
-        have, want,
-        "the test file must list exactly the checks of {}",
-        lesson.name
-    );
-}
-
-/// One `#[test]` per check of a lesson, and a test that none is missing.
-macro_rules! lesson_tests {
-    ($lesson:expr, $built:expr; $($id:ident),+ $(,)?) => {
-        $(
-            #[test]
-            fn $id() -> Result<(), workbook::checker::checks::Failure> {
-                common::check(&$lesson, stringify!($id), $built)
-            }
-        )+
-
-        #[test]
-        fn every_check_of_the_lesson_has_a_test() {
-            common::all_listed(&$lesson, &[$(stringify!($id)),+]);
-        }
-    };
-}
-pub(crate) use lesson_tests;
 
 /// A program in `tests/fixtures/` or `examples/`, run with `python3`.
 pub fn python(relative: &str) -> Target {

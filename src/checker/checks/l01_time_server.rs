@@ -7,106 +7,98 @@
 use std::io::Write;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use super::{Check, Failure, Lesson, Outcome, common, ensure};
+use super::common::{
+    demo_exits_zero, privileged_port, tcp_client_refused as client_connection_refused,
+    tcp_server_port_in_use as server_port_in_use, usage_errors_exit_2,
+};
+use super::{Failure, Outcome, common, ensure};
 use crate::checker::harness::{RUN_TIMEOUT, Server, Target, TcpStub, connect, read_to_end, run};
 
-/// Lesson 01's checks.
-pub const LESSON: Lesson = Lesson {
+lesson! {
+    /// Lesson 01's checks.
     name: "01_time_server",
-    checks: &[
-        Check {
-            id: "demo_exits_zero",
+    tests: l01_time_server_tests,
+    checks: [
+        demo_exits_zero {
             title: "with no arguments, the demo runs and exits 0",
             points: 1,
-            hint: "lessons/01_time_server.md#run-it: the demo must finish by itself; does your server thread stop after the demo's clients?",
-            run: common::demo_exits_zero,
+            section: "run-it",
+            hint: "the demo must finish by itself; does your server thread stop after the demo's clients?",
         },
-        Check {
-            id: "server_sends_time_and_closes",
+        server_sends_time_and_closes {
             title: "server sends the current UTC time as RFC 3339 with milliseconds and `\\n`, then closes",
             points: 3,
-            hint: "lessons/01_time_server.md#the-contract: e.g. `2026-11-25T09:41:07.123Z\\n`, then close the connection",
-            run: server_sends_time_and_closes,
+            section: "the-contract",
+            hint: "e.g. `2026-11-25T09:41:07.123Z\\n`, then close the connection",
         },
-        Check {
-            id: "server_serves_clients_one_after_another",
+        server_serves_clients_one_after_another {
             title: "server serves three clients one after another",
             points: 2,
-            hint: "lessons/01_time_server.md#the-calls-in-order: go back to accept() after closing each connection",
-            run: server_serves_clients_one_after_another,
+            section: "the-calls-in-order",
+            hint: "go back to accept() after closing each connection",
         },
-        Check {
-            id: "server_prints_only_listening_on",
+        server_prints_only_listening_on {
             title: "server's stdout holds only the `listening on ADDR` line",
             points: 1,
-            hint: "lessons/01_time_server.md#the-contract: narration belongs on stderr; stdout is the contract",
-            run: server_prints_only_listening_on,
+            section: "the-contract",
+            hint: "narration belongs on stderr; stdout is the contract",
         },
-        Check {
-            id: "server_ipv6",
+        server_ipv6 {
             title: "server listens on IPv6 loopback with --host ::1",
             points: 1,
-            hint: "lessons/01_time_server.md#the-calls-in-order: choose AF_INET6 for an IPv6 address; print `listening on [::1]:PORT`",
-            run: server_ipv6,
+            section: "the-calls-in-order",
+            hint: "choose AF_INET6 for an IPv6 address; print `listening on [::1]:PORT`",
         },
-        Check {
-            id: "server_rfc868",
+        server_rfc868 {
             title: "server --rfc868 sends 4 bytes: big-endian seconds since 1900",
             points: 2,
-            hint: "lessons/01_time_server.md#rfc-868: add 2208988800 to Unix time and send it as 4 big-endian bytes",
-            run: server_rfc868,
+            section: "rfc-868",
+            hint: "add 2208988800 to Unix time and send it as 4 big-endian bytes",
         },
-        Check {
-            id: "client_prints_time",
+        client_prints_time {
             title: "client reads to the end of the stream and prints the time line",
             points: 2,
-            hint: "lessons/01_time_server.md#the-contract: one recv() may return part of the reply; read until recv returns no bytes",
-            run: client_prints_time,
+            section: "the-contract",
+            hint: "one recv() may return part of the reply; read until recv returns no bytes",
         },
-        Check {
-            id: "client_rfc868",
+        client_rfc868 {
             title: "client --rfc868 decodes 4 bytes and prints RFC 3339",
             points: 2,
-            hint: "lessons/01_time_server.md#rfc-868: subtract 2208988800 from the big-endian number to get Unix time",
-            run: client_rfc868,
+            section: "rfc-868",
+            hint: "subtract 2208988800 from the big-endian number to get Unix time",
         },
-        Check {
-            id: "server_port_in_use",
+        server_port_in_use {
             title: "server on a port already in use: `error: …in use`, exit 1",
             points: 1,
-            hint: "lessons/01_time_server.md#when-things-go-wrong: catch the bind error and print one `error:` line",
-            run: common::tcp_server_port_in_use,
+            section: "when-things-go-wrong",
+            hint: "catch the bind error and print one `error:` line",
         },
-        Check {
-            id: "client_connection_refused",
+        client_connection_refused {
             title: "client with no server: `error: …refused`, exit 1",
             points: 1,
-            hint: "lessons/01_time_server.md#when-things-go-wrong: catch the connect error and print one `error:` line",
-            run: common::tcp_client_refused,
+            section: "when-things-go-wrong",
+            hint: "catch the connect error and print one `error:` line",
         },
-        Check {
-            id: "unknown_host",
+        unknown_host {
             title: "an unknown host name: `error:` naming the host, exit 1",
             points: 1,
-            hint: "lessons/01_time_server.md#when-things-go-wrong: name resolution can fail; report the host you could not resolve",
-            run: unknown_host,
+            section: "when-things-go-wrong",
+            hint: "name resolution can fail; report the host you could not resolve",
         },
-        Check {
-            id: "privileged_port",
+        privileged_port {
             title: "binding port 1 without privilege: `error: …permission denied`, exit 1",
             points: 1,
-            hint: "lessons/01_time_server.md#when-things-go-wrong: ports below 1024 need privilege; report the bind error",
-            run: common::privileged_port,
+            section: "when-things-go-wrong",
+            hint: "ports below 1024 need privilege; report the bind error",
         },
-        Check {
-            id: "usage_errors_exit_2",
+        usage_errors_exit_2 {
             title: "bad flags and out-of-range ports exit 2",
             points: 1,
-            hint: "lessons/01_time_server.md#the-contract: usage errors exit 2 (clap and argparse both do)",
-            run: common::usage_errors_exit_2,
+            section: "the-contract",
+            hint: "usage errors exit 2 (clap and argparse both do)",
         },
     ],
-};
+}
 
 /// Seconds from 1900 to 1970: RFC 868's epoch versus Unix's.
 const SECONDS_1900_TO_1970: u64 = 2_208_988_800;

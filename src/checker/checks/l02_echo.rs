@@ -11,129 +11,118 @@ use std::io::{Read, Write};
 use std::net::Shutdown;
 use std::time::Duration;
 
-use super::{Check, Failure, Lesson, Outcome, common, ensure};
+use super::common::{
+    demo_exits_zero, privileged_port, tcp_client_refused as client_connection_refused,
+    tcp_server_port_in_use as server_port_in_use, usage_errors_exit_2,
+};
+use super::{Failure, Outcome, common, ensure};
 use crate::checker::harness::{
     RUN_TIMEOUT, Server, Target, TcpStub, connect, read_exact, read_to_end, run,
 };
 
-/// Lesson 02's checks.
-pub const LESSON: Lesson = Lesson {
+lesson! {
+    /// Lesson 02's checks.
     name: "02_echo",
-    checks: &[
-        Check {
-            id: "demo_exits_zero",
+    tests: l02_echo_tests,
+    checks: [
+        demo_exits_zero {
             title: "with no arguments, the demo runs and exits 0",
             points: 1,
-            hint: "lessons/02_echo.md#run-it: the demo must end by itself; stop the server thread after the demo's clients",
-            run: common::demo_exits_zero,
+            section: "run-it",
+            hint: "the demo must end by itself; stop the server thread after the demo's clients",
         },
-        Check {
-            id: "server_echoes_bytes",
+        server_echoes_bytes {
             title: "server echoes every byte value unchanged, then closes after the client's shutdown",
             points: 3,
-            hint: "lessons/02_echo.md#the-contract: send back exactly what recv returned; close when recv returns 0 bytes",
-            run: server_echoes_bytes,
+            section: "the-contract",
+            hint: "send back exactly what recv returned; close when recv returns 0 bytes",
         },
-        Check {
-            id: "server_echoes_as_data_arrives",
+        server_echoes_as_data_arrives {
             title: "server echoes each piece as it arrives, without waiting for the end",
             points: 2,
-            hint: "lessons/02_echo.md#a-read-is-not-a-message: echo what each recv() returned at once; do not wait for end of stream",
-            run: server_echoes_as_data_arrives,
+            section: "a-read-is-not-a-message",
+            hint: "echo what each recv() returned at once; do not wait for end of stream",
         },
-        Check {
-            id: "server_echoes_large_message",
+        server_echoes_large_message {
             title: "server echoes a 1 MiB message completely",
             points: 3,
-            hint: "lessons/02_echo.md#a-read-is-not-a-message: loop on recv() until it returns 0; use sendall()/write_all()",
-            run: server_echoes_large_message,
+            section: "a-read-is-not-a-message",
+            hint: "loop on recv() until it returns 0; use sendall()/write_all()",
         },
-        Check {
-            id: "server_serves_clients_one_after_another",
+        server_serves_clients_one_after_another {
             title: "server serves three clients one after another",
             points: 2,
-            hint: "lessons/02_echo.md#the-calls-in-order: after closing a client, go back to accept()",
-            run: server_serves_clients_one_after_another,
+            section: "the-calls-in-order",
+            hint: "after closing a client, go back to accept()",
         },
-        Check {
-            id: "server_prints_only_listening_on",
+        server_prints_only_listening_on {
             title: "server's stdout holds only the `listening on ADDR` line",
             points: 1,
-            hint: "lessons/02_echo.md#the-contract: narration (like `Connected by …`) belongs on stderr",
-            run: server_prints_only_listening_on,
+            section: "the-contract",
+            hint: "narration (like `Connected by …`) belongs on stderr",
         },
-        Check {
-            id: "server_ipv6",
+        server_ipv6 {
             title: "server echoes over IPv6 loopback with --host ::1",
             points: 1,
-            hint: "lessons/02_echo.md#the-contract: resolve the host and bind an AF_INET6 socket for ::1",
-            run: server_ipv6,
+            section: "the-contract",
+            hint: "resolve the host and bind an AF_INET6 socket for ::1",
         },
-        Check {
-            id: "server_upper",
+        server_upper {
             title: "server --upper upper-cases ASCII letters and leaves other bytes alone",
             points: 2,
-            hint: "lessons/02_echo.md#the-contract: upper-case byte by byte (bytes.upper() in Python), not by decoding text",
-            run: server_upper,
+            section: "the-contract",
+            hint: "upper-case byte by byte (bytes.upper() in Python), not by decoding text",
         },
-        Check {
-            id: "client_prints_each_echo",
+        client_prints_each_echo {
             title: "client sends each MESSAGE with `\\n` and prints each whole echo, however it is split",
             points: 3,
-            hint: "lessons/02_echo.md#a-read-is-not-a-message: read until you have as many bytes as you sent",
-            run: client_prints_each_echo,
+            section: "a-read-is-not-a-message",
+            hint: "read until you have as many bytes as you sent",
         },
-        Check {
-            id: "client_reads_stdin_lines",
+        client_reads_stdin_lines {
             title: "client with no MESSAGE sends each line of stdin",
             points: 2,
-            hint: "lessons/02_echo.md#the-contract: one message per stdin line; a last line without `\\n` gets one",
-            run: client_reads_stdin_lines,
+            section: "the-contract",
+            hint: "one message per stdin line; a last line without `\\n` gets one",
         },
-        Check {
-            id: "client_large_message",
+        client_large_message {
             title: "client echoes a 1 MiB line from stdin without deadlock or loss",
             points: 3,
-            hint: "lessons/02_echo.md#a-read-is-not-a-message: send and receive at the same time (a thread), and read until all bytes are back",
-            run: client_large_message,
+            section: "a-read-is-not-a-message",
+            hint: "send and receive at the same time (a thread), and read until all bytes are back",
         },
-        Check {
-            id: "server_port_in_use",
+        server_port_in_use {
             title: "server on a port already in use: `error: …in use`, exit 1",
             points: 1,
-            hint: "lessons/02_echo.md#when-things-go-wrong: catch the bind error and print one `error:` line",
-            run: common::tcp_server_port_in_use,
+            section: "when-things-go-wrong",
+            hint: "catch the bind error and print one `error:` line",
         },
-        Check {
-            id: "client_connection_refused",
+        client_connection_refused {
             title: "client with no server: `error: …refused`, exit 1",
             points: 1,
-            hint: "lessons/02_echo.md#when-things-go-wrong: catch the connect error and print one `error:` line",
-            run: common::tcp_client_refused,
+            section: "when-things-go-wrong",
+            hint: "catch the connect error and print one `error:` line",
         },
-        Check {
-            id: "unknown_host",
+        unknown_host {
             title: "an unknown host name: `error:` naming the host, exit 1",
             points: 1,
-            hint: "lessons/02_echo.md#when-things-go-wrong: report the host you could not resolve",
-            run: unknown_host,
+            section: "when-things-go-wrong",
+            hint: "report the host you could not resolve",
         },
-        Check {
-            id: "privileged_port",
+        privileged_port {
             title: "binding port 1 without privilege: `error: …permission denied`, exit 1",
             points: 1,
-            hint: "lessons/02_echo.md#when-things-go-wrong: ports below 1024 need privilege; report the bind error",
-            run: common::privileged_port,
+            section: "when-things-go-wrong",
+            hint: "ports below 1024 need privilege; report the bind error",
         },
-        Check {
-            id: "usage_errors_exit_2",
+        usage_errors_exit_2 {
             title: "bad flags and out-of-range ports exit 2",
             points: 1,
-            hint: "lessons/02_echo.md#the-contract: usage errors exit 2",
-            run: common::usage_errors_exit_2,
+            section: "the-contract",
+            hint: "usage errors exit 2",
         },
     ],
-};
+}
 
 /// A 1 MiB message: far more than one read, more than the socket buffers.
 const LARGE: usize = 1 << 20;

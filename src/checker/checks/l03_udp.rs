@@ -18,170 +18,152 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use super::{Check, Failure, Lesson, Outcome, common, ensure};
+use super::common::{
+    demo_exits_zero, privileged_port, udp_server_port_in_use as server_port_in_use,
+};
+use super::{Failure, Outcome, common, ensure};
 use crate::checker::harness::{Finished, RUN_TIMEOUT, Server, Target, run, udp_socket};
 use crate::kit::narrate::show_bytes;
 
-/// Lesson 03's checks.
-pub const LESSON: Lesson = Lesson {
+lesson! {
+    /// Lesson 03's checks.
     name: "03_udp",
-    checks: &[
-        Check {
-            id: "demo_exits_zero",
+    tests: l03_udp_tests,
+    checks: [
+        demo_exits_zero {
             title: "with no arguments, the demo runs and exits 0",
             points: 1,
-            hint: "lessons/03_udp.md#run-it: the demo must end by itself, even though a UDP server never learns that its last client has gone",
-            run: common::demo_exits_zero,
+            section: "run-it",
+            hint: "the demo must end by itself, even though a UDP server never learns that its last client has gone",
         },
-        Check {
-            id: "server_echoes_datagram",
+        server_echoes_datagram {
             title: "server sends a datagram back unchanged, to its sender, from its own address",
             points: 3,
-            hint: "lessons/03_udp.md#the-calls-in-order: recvfrom() gives the data and the sender's address; sendto() the same bytes to that address",
-            run: server_echoes_datagram,
+            section: "the-calls-in-order",
+            hint: "recvfrom() gives the data and the sender's address; sendto() the same bytes to that address",
         },
-        Check {
-            id: "server_keeps_datagram_boundaries",
+        server_keeps_datagram_boundaries {
             title: "server answers each datagram with exactly one datagram (three sent back to back, one empty)",
             points: 3,
-            hint: "lessons/03_udp.md#datagrams-keep-their-boundaries: one recvfrom() is one whole datagram; echo it as it is, newlines and empty datagrams included",
-            run: server_keeps_datagram_boundaries,
+            section: "datagrams-keep-their-boundaries",
+            hint: "one recvfrom() is one whole datagram; echo it as it is, newlines and empty datagrams included",
         },
-        Check {
-            id: "server_echoes_large_datagram",
+        server_echoes_large_datagram {
             title: "server echoes a 60000-byte datagram intact",
             points: 2,
-            hint: "lessons/03_udp.md#datagrams-keep-their-boundaries: recvfrom(1024) cuts a datagram to 1024 bytes and the rest is lost; use a 65535-byte buffer",
-            run: server_echoes_large_datagram,
+            section: "datagrams-keep-their-boundaries",
+            hint: "recvfrom(1024) cuts a datagram to 1024 bytes and the rest is lost; use a 65535-byte buffer",
         },
-        Check {
-            id: "server_serves_several_senders",
+        server_serves_several_senders {
             title: "server answers two senders whose datagrams interleave, each with its own echoes",
             points: 2,
-            hint: "lessons/03_udp.md#the-calls-in-order: reply to the address each recvfrom() returned, not to the first client you saw",
-            run: server_serves_several_senders,
+            section: "the-calls-in-order",
+            hint: "reply to the address each recvfrom() returned, not to the first client you saw",
         },
-        Check {
-            id: "server_ipv6",
+        server_ipv6 {
             title: "server echoes over IPv6 loopback with --host ::1",
             points: 1,
-            hint: "lessons/03_udp.md#the-calls-in-order: resolve the host and make an AF_INET6 socket for ::1; print `listening on [::1]:PORT`",
-            run: server_ipv6,
+            section: "the-calls-in-order",
+            hint: "resolve the host and make an AF_INET6 socket for ::1; print `listening on [::1]:PORT`",
         },
-        Check {
-            id: "server_prints_only_listening_on",
+        server_prints_only_listening_on {
             title: "server's stdout holds only the `listening on ADDR` line",
             points: 1,
-            hint: "lessons/03_udp.md#the-contract: narrate each datagram on stderr; stdout is the contract",
-            run: server_prints_only_listening_on,
+            section: "the-contract",
+            hint: "narrate each datagram on stderr; stdout is the contract",
         },
-        Check {
-            id: "server_drop_all",
+        server_drop_all {
             title: "server --drop 1.0 answers nothing",
             points: 2,
-            hint: "lessons/03_udp.md#loss-retries-and-ping: draw a number in [0, 1) for each datagram and drop it when the number is below RATE",
-            run: server_drop_all,
+            section: "loss-retries-and-ping",
+            hint: "draw a number in [0, 1) for each datagram and drop it when the number is below RATE",
         },
-        Check {
-            id: "client_prints_replies",
+        client_prints_replies {
             title: "client sends each MESSAGE as one datagram, as is, and prints each echo on its own line",
             points: 3,
-            hint: "lessons/03_udp.md#the-contract: one sendto() per message, no `\\n` added; print the reply followed by `\\n`",
-            run: client_prints_replies,
+            section: "the-contract",
+            hint: "one sendto() per message, no `\\n` added; print the reply followed by `\\n`",
         },
-        Check {
-            id: "client_reads_stdin",
+        client_reads_stdin {
             title: "client with no MESSAGE sends each line of stdin as one datagram",
             points: 1,
-            hint: "lessons/03_udp.md#the-contract: each stdin line, without its line ending, is one message",
-            run: client_reads_stdin,
+            section: "the-contract",
+            hint: "each stdin line, without its line ending, is one message",
         },
-        Check {
-            id: "client_retries",
+        client_retries {
             title: "client resends when the first datagram gets no answer, and prints the echo of the second",
             points: 3,
-            hint: "lessons/03_udp.md#loss-retries-and-ping: wait --timeout-ms with a socket timeout, then sendto() again, up to --retries times",
-            run: client_retries,
+            section: "loss-retries-and-ping",
+            hint: "wait --timeout-ms with a socket timeout, then sendto() again, up to --retries times",
         },
-        Check {
-            id: "client_ignores_strangers_and_stale_replies",
+        client_ignores_strangers_and_stale_replies {
             title: "client ignores datagrams from other addresses and stale echoes of an earlier message",
             points: 2,
-            hint: "lessons/03_udp.md#loss-retries-and-ping: anyone can send to your port; keep only a datagram from the server's address that is the echo of this message",
-            run: client_ignores_strangers_and_stale_replies,
+            section: "loss-retries-and-ping",
+            hint: "anyone can send to your port; keep only a datagram from the server's address that is the echo of this message",
         },
-        Check {
-            id: "client_no_reply",
+        client_no_reply {
             title: "client with no answer: 1 + --retries tries, then `error: no reply …`, exit 1",
             points: 2,
-            hint: "lessons/03_udp.md#when-things-go-wrong: after the last timeout print `error: no reply from ADDR after N tries` and exit 1",
-            run: client_no_reply,
+            section: "when-things-go-wrong",
+            hint: "after the last timeout print `error: no reply from ADDR after N tries` and exit 1",
         },
-        Check {
-            id: "client_message_too_large",
+        client_message_too_large {
             title: "client given a message over 65507 bytes: `error:` naming the limit, exit 1, nothing sent",
             points: 1,
-            hint: "lessons/03_udp.md#when-things-go-wrong: check the size before sendto(): at most 65507 bytes over IPv4, 65527 over IPv6",
-            run: client_message_too_large,
+            section: "when-things-go-wrong",
+            hint: "check the size before sendto(): at most 65507 bytes over IPv4, 65527 over IPv6",
         },
-        Check {
-            id: "ping_reports_rtt",
+        ping_reports_rtt {
             title: "ping against the server: a reply line with time= per probe, 0% loss and an rtt line",
             points: 2,
-            hint: "lessons/03_udp.md#the-contract: `reply from ADDR: seq=N time=T ms`, then `N transmitted, M received, X% loss` and `rtt min/avg/max = A/B/C ms`",
-            run: ping_reports_rtt,
+            section: "the-contract",
+            hint: "`reply from ADDR: seq=N time=T ms`, then `N transmitted, M received, X% loss` and `rtt min/avg/max = A/B/C ms`",
         },
-        Check {
-            id: "ping_counts_loss",
+        ping_counts_loss {
             title: "ping against a server answering every other probe: `10 transmitted, 5 received, 50% loss`",
             points: 3,
-            hint: "lessons/03_udp.md#loss-retries-and-ping: a probe with no echo within --timeout-ms is a `seq=N timeout` line and counts as lost",
-            run: ping_counts_loss,
+            section: "loss-retries-and-ping",
+            hint: "a probe with no echo within --timeout-ms is a `seq=N timeout` line and counts as lost",
         },
-        Check {
-            id: "ping_ignores_late_replies",
+        ping_ignores_late_replies {
             title: "ping matches echoes by sequence number: a late echo of an earlier probe is not the current one's",
             points: 2,
-            hint: "lessons/03_udp.md#loss-retries-and-ping: put the sequence number in the probe and compare it in the echo",
-            run: ping_ignores_late_replies,
+            section: "loss-retries-and-ping",
+            hint: "put the sequence number in the probe and compare it in the echo",
         },
-        Check {
-            id: "ping_shows_drop",
+        ping_shows_drop {
             title: "ping against server --drop 0.5 --seed 1: some loss, but not all",
             points: 2,
-            hint: "lessons/03_udp.md#loss-retries-and-ping: the server drops about half; ping must count the timeouts",
-            run: ping_shows_drop,
+            section: "loss-retries-and-ping",
+            hint: "the server drops about half; ping must count the timeouts",
         },
-        Check {
-            id: "server_port_in_use",
+        server_port_in_use {
             title: "server on a UDP port already in use: `error: …in use`, exit 1",
             points: 1,
-            hint: "lessons/03_udp.md#when-things-go-wrong: catch the bind error and print one `error:` line",
-            run: common::udp_server_port_in_use,
+            section: "when-things-go-wrong",
+            hint: "catch the bind error and print one `error:` line",
         },
-        Check {
-            id: "unknown_host",
+        unknown_host {
             title: "an unknown host name (server, client, ping): `error:` naming the host, exit 1",
             points: 1,
-            hint: "lessons/03_udp.md#when-things-go-wrong: report the host you could not resolve",
-            run: unknown_host,
+            section: "when-things-go-wrong",
+            hint: "report the host you could not resolve",
         },
-        Check {
-            id: "privileged_port",
+        privileged_port {
             title: "binding port 1 without privilege: `error: …permission denied`, exit 1",
             points: 1,
-            hint: "lessons/03_udp.md#when-things-go-wrong: ports below 1024 need privilege, for UDP too; report the bind error",
-            run: common::privileged_port,
+            section: "when-things-go-wrong",
+            hint: "ports below 1024 need privilege, for UDP too; report the bind error",
         },
-        Check {
-            id: "usage_errors_exit_2",
+        usage_errors_exit_2 {
             title: "bad flags, out-of-range ports and a --drop outside 0.0–1.0 exit 2",
             points: 1,
-            hint: "lessons/03_udp.md#the-contract: usage errors exit 2; validate --drop as part of parsing the command line",
-            run: usage_errors_exit_2,
+            section: "the-contract",
+            hint: "usage errors exit 2; validate --drop as part of parsing the command line",
         },
     ],
-};
+}
 
 /// Room for any datagram.
 const BUFFER: usize = 65_536;

@@ -20,155 +20,145 @@ use std::io::{ErrorKind, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream};
 use std::time::{Duration, Instant};
 
-use super::{Check, Failure, Lesson, Outcome, common, l02_echo as echo};
+use super::common::{
+    demo_exits_zero, privileged_port, tcp_client_refused as client_connection_refused,
+    tcp_server_port_in_use as server_port_in_use, usage_errors_exit_2,
+};
+use super::{Failure, Outcome, common, l02_echo as echo};
 use crate::checker::harness::{IO_TIMEOUT, Process, Server, Target, connect, read_to_end};
+use echo::{
+    client_large_message, client_prints_each_echo, client_reads_stdin_lines,
+    server_echoes_as_data_arrives, server_echoes_bytes, server_echoes_large_message, server_ipv6,
+    server_prints_only_listening_on, server_serves_clients_one_after_another, server_upper,
+};
 
-/// Lesson 04's checks.
-pub const LESSON: Lesson = Lesson {
+lesson! {
+    /// Lesson 04's checks.
     name: "04_threaded",
-    checks: &[
-        Check {
-            id: "demo_exits_zero",
+    tests: l04_threaded_tests,
+    checks: [
+        demo_exits_zero {
             title: "with no arguments, the demo runs and exits 0",
             points: 1,
-            hint: "lessons/04_threaded.md#run-it: the demo must end by itself: after its clients, wait for the server's threads",
-            run: common::demo_exits_zero,
+            section: "run-it",
+            hint: "the demo must end by itself: after its clients, wait for the server's threads",
         },
-        Check {
-            id: "server_echoes_bytes",
+        server_echoes_bytes {
             title: "server echoes every byte value unchanged, then closes after the client's shutdown",
             points: 2,
-            hint: "lessons/04_threaded.md#the-contract: each thread runs lesson 02's echo loop: send back what recv returned; close when it returns 0",
-            run: echo::server_echoes_bytes,
+            section: "the-contract",
+            hint: "each thread runs lesson 02's echo loop: send back what recv returned; close when it returns 0",
         },
-        Check {
-            id: "server_echoes_as_data_arrives",
+        server_echoes_as_data_arrives {
             title: "server echoes each piece as it arrives, without waiting for the end",
             points: 1,
-            hint: "lessons/04_threaded.md#the-contract: echo what each recv() returned at once",
-            run: echo::server_echoes_as_data_arrives,
+            section: "the-contract",
+            hint: "echo what each recv() returned at once",
         },
-        Check {
-            id: "server_echoes_large_message",
+        server_echoes_large_message {
             title: "server echoes a 1 MiB message completely",
             points: 2,
-            hint: "lessons/04_threaded.md#the-contract: loop on recv() until it returns 0; use sendall()/write_all()",
-            run: echo::server_echoes_large_message,
+            section: "the-contract",
+            hint: "loop on recv() until it returns 0; use sendall()/write_all()",
         },
-        Check {
-            id: "server_serves_clients_one_after_another",
+        server_serves_clients_one_after_another {
             title: "server serves three clients one after another",
             points: 1,
-            hint: "lessons/04_threaded.md#the-calls-in-order: after handing a client to its thread, go straight back to accept()",
-            run: echo::server_serves_clients_one_after_another,
+            section: "the-calls-in-order",
+            hint: "after handing a client to its thread, go straight back to accept()",
         },
-        Check {
-            id: "server_serves_two_clients_at_once",
+        server_serves_two_clients_at_once {
             title: "a second client is echoed while the first is still connected",
             points: 4,
-            hint: "lessons/04_threaded.md#what-changes-from-lesson-02: serve each accepted connection on a new thread, and do not wait for that thread before the next accept()",
-            run: server_serves_two_clients_at_once,
+            section: "what-changes-from-lesson-02",
+            hint: "serve each accepted connection on a new thread, and do not wait for that thread before the next accept()",
         },
-        Check {
-            id: "server_idle_clients_do_not_delay_others",
+        server_idle_clients_do_not_delay_others {
             title: "five connected clients that send nothing delay no other client",
             points: 3,
-            hint: "lessons/04_threaded.md#what-changes-from-lesson-02: a thread blocked in recv() on an idle client must not keep the accept loop from the next client",
-            run: server_idle_clients_do_not_delay_others,
+            section: "what-changes-from-lesson-02",
+            hint: "a thread blocked in recv() on an idle client must not keep the accept loop from the next client",
         },
-        Check {
-            id: "server_serves_200_concurrent_clients",
+        server_serves_200_concurrent_clients {
             title: "200 clients connected at once are each echoed, and get only their own echo",
             points: 3,
-            hint: "lessons/04_threaded.md#what-a-thread-costs: one thread per connection, each with its own socket; never share one buffer between threads",
-            run: server_serves_200_concurrent_clients,
+            section: "what-a-thread-costs",
+            hint: "one thread per connection, each with its own socket; never share one buffer between threads",
         },
-        Check {
-            id: "server_exit_after_waits_for_its_clients",
+        server_exit_after_waits_for_its_clients {
             title: "--exit-after 2 stops accepting after 2 connections, finishes both, exits 0",
             points: 2,
-            hint: "lessons/04_threaded.md#the-contract: after K accepts, leave the accept loop, then join every client thread before exiting",
-            run: server_exit_after_waits_for_its_clients,
+            section: "the-contract",
+            hint: "after K accepts, leave the accept loop, then join every client thread before exiting",
         },
-        Check {
-            id: "server_prints_only_listening_on",
+        server_prints_only_listening_on {
             title: "server's stdout holds only the `listening on ADDR` line",
             points: 1,
-            hint: "lessons/04_threaded.md#the-contract: narration (thread names, counts) belongs on stderr",
-            run: echo::server_prints_only_listening_on,
+            section: "the-contract",
+            hint: "narration (thread names, counts) belongs on stderr",
         },
-        Check {
-            id: "server_ipv6",
+        server_ipv6 {
             title: "server echoes over IPv6 loopback with --host ::1",
             points: 1,
-            hint: "lessons/04_threaded.md#the-contract: resolve the host and bind an AF_INET6 socket for ::1",
-            run: echo::server_ipv6,
+            section: "the-contract",
+            hint: "resolve the host and bind an AF_INET6 socket for ::1",
         },
-        Check {
-            id: "server_upper",
+        server_upper {
             title: "server --upper upper-cases ASCII letters and leaves other bytes alone",
             points: 1,
-            hint: "lessons/04_threaded.md#the-contract: upper-case byte by byte, as in lesson 02",
-            run: echo::server_upper,
+            section: "the-contract",
+            hint: "upper-case byte by byte, as in lesson 02",
         },
-        Check {
-            id: "client_prints_each_echo",
+        client_prints_each_echo {
             title: "client sends each MESSAGE with `\\n` and prints each whole echo, however it is split",
             points: 2,
-            hint: "lessons/04_threaded.md#the-contract: the client is lesson 02's: read until you have as many bytes as you sent",
-            run: echo::client_prints_each_echo,
+            section: "the-contract",
+            hint: "the client is lesson 02's: read until you have as many bytes as you sent",
         },
-        Check {
-            id: "client_reads_stdin_lines",
+        client_reads_stdin_lines {
             title: "client with no MESSAGE sends each line of stdin",
             points: 1,
-            hint: "lessons/04_threaded.md#the-contract: one message per stdin line; a last line without `\\n` gets one",
-            run: echo::client_reads_stdin_lines,
+            section: "the-contract",
+            hint: "one message per stdin line; a last line without `\\n` gets one",
         },
-        Check {
-            id: "client_large_message",
+        client_large_message {
             title: "client echoes a 1 MiB line from stdin without deadlock or loss",
             points: 2,
-            hint: "lessons/04_threaded.md#the-contract: send on one thread while reading on another, as in lesson 02",
-            run: echo::client_large_message,
+            section: "the-contract",
+            hint: "send on one thread while reading on another, as in lesson 02",
         },
-        Check {
-            id: "server_port_in_use",
+        server_port_in_use {
             title: "server on a port already in use: `error: …in use`, exit 1",
             points: 1,
-            hint: "lessons/04_threaded.md#when-things-go-wrong: catch the bind error and print one `error:` line",
-            run: common::tcp_server_port_in_use,
+            section: "when-things-go-wrong",
+            hint: "catch the bind error and print one `error:` line",
         },
-        Check {
-            id: "client_connection_refused",
+        client_connection_refused {
             title: "client with no server: `error: …refused`, exit 1",
             points: 1,
-            hint: "lessons/04_threaded.md#when-things-go-wrong: catch the connect error and print one `error:` line",
-            run: common::tcp_client_refused,
+            section: "when-things-go-wrong",
+            hint: "catch the connect error and print one `error:` line",
         },
-        Check {
-            id: "unknown_host",
+        unknown_host {
             title: "an unknown host name: `error:` naming the host, exit 1",
             points: 1,
-            hint: "lessons/04_threaded.md#when-things-go-wrong: report the host you could not resolve",
-            run: unknown_host,
+            section: "when-things-go-wrong",
+            hint: "report the host you could not resolve",
         },
-        Check {
-            id: "privileged_port",
+        privileged_port {
             title: "binding port 1 without privilege: `error: …permission denied`, exit 1",
             points: 1,
-            hint: "lessons/04_threaded.md#when-things-go-wrong: ports below 1024 need privilege; report the bind error",
-            run: common::privileged_port,
+            section: "when-things-go-wrong",
+            hint: "ports below 1024 need privilege; report the bind error",
         },
-        Check {
-            id: "usage_errors_exit_2",
+        usage_errors_exit_2 {
             title: "bad flags and out-of-range ports exit 2",
             points: 1,
-            hint: "lessons/04_threaded.md#the-contract: usage errors exit 2",
-            run: common::usage_errors_exit_2,
+            section: "the-contract",
+            hint: "usage errors exit 2",
         },
     ],
-};
+}
 
 /// How long a check watches for something that must *not* happen: a waiting client being
 /// served, a server exiting while clients are connected. It is a bounded wait in which nothing

@@ -14,193 +14,179 @@
 
 use std::time::Duration;
 
+use super::common::{
+    demo_exits_zero, privileged_port, tcp_client_refused as client_connection_refused,
+    tcp_server_port_in_use as server_port_in_use,
+};
 use super::l04_threaded::{
     self as threaded, Conn, WATCH, exits_zero, still_running, with_evidence,
 };
-use super::{Check, Failure, Lesson, Outcome, common, l02_echo as echo};
+use super::{Failure, Outcome, common, l02_echo as echo};
 use crate::checker::harness::{IO_TIMEOUT, Server, Target, run};
+use echo::{
+    client_large_message, client_prints_each_echo, client_reads_stdin_lines,
+    server_echoes_as_data_arrives, server_echoes_bytes, server_echoes_large_message, server_ipv6,
+    server_prints_only_listening_on, server_serves_clients_one_after_another, server_upper,
+};
+use threaded::{server_serves_two_clients_at_once, unknown_host};
 
-/// Lesson 05's checks.
-pub const LESSON: Lesson = Lesson {
+lesson! {
+    /// Lesson 05's checks.
     name: "05_thread_pool",
-    checks: &[
-        Check {
-            id: "demo_exits_zero",
+    tests: l05_thread_pool_tests,
+    checks: [
+        demo_exits_zero {
             title: "with no arguments, the demo runs and exits 0",
             points: 1,
-            hint: "lessons/05_thread_pool.md#run-it: the demo must end by itself: stop the pool after the demo's clients",
-            run: common::demo_exits_zero,
+            section: "run-it",
+            hint: "the demo must end by itself: stop the pool after the demo's clients",
         },
-        Check {
-            id: "server_echoes_bytes",
+        server_echoes_bytes {
             title: "server echoes every byte value unchanged, then closes after the client's shutdown",
             points: 2,
-            hint: "lessons/05_thread_pool.md#the-contract: each worker runs lesson 02's echo loop: send back what recv returned; close when it returns 0",
-            run: echo::server_echoes_bytes,
+            section: "the-contract",
+            hint: "each worker runs lesson 02's echo loop: send back what recv returned; close when it returns 0",
         },
-        Check {
-            id: "server_echoes_as_data_arrives",
+        server_echoes_as_data_arrives {
             title: "server echoes each piece as it arrives, without waiting for the end",
             points: 1,
-            hint: "lessons/05_thread_pool.md#the-contract: echo what each recv() returned at once",
-            run: echo::server_echoes_as_data_arrives,
+            section: "the-contract",
+            hint: "echo what each recv() returned at once",
         },
-        Check {
-            id: "server_echoes_large_message",
+        server_echoes_large_message {
             title: "server echoes a 1 MiB message completely",
             points: 2,
-            hint: "lessons/05_thread_pool.md#the-contract: loop on recv() until it returns 0; use sendall()/write_all()",
-            run: echo::server_echoes_large_message,
+            section: "the-contract",
+            hint: "loop on recv() until it returns 0; use sendall()/write_all()",
         },
-        Check {
-            id: "server_serves_clients_one_after_another",
+        server_serves_clients_one_after_another {
             title: "server serves three clients one after another",
             points: 1,
-            hint: "lessons/05_thread_pool.md#the-calls-in-order: a worker that finished a client goes back for the next one",
-            run: echo::server_serves_clients_one_after_another,
+            section: "the-calls-in-order",
+            hint: "a worker that finished a client goes back for the next one",
         },
-        Check {
-            id: "server_serves_two_clients_at_once",
+        server_serves_two_clients_at_once {
             title: "with the default 4 workers, a second client is echoed while the first is connected",
             points: 2,
-            hint: "lessons/05_thread_pool.md#what-changes-from-lesson-02: start --workers N threads (default 4) before serving anyone",
-            run: threaded::server_serves_two_clients_at_once,
+            section: "what-changes-from-lesson-02",
+            hint: "start --workers N threads (default 4) before serving anyone",
         },
-        Check {
-            id: "accept_model_serves_exactly_n",
+        accept_model_serves_exactly_n {
             title: "--model accept --workers 2: two clients are served at once, a third waits until one leaves",
             points: 4,
-            hint: "lessons/05_thread_pool.md#two-designs-for-a-pool: start exactly N workers, each looping accept() → serve → accept()",
-            run: accept_model_serves_exactly_n,
+            section: "two-designs-for-a-pool",
+            hint: "start exactly N workers, each looping accept() → serve → accept()",
         },
-        Check {
-            id: "queue_model_serves_exactly_n",
+        queue_model_serves_exactly_n {
             title: "--model queue --workers 2: two clients are served at once, a third waits until one leaves",
             points: 4,
-            hint: "lessons/05_thread_pool.md#two-designs-for-a-pool: one thread accepts and queues; exactly N workers take connections from the queue",
-            run: queue_model_serves_exactly_n,
+            section: "two-designs-for-a-pool",
+            hint: "one thread accepts and queues; exactly N workers take connections from the queue",
         },
-        Check {
-            id: "accept_model_serves_200_short_clients",
+        accept_model_serves_200_short_clients {
             title: "--model accept: 200 short clients, 8 at a time, each get their own echo",
             points: 2,
-            hint: "lessons/05_thread_pool.md#when-every-worker-is-busy-the-backlog: a worker must go back to accept() after each client",
-            run: accept_model_serves_200_short_clients,
+            section: "when-every-worker-is-busy-the-backlog",
+            hint: "a worker must go back to accept() after each client",
         },
-        Check {
-            id: "queue_model_serves_200_short_clients",
+        queue_model_serves_200_short_clients {
             title: "--model queue: 200 short clients, 8 at a time, each get their own echo",
             points: 2,
-            hint: "lessons/05_thread_pool.md#when-every-worker-is-busy-the-backlog: every queued connection must reach a worker",
-            run: queue_model_serves_200_short_clients,
+            section: "when-every-worker-is-busy-the-backlog",
+            hint: "every queued connection must reach a worker",
         },
-        Check {
-            id: "accept_model_exit_after",
+        accept_model_exit_after {
             title: "--model accept --exit-after 3: serves exactly 3 connections, finishes them, exits 0",
             points: 3,
-            hint: "lessons/05_thread_pool.md#graceful-shutdown: count accepts across workers; at K, stop accepting, finish the clients, join every worker",
-            run: accept_model_exit_after,
+            section: "graceful-shutdown",
+            hint: "count accepts across workers; at K, stop accepting, finish the clients, join every worker",
         },
-        Check {
-            id: "queue_model_exit_after",
+        queue_model_exit_after {
             title: "--model queue --exit-after 3: serves exactly 3 connections, finishes them, exits 0",
             points: 3,
-            hint: "lessons/05_thread_pool.md#graceful-shutdown: after K accepts, close the queue and let the workers drain it before joining them",
-            run: queue_model_exit_after,
+            section: "graceful-shutdown",
+            hint: "after K accepts, close the queue and let the workers drain it before joining them",
         },
-        Check {
-            id: "accept_model_sigterm_lets_client_finish",
+        accept_model_sigterm_lets_client_finish {
             title: "--model accept: after SIGTERM the connected client is still served, then the server exits 0",
             points: 3,
-            hint: "lessons/05_thread_pool.md#graceful-shutdown: handle SIGTERM by setting a flag and waking the workers in accept(); never exit with a client mid-echo",
-            run: accept_model_sigterm_lets_client_finish,
+            section: "graceful-shutdown",
+            hint: "handle SIGTERM by setting a flag and waking the workers in accept(); never exit with a client mid-echo",
         },
-        Check {
-            id: "queue_model_sigterm_lets_client_finish",
+        queue_model_sigterm_lets_client_finish {
             title: "--model queue: after SIGTERM the connected client is still served, then the server exits 0",
             points: 3,
-            hint: "lessons/05_thread_pool.md#graceful-shutdown: handle SIGTERM by setting a flag and waking the accepting thread; join the workers before exiting",
-            run: queue_model_sigterm_lets_client_finish,
+            section: "graceful-shutdown",
+            hint: "handle SIGTERM by setting a flag and waking the accepting thread; join the workers before exiting",
         },
-        Check {
-            id: "server_prints_only_listening_on",
+        server_prints_only_listening_on {
             title: "server's stdout holds only the `listening on ADDR` line",
             points: 1,
-            hint: "lessons/05_thread_pool.md#the-contract: narration (workers, the queue, stopping) belongs on stderr",
-            run: echo::server_prints_only_listening_on,
+            section: "the-contract",
+            hint: "narration (workers, the queue, stopping) belongs on stderr",
         },
-        Check {
-            id: "server_ipv6",
+        server_ipv6 {
             title: "server echoes over IPv6 loopback with --host ::1",
             points: 1,
-            hint: "lessons/05_thread_pool.md#the-contract: resolve the host and bind an AF_INET6 socket for ::1",
-            run: echo::server_ipv6,
+            section: "the-contract",
+            hint: "resolve the host and bind an AF_INET6 socket for ::1",
         },
-        Check {
-            id: "server_upper",
+        server_upper {
             title: "server --upper upper-cases ASCII letters and leaves other bytes alone",
             points: 1,
-            hint: "lessons/05_thread_pool.md#the-contract: upper-case byte by byte, as in lesson 02",
-            run: echo::server_upper,
+            section: "the-contract",
+            hint: "upper-case byte by byte, as in lesson 02",
         },
-        Check {
-            id: "client_prints_each_echo",
+        client_prints_each_echo {
             title: "client sends each MESSAGE with `\\n` and prints each whole echo, however it is split",
             points: 2,
-            hint: "lessons/05_thread_pool.md#the-contract: the client is lesson 02's: read until you have as many bytes as you sent",
-            run: echo::client_prints_each_echo,
+            section: "the-contract",
+            hint: "the client is lesson 02's: read until you have as many bytes as you sent",
         },
-        Check {
-            id: "client_reads_stdin_lines",
+        client_reads_stdin_lines {
             title: "client with no MESSAGE sends each line of stdin",
             points: 1,
-            hint: "lessons/05_thread_pool.md#the-contract: one message per stdin line; a last line without `\\n` gets one",
-            run: echo::client_reads_stdin_lines,
+            section: "the-contract",
+            hint: "one message per stdin line; a last line without `\\n` gets one",
         },
-        Check {
-            id: "client_large_message",
+        client_large_message {
             title: "client echoes a 1 MiB line from stdin without deadlock or loss",
             points: 2,
-            hint: "lessons/05_thread_pool.md#the-contract: send on one thread while reading on another, as in lesson 02",
-            run: echo::client_large_message,
+            section: "the-contract",
+            hint: "send on one thread while reading on another, as in lesson 02",
         },
-        Check {
-            id: "server_port_in_use",
+        server_port_in_use {
             title: "server on a port already in use: `error: …in use`, exit 1",
             points: 1,
-            hint: "lessons/05_thread_pool.md#when-things-go-wrong: catch the bind error and print one `error:` line",
-            run: common::tcp_server_port_in_use,
+            section: "when-things-go-wrong",
+            hint: "catch the bind error and print one `error:` line",
         },
-        Check {
-            id: "client_connection_refused",
+        client_connection_refused {
             title: "client with no server: `error: …refused`, exit 1",
             points: 1,
-            hint: "lessons/05_thread_pool.md#when-things-go-wrong: catch the connect error and print one `error:` line",
-            run: common::tcp_client_refused,
+            section: "when-things-go-wrong",
+            hint: "catch the connect error and print one `error:` line",
         },
-        Check {
-            id: "unknown_host",
+        unknown_host {
             title: "an unknown host name: `error:` naming the host, exit 1",
             points: 1,
-            hint: "lessons/05_thread_pool.md#when-things-go-wrong: report the host you could not resolve",
-            run: threaded::unknown_host,
+            section: "when-things-go-wrong",
+            hint: "report the host you could not resolve",
         },
-        Check {
-            id: "privileged_port",
+        privileged_port {
             title: "binding port 1 without privilege: `error: …permission denied`, exit 1",
             points: 1,
-            hint: "lessons/05_thread_pool.md#when-things-go-wrong: ports below 1024 need privilege; report the bind error",
-            run: common::privileged_port,
+            section: "when-things-go-wrong",
+            hint: "ports below 1024 need privilege; report the bind error",
         },
-        Check {
-            id: "usage_errors_exit_2",
+        usage_errors_exit_2 {
             title: "bad flags, out-of-range ports, --workers 0 and an unknown --model exit 2",
             points: 1,
-            hint: "lessons/05_thread_pool.md#the-contract: usage errors exit 2; --workers must be at least 1; --model is accept or queue",
-            run: usage_errors_exit_2,
+            section: "the-contract",
+            hint: "usage errors exit 2; --workers must be at least 1; --model is accept or queue",
         },
     ],
-};
+}
 
 /// `--workers 2 --model MODEL`, plus `extra`.
 fn pool_args<'a>(model: &'a str, extra: &[&'a str]) -> Vec<&'a str> {

@@ -14,194 +14,175 @@
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream};
-use std::process::{Child, Command, Stdio};
 use std::sync::{Condvar, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
-use super::{Check, Failure, Lesson, Outcome, common, ensure};
-use crate::checker::harness::{Finished, IO_TIMEOUT, RUN_TIMEOUT, Server, Target, TcpStub, run};
+use super::common::{
+    demo_exits_zero, privileged_port, tcp_client_refused as client_connection_refused,
+    tcp_server_port_in_use as server_port_in_use, usage_errors_exit_2,
+};
+use super::{Failure, Outcome, common, ensure};
+use crate::checker::harness::{
+    IO_TIMEOUT, Input, RUN_TIMEOUT, Server, Target, TcpStub, run, run_with,
+};
 
-/// Lesson 06's checks.
-pub const LESSON: Lesson = Lesson {
+lesson! {
+    /// Lesson 06's checks.
     name: "06_group_chat",
-    checks: &[
-        Check {
-            id: "demo_exits_zero",
+    tests: l06_group_chat_tests,
+    checks: [
+        demo_exits_zero {
             title: "with no arguments, the demo runs and exits 0",
             points: 1,
-            hint: "lessons/06_group_chat.md#run-it: the demo must end by itself: stop the server after the demo's clients",
-            run: common::demo_exits_zero,
+            section: "run-it",
+            hint: "the demo must end by itself: stop the server after the demo's clients",
         },
-        Check {
-            id: "server_welcomes_and_announces_joins",
+        server_welcomes_and_announces_joins {
             title: "a newcomer gets `* welcome NAME, N online`; the others get `* NAME joined`",
             points: 2,
-            hint: "lessons/06_group_chat.md#the-contract: NAME is the peer address accept() returned, e.g. 127.0.0.1:50312",
-            run: server_welcomes_and_announces_joins,
+            section: "the-contract",
+            hint: "NAME is the peer address accept() returned, e.g. 127.0.0.1:50312",
         },
-        Check {
-            id: "server_broadcasts_to_everyone",
+        server_broadcasts_to_everyone {
             title: "a line reaches every client, the sender included, as `[NAME] TEXT`",
             points: 3,
-            hint: "lessons/06_group_chat.md#the-contract: put the line in every client's queue, the sender's too; drop the `\\r` of `\\r\\n`",
-            run: server_broadcasts_to_everyone,
+            section: "the-contract",
+            hint: "put the line in every client's queue, the sender's too; drop the `\\r` of `\\r\\n`",
         },
-        Check {
-            id: "server_keeps_lines_whole",
+        server_keeps_lines_whole {
             title: "a line split over two sends is one message; three lines in one send are three",
             points: 3,
-            hint: "lessons/06_group_chat.md#what-the-courses-version-gets-wrong: a message is a line, not what one recv() returned",
-            run: server_keeps_lines_whole,
+            section: "what-the-courses-version-gets-wrong",
+            hint: "a message is a line, not what one recv() returned",
         },
-        Check {
-            id: "server_nick",
+        server_nick {
             title: "`/nick NEW` renames for everyone; a taken or invalid name gets `! …` to the sender only",
             points: 2,
-            hint: "lessons/06_group_chat.md#the-contract: a name is 1 to 32 visible characters, unique in the room",
-            run: server_nick,
+            section: "the-contract",
+            hint: "a name is 1 to 32 visible characters, unique in the room",
         },
-        Check {
-            id: "server_who",
+        server_who {
             title: "`/who` sends the sender alone `* online: NAME, NAME, …`",
             points: 1,
-            hint: "lessons/06_group_chat.md#the-contract: one line, the names separated by `, `",
-            run: server_who,
+            section: "the-contract",
+            hint: "one line, the names separated by `, `",
         },
-        Check {
-            id: "server_unknown_command",
+        server_unknown_command {
             title: "any other `/word` gets `! unknown command /word` to the sender only",
             points: 1,
-            hint: "lessons/06_group_chat.md#the-contract: a line starting with `/` is a command, never a message",
-            run: server_unknown_command,
+            section: "the-contract",
+            hint: "a line starting with `/` is a command, never a message",
         },
-        Check {
-            id: "server_quit_commands",
+        server_quit_commands {
             title: "`/quit` and `quit` close the sender's connection; the others get `* NAME left`",
             points: 2,
-            hint: "lessons/06_group_chat.md#the-contract: remove the client from the room, tell the others, close its socket",
-            run: server_quit_commands,
+            section: "the-contract",
+            hint: "remove the client from the room, tell the others, close its socket",
         },
-        Check {
-            id: "server_notices_close_and_reset",
+        server_notices_close_and_reset {
             title: "a client that closes its socket, or resets it, also produces `* NAME left`",
             points: 2,
-            hint: "lessons/06_group_chat.md#when-things-go-wrong: recv() returning 0 bytes and recv() failing with ECONNRESET both mean the client has gone",
-            run: server_notices_close_and_reset,
+            section: "when-things-go-wrong",
+            hint: "recv() returning 0 bytes and recv() failing with ECONNRESET both mean the client has gone",
         },
-        Check {
-            id: "server_rejects_long_lines",
+        server_rejects_long_lines {
             title: "a line over 4096 bytes gets `! line too long (max 4096 bytes)` and the rest of it is discarded",
             points: 2,
-            hint: "lessons/06_group_chat.md#the-contract: read at most 4096 bytes (+ `\\r\\n`) of a line; then skip to the next `\\n`",
-            run: server_rejects_long_lines,
+            section: "the-contract",
+            hint: "read at most 4096 bytes (+ `\\r\\n`) of a line; then skip to the next `\\n`",
         },
-        Check {
-            id: "server_replaces_invalid_utf8",
+        server_replaces_invalid_utf8 {
             title: "invalid UTF-8 is replaced with U+FFFD, and the client stays connected",
             points: 1,
-            hint: "lessons/06_group_chat.md#the-contract: decode with replacement (`String::from_utf8_lossy`, `bytes.decode('utf-8', 'replace')`)",
-            run: server_replaces_invalid_utf8,
+            section: "the-contract",
+            hint: "decode with replacement (`String::from_utf8_lossy`, `bytes.decode('utf-8', 'replace')`)",
         },
-        Check {
-            id: "server_full",
+        server_full {
             title: "`--max-clients N`: connection N+1 gets `! server full` and is closed; a place that frees up is reused",
             points: 2,
-            hint: "lessons/06_group_chat.md#the-contract: count the clients in the room when accept() returns",
-            run: server_full,
+            section: "the-contract",
+            hint: "count the clients in the room when accept() returns",
         },
-        Check {
-            id: "server_survives_stalled_reader",
+        server_survives_stalled_reader {
             title: "50,000 lines in one burst: every reading client gets all, in order; the client that never reads is dropped as too slow",
             points: 5,
-            hint: "lessons/06_group_chat.md#slow-readers-and-backpressure: a bounded queue per client; wait for room at most --stall-timeout-ms, then drop that client",
-            run: server_survives_stalled_reader,
+            section: "slow-readers-and-backpressure",
+            hint: "a bounded queue per client; wait for room at most --stall-timeout-ms, then drop that client",
         },
-        Check {
-            id: "server_fifty_clients",
+        server_fifty_clients {
             title: "50 clients each send 100 lines: every client receives all 5,000, each sender's in order",
             points: 3,
-            hint: "lessons/06_group_chat.md#the-design: one lock for the room, never held while sending; each sender's lines queued in order",
-            run: server_fifty_clients,
+            section: "the-design",
+            hint: "one lock for the room, never held while sending; each sender's lines queued in order",
         },
-        Check {
-            id: "server_shutdown_on_sigterm",
+        server_shutdown_on_sigterm {
             title: "on SIGTERM every client gets `* server shutting down`, then the server exits 0",
             points: 2,
-            hint: "lessons/06_group_chat.md#the-contract: catch SIGTERM and SIGINT, queue the notice for every client, wait for the writers, exit 0",
-            run: server_shutdown_on_sigterm,
+            section: "the-contract",
+            hint: "catch SIGTERM and SIGINT, queue the notice for every client, wait for the writers, exit 0",
         },
-        Check {
-            id: "server_exit_after",
+        server_exit_after {
             title: "`--exit-after K`: after the K-th connection every client gets `* server shutting down`; exit 0",
             points: 1,
-            hint: "lessons/06_group_chat.md#the-contract: count accepted connections; at K, shut down as on SIGTERM",
-            run: server_exit_after,
+            section: "the-contract",
+            hint: "count accepted connections; at K, shut down as on SIGTERM",
         },
-        Check {
-            id: "server_prints_only_listening_on",
+        server_prints_only_listening_on {
             title: "server's stdout holds only the `listening on ADDR` line",
             points: 1,
-            hint: "lessons/06_group_chat.md#the-contract: narration (joins, broadcasts) belongs on stderr",
-            run: server_prints_only_listening_on,
+            section: "the-contract",
+            hint: "narration (joins, broadcasts) belongs on stderr",
         },
-        Check {
-            id: "server_ipv6",
+        server_ipv6 {
             title: "server chats over IPv6 loopback with --host ::1; names look like [::1]:PORT",
             points: 1,
-            hint: "lessons/06_group_chat.md#the-contract: bind an AF_INET6 socket for ::1; write the name as Rust's SocketAddr prints it",
-            run: server_ipv6,
+            section: "the-contract",
+            hint: "bind an AF_INET6 socket for ::1; write the name as Rust's SocketAddr prints it",
         },
-        Check {
-            id: "client_chats_through_stdin",
+        client_chats_through_stdin {
             title: "client sends `/nick NAME`, each stdin line and `/quit`; prints every server line; exits 0 when the server closes",
             points: 3,
-            hint: "lessons/06_group_chat.md#the-contract: at the end of stdin send `/quit`, then keep printing until the server closes",
-            run: client_chats_through_stdin,
+            section: "the-contract",
+            hint: "at the end of stdin send `/quit`, then keep printing until the server closes",
         },
-        Check {
-            id: "client_exits_when_server_closes",
+        client_exits_when_server_closes {
             title: "client exits 0 when the server closes first, even while stdin is still open",
             points: 2,
-            hint: "lessons/06_group_chat.md#the-contract: read from the server on its own thread; when it sees the end, the program ends",
-            run: client_exits_when_server_closes,
+            section: "the-contract",
+            hint: "read from the server on its own thread; when it sees the end, the program ends",
         },
-        Check {
-            id: "server_port_in_use",
+        server_port_in_use {
             title: "server on a port already in use: `error: …in use`, exit 1",
             points: 1,
-            hint: "lessons/06_group_chat.md#when-things-go-wrong: catch the bind error and print one `error:` line",
-            run: common::tcp_server_port_in_use,
+            section: "when-things-go-wrong",
+            hint: "catch the bind error and print one `error:` line",
         },
-        Check {
-            id: "client_connection_refused",
+        client_connection_refused {
             title: "client with no server: `error: …refused`, exit 1",
             points: 1,
-            hint: "lessons/06_group_chat.md#when-things-go-wrong: catch the connect error and print one `error:` line",
-            run: common::tcp_client_refused,
+            section: "when-things-go-wrong",
+            hint: "catch the connect error and print one `error:` line",
         },
-        Check {
-            id: "unknown_host",
+        unknown_host {
             title: "an unknown host name: `error:` naming the host, exit 1",
             points: 1,
-            hint: "lessons/06_group_chat.md#when-things-go-wrong: report the host you could not resolve",
-            run: unknown_host,
+            section: "when-things-go-wrong",
+            hint: "report the host you could not resolve",
         },
-        Check {
-            id: "privileged_port",
+        privileged_port {
             title: "binding port 1 without privilege: `error: …permission denied`, exit 1",
             points: 1,
-            hint: "lessons/06_group_chat.md#when-things-go-wrong: ports below 1024 need privilege; report the bind error",
-            run: common::privileged_port,
+            section: "when-things-go-wrong",
+            hint: "ports below 1024 need privilege; report the bind error",
         },
-        Check {
-            id: "usage_errors_exit_2",
+        usage_errors_exit_2 {
             title: "bad flags and out-of-range ports exit 2",
             points: 1,
-            hint: "lessons/06_group_chat.md#the-contract: usage errors exit 2",
-            run: common::usage_errors_exit_2,
+            section: "the-contract",
+            hint: "usage errors exit 2",
         },
     ],
-};
+}
 
 /// The longest line the contract allows, in bytes, without its `\n`.
 pub const MAX_LINE: usize = 4096;
@@ -1132,9 +1113,10 @@ pub fn client_exits_when_server_closes(target: &Target) -> Outcome {
         Ok(Vec::new()) // and the connection closes
     })?;
     let port = stub.addr.port().to_string();
-    let finished = run_with_stdin_open(
+    let finished = run_with(
         target,
         &["client", "--port", &port, "-q"],
+        Input::KeptOpen,
         Duration::from_secs(5),
     )?;
     stub.finish()?;
@@ -1146,80 +1128,6 @@ pub fn client_exits_when_server_closes(target: &Target) -> Outcome {
         finished
             .failure("the client did not print the server's lines")
             .expected(want.clone())
-    })
-}
-
-/// Run `target args` with a stdin that stays open (as a terminal's does), killing it after
-/// `timeout`: for a client that must notice the server leave while it waits for input.
-fn run_with_stdin_open(
-    target: &Target,
-    args: &[&str],
-    timeout: Duration,
-) -> Result<Finished, Failure> {
-    struct Guard(Child);
-    impl Drop for Guard {
-        fn drop(&mut self) {
-            // SAFETY: kill(2) has no memory-safety preconditions; the negative pid names the
-            // process group the harness gave the child, which is not reaped yet.
-            unsafe { libc::kill(-(self.0.id() as libc::pid_t), libc::SIGKILL) };
-            let _ = self.0.kill();
-            let _ = self.0.wait();
-        }
-    }
-    let command_line = target.display(args);
-    let mut command: Command = target.command(args);
-    let child = command
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .map_err(|e| {
-            Failure::new(format!("could not start the program: {e}")).command(&command_line)
-        })?;
-    let mut guard = Guard(child);
-    let _stdin = guard.0.stdin.take(); // kept open until we return
-    let capture = |source: Option<Box<dyn Read + Send>>| {
-        std::thread::spawn(move || {
-            let mut kept = Vec::new();
-            if let Some(source) = source {
-                let _ = source
-                    .take(crate::checker::harness::KEEP_BYTES as u64)
-                    .read_to_end(&mut kept);
-            }
-            kept
-        })
-    };
-    let stdout = capture(
-        guard
-            .0
-            .stdout
-            .take()
-            .map(|s| Box::new(s) as Box<dyn Read + Send>),
-    );
-    let stderr = capture(
-        guard
-            .0
-            .stderr
-            .take()
-            .map(|s| Box::new(s) as Box<dyn Read + Send>),
-    );
-    let started = Instant::now();
-    let status = loop {
-        if let Ok(Some(status)) = guard.0.try_wait() {
-            break Some(status);
-        }
-        if started.elapsed() >= timeout {
-            break None;
-        }
-        // Polling the exit status is how std offers a bounded wait; 5 ms keeps it cheap.
-        std::thread::sleep(Duration::from_millis(5));
-    };
-    drop(guard); // kills what is left, so the pipes close and the readers end
-    Ok(Finished {
-        command: command_line,
-        status,
-        stdout: stdout.join().unwrap_or_default(),
-        stderr: stderr.join().unwrap_or_default(),
     })
 }
 

@@ -15,52 +15,29 @@
 
 use std::time::{Duration, Instant};
 
-use super::l06_group_chat::{self, Peer, room};
-use super::{Check, Failure, Lesson, Outcome, ensure};
+use super::l06_group_chat::{Peer, room};
+use super::{Failure, Outcome, ensure};
 use crate::checker::harness::{Server, Target};
 
-/// Lesson 07's own checks, after 06's.
-const OWN: [Check; 2] = [
-    Check {
-        id: "server_thousand_clients_one_thread",
-        title: "1,000 clients at once: all welcomed, all hear a line; at most 2 threads in the server's process",
-        points: 5,
-        hint: "lessons/07_event_loop.md#the-contract: non-blocking sockets and one poller (selectors, epoll, mio); no thread per client",
-        run: server_thousand_clients_one_thread,
-    },
-    Check {
-        id: "server_silent_client_delays_nobody",
-        title: "a client that sends nothing, or half a line, never delays the others",
-        points: 3,
-        hint: "lessons/07_event_loop.md#the-loop: recv only what the poller says is ready; keep an incomplete line in that client's buffer",
-        run: server_silent_client_delays_nobody,
-    },
-];
-
-/// Lesson 06's checks, then 07's own.
-const ALL: [Check; l06_group_chat::LESSON.checks.len() + OWN.len()] =
-    concat(l06_group_chat::LESSON.checks, &OWN);
-
-/// Lesson 07's checks: lesson 06's, unchanged, and its own.
-pub const LESSON: Lesson = Lesson {
+lesson! {
+    /// Lesson 07's checks: lesson 06's, unchanged, then its own.
     name: "07_event_loop",
-    checks: &ALL,
-};
-
-/// `first` then `then`, as one array (a `const fn`: the list is built at compile time).
-const fn concat<const N: usize>(first: &[Check], then: &[Check]) -> [Check; N] {
-    let mut all = [then[0]; N];
-    let mut i = 0;
-    while i < first.len() {
-        all[i] = first[i];
-        i += 1;
-    }
-    let mut j = 0;
-    while j < then.len() {
-        all[first.len() + j] = then[j];
-        j += 1;
-    }
-    all
+    tests: l07_event_loop_tests,
+    inherits: [l06_group_chat, l06_group_chat_tests],
+    checks: [
+        server_thousand_clients_one_thread {
+            title: "1,000 clients at once: all welcomed, all hear a line; at most 2 threads in the server's process",
+            points: 5,
+            section: "the-contract",
+            hint: "non-blocking sockets and one poller (selectors, epoll, mio); no thread per client",
+        },
+        server_silent_client_delays_nobody {
+            title: "a client that sends nothing, or half a line, never delays the others",
+            points: 3,
+            section: "the-loop",
+            hint: "recv only what the poller says is ready; keep an incomplete line in that client's buffer",
+        },
+    ],
 }
 
 /// How many clients the load check connects.

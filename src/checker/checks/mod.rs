@@ -15,6 +15,157 @@ use std::fmt;
 pub use crate::checker::evidence::{Failure, Outcome, ensure};
 use crate::checker::harness::Target;
 
+/// Declare a lesson's checks once.
+///
+/// ```text
+/// lesson! {
+///     /// Lesson 02's checks.
+///     name: "02_echo",
+///     tests: l02_echo_tests,
+///     checks: [
+///         server_echoes_bytes {
+///             title: "server echoes every byte value unchanged, …",
+///             points: 3,
+///             section: "the-contract",
+///             hint: "send back exactly what recv returned; …",
+///         },
+///         …
+///     ],
+/// }
+/// ```
+///
+/// Each entry is the check's function, in scope in the lesson's module (a check shared with
+/// another lesson is imported with `use`, renamed with `as` when its id differs); its name is the
+/// check's id. The hint becomes `lessons/02_echo.md#the-contract: send back …`: the page is the
+/// lesson's own, so only the section is written (`tests/book.rs` checks that it exists).
+///
+/// It makes `pub const LESSON: Lesson`, and a macro `tests: NAME` exported at the crate root
+/// that a lesson's test file calls with its built binary, `workbook::l02_echo_tests!(BUILT);`,
+/// to get one `#[test]` per check: the ids are never typed a second time.
+///
+/// A lesson that keeps an earlier lesson's contract whole (07 serves 06's chat) says so once,
+/// `inherits: [l06_group_chat, l06_group_chat_tests],` before its `checks`: its `LESSON` is the
+/// earlier lesson's checks, unchanged (their hints still point at the page that states that
+/// contract), then its own; its test macro makes a `#[test]` for each of them.
+macro_rules! lesson {
+    (
+        $(#[$meta:meta])*
+        name: $name:literal,
+        tests: $tests:ident,
+        $(inherits: [$parent:ident, $parent_tests:ident] $(,)?)?
+        checks: [
+            $(
+                $id:ident {
+                    title: $title:literal,
+                    points: $points:literal,
+                    section: $section:literal,
+                    hint: $hint:literal $(,)?
+                }
+            ),+ $(,)?
+        ] $(,)?
+    ) => {
+        lesson!(@lesson [$($meta)*] $name [$($parent)?] [
+            $(
+                $crate::checker::checks::Check {
+                    id: stringify!($id),
+                    title: $title,
+                    points: $points,
+                    hint: concat!("lessons/", $name, ".md#", $section, ": ", $hint),
+                    run: $id,
+                }
+            ),+
+        ]);
+
+        // The test generator needs `$` in its own matcher, which a macro cannot write directly:
+        // hand it over as a token.
+        lesson!(@tests ($) $name, $tests, [$($parent_tests)?], $($id),+);
+    };
+
+    (@lesson [$($meta:meta)*] $name:literal [] [$($check:expr),+]) => {
+        $(#[$meta])*
+        pub const LESSON: $crate::checker::checks::Lesson = $crate::checker::checks::Lesson {
+            name: $name,
+            checks: &[$($check),+],
+        };
+    };
+
+    (@lesson [$($meta:meta)*] $name:literal [$parent:ident] [$($check:expr),+]) => {
+        /// This lesson's own checks, after those it inherits.
+        const OWN_CHECKS: &[$crate::checker::checks::Check] = &[$($check),+];
+        /// The inherited checks, then this lesson's own: built at compile time.
+        const ALL_CHECKS: [$crate::checker::checks::Check;
+            super::$parent::LESSON.checks.len() + OWN_CHECKS.len()] =
+            $crate::checker::checks::concat_checks(super::$parent::LESSON.checks, OWN_CHECKS);
+
+        $(#[$meta])*
+        pub const LESSON: $crate::checker::checks::Lesson = $crate::checker::checks::Lesson {
+            name: $name,
+            checks: &ALL_CHECKS,
+        };
+    };
+
+    (@tests ($d:tt) $name:literal, $tests:ident, [$($parent_tests:ident)?], $($id:ident),+) => {
+        #[doc = concat!(
+            "One `#[test]` per check of lesson `", $name, "`, run against `WORKBOOK_TARGET_",
+            "<LESSON>` if set, else `$built` (`env!(\"CARGO_BIN_EXE_", $name, "\")`); and one test ",
+            "that the generated tests are exactly the lesson's checks."
+        )]
+        #[macro_export]
+        macro_rules! $tests {
+            // For a lesson that inherits these checks: the same tests, run as that lesson's.
+            (@for $d lesson:literal, $d built:expr) => {
+                $(
+                    #[test]
+                    fn $id() -> ::std::result::Result<(), $crate::checker::checks::Failure> {
+                        $crate::checker::checks::run_as_test($d lesson, stringify!($id), $d built)
+                    }
+                )+
+            };
+            // The ids these tests cover, inherited ones included.
+            (@ids) => {
+                [$($crate::$parent_tests!(@ids).as_slice(),)? &[$(stringify!($id)),+][..]].concat()
+            };
+            ($d built:expr $d(,)?) => {
+                $($crate::$parent_tests!(@for $name, $d built);)?
+                $(
+                    #[test]
+                    fn $id() -> ::std::result::Result<(), $crate::checker::checks::Failure> {
+                        $crate::checker::checks::run_as_test($name, stringify!($id), $d built)
+                    }
+                )+
+
+                #[test]
+                fn every_check_of_the_lesson_has_a_test() {
+                    if let Err(problem) =
+                        $crate::checker::checks::tests_cover($name, &$crate::$tests!(@ids))
+                    {
+                        panic!("{problem}");
+                    }
+                }
+            };
+        }
+    };
+}
+
+/// `first`, then `then`, as one array: how a lesson that inherits checks builds its list at
+/// compile time (see [`lesson!`]'s `inherits`). `N` must be the sum of the two lengths.
+#[doc(hidden)]
+pub const fn concat_checks<const N: usize>(first: &[Check], then: &[Check]) -> [Check; N] {
+    assert!(first.len() + then.len() == N && N > 0);
+    let mut all = [if first.is_empty() { then[0] } else { first[0] }; N];
+    let mut i = 0;
+    while i < first.len() {
+        all[i] = first[i];
+        i += 1;
+    }
+    let mut j = 0;
+    while j < then.len() {
+        all[first.len() + j] = then[j];
+        j += 1;
+    }
+    all
+}
+
 pub mod common;
 pub mod l01_time_server;
 pub mod l02_echo;
@@ -79,6 +230,37 @@ pub fn lesson(name: &str) -> Option<&'static Lesson> {
     LESSONS.iter().find(|l| l.name == name)
 }
 
+/// Run the check `id` of the lesson `name` as its `#[test]` does: against
+/// `WORKBOOK_TARGET_<LESSON>` when a teacher set it, else `built`, the binary cargo built. Used by
+/// the tests [`lesson!`] generates.
+#[doc(hidden)]
+pub fn run_as_test(name: &str, id: &str, built: &str) -> Outcome {
+    let lesson = lesson(name).ok_or_else(|| Failure::new(format!("no lesson `{name}`")))?;
+    let check = lesson
+        .check(id)
+        .ok_or_else(|| Failure::new(format!("{name} has no check `{id}`")))?;
+    let target = Target::for_lesson(name, built).map_err(Failure::new)?;
+    run(check, &target)
+}
+
+/// Whether `tested`, the checks a test file made tests for, are exactly the checks of the lesson
+/// `name` (a lesson missing from [`LESSONS`], or tests generated from another list, fail).
+#[doc(hidden)]
+pub fn tests_cover(name: &str, tested: &[&str]) -> Result<(), String> {
+    let lesson = lesson(name).ok_or_else(|| format!("`{name}` is not in LESSONS"))?;
+    let mut have: Vec<&str> = lesson.checks.iter().map(|c| c.id).collect();
+    let mut want = tested.to_vec();
+    have.sort_unstable();
+    want.sort_unstable();
+    if have == want {
+        Ok(())
+    } else {
+        Err(format!(
+            "the tests of {name} must be exactly its checks:\n  checks: {have:?}\n  tests:  {want:?}"
+        ))
+    }
+}
+
 /// Run one check, turning a panic inside it into a failure (a check must never take its caller
 /// down with it).
 pub fn run(check: &Check, target: &Target) -> Outcome {
@@ -94,6 +276,24 @@ pub fn run(check: &Check, target: &Target) -> Outcome {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn generated_tests_must_be_exactly_the_checks() {
+        let ids: Vec<&str> = l02_echo::LESSON.checks.iter().map(|c| c.id).collect();
+        assert_eq!(tests_cover("02_echo", &ids), Ok(()));
+        let missing = tests_cover("02_echo", &ids[1..]).expect_err("a check without a test");
+        assert!(missing.contains("demo_exits_zero"), "{missing}");
+        let extra = [&ids[..], &["no_such_check"]].concat();
+        assert!(tests_cover("02_echo", &extra).is_err());
+        assert!(tests_cover("99_nothing", &ids).is_err());
+    }
+
+    #[test]
+    fn a_check_run_as_a_test_names_what_is_missing() {
+        let failure = run_as_test("02_echo", "no_such_check", "true").expect_err("no such check");
+        assert!(failure.reason.contains("no_such_check"), "{failure}");
+        assert!(run_as_test("99_nothing", "x", "true").is_err());
+    }
 
     #[test]
     fn every_lesson_has_unique_check_ids_and_hints() {

@@ -23,6 +23,8 @@ use std::time::{Duration, Instant};
 
 use crate::checker::evidence::Failure;
 
+pub mod reaper;
+
 /// How long a server may take to print `listening on ADDR`.
 pub const STARTUP_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long any single connect, read or write may block.
@@ -469,6 +471,16 @@ impl Finished {
     }
 }
 
+/// What a program run to completion reads on stdin.
+#[derive(Clone, Copy, Debug)]
+pub enum Input<'a> {
+    /// These bytes, then end of input (the pipe closes once they are written).
+    Bytes(&'a [u8]),
+    /// Nothing, on a pipe that stays open until the run ends, as a terminal's does: for a client
+    /// that must notice the server leave while it still waits for input.
+    KeptOpen,
+}
+
 /// Run `target args` to completion with `stdin` as its input, killing it after `timeout`.
 pub fn run(
     target: &Target,
@@ -476,19 +488,39 @@ pub fn run(
     stdin: &[u8],
     timeout: Duration,
 ) -> Result<Finished, Failure> {
+    run_with(target, args, Input::Bytes(stdin), timeout)
+}
+
+/// Run `target args` to completion reading `input`, killing it after `timeout`. Like every
+/// program the harness starts, it is registered for [`kill_all`] while it runs.
+pub fn run_with(
+    target: &Target,
+    args: &[&str],
+    input: Input<'_>,
+    timeout: Duration,
+) -> Result<Finished, Failure> {
     let (mut process, child_stdin, stdout) = Process::spawn(target, args, Stdio::piped())?;
     let stdout_captured = Shared::default();
     process.readers.push(drain(stdout, stdout_captured.clone()));
+    // Held until the program is killed below, for `Input::KeptOpen`.
+    let mut kept_open = None;
     if let Some(mut pipe) = child_stdin {
-        let input = stdin.to_vec();
-        // Write stdin from a thread: a program that does not read its input must not block us.
-        // The pipe closes when the thread ends, which is the program's end of input.
-        process.readers.push(std::thread::spawn(move || {
-            let _ = pipe.write_all(&input);
-        }));
+        match input {
+            Input::Bytes(bytes) => {
+                let input = bytes.to_vec();
+                // Write stdin from a thread: a program that does not read its input must not
+                // block us. The pipe closes when the thread ends, which is the program's end of
+                // input.
+                process.readers.push(std::thread::spawn(move || {
+                    let _ = pipe.write_all(&input);
+                }));
+            }
+            Input::KeptOpen => kept_open = Some(pipe),
+        }
     }
     let status = process.wait_timeout(timeout);
     process.kill();
+    drop(kept_open);
     Ok(Finished {
         command: process.command_line().to_string(),
         status,
@@ -721,6 +753,22 @@ mod tests {
         assert!(
             failure.to_string().contains("without printing"),
             "{failure}"
+        );
+    }
+
+    #[test]
+    fn stdin_kept_open_is_not_end_of_input() {
+        // `cat` ends at end of input: with bytes it exits 0 at once; kept open, it is killed.
+        let t = Target::new(["cat"]);
+        let finished = run(&t, &[], b"hi", RUN_TIMEOUT).unwrap();
+        assert_eq!(
+            (finished.code(), &finished.stdout[..]),
+            (Some(0), &b"hi"[..])
+        );
+        let finished = run_with(&t, &[], Input::KeptOpen, Duration::from_millis(300)).unwrap();
+        assert!(
+            finished.status.is_none(),
+            "cat must still be waiting for input"
         );
     }
 

@@ -28,135 +28,31 @@
 //! cargo run --bin 05_thread_pool -- client                          #   the third one waits
 //! ```
 //!
-//! The page: `lessons/05_thread_pool.md`.
+//! The page: `lessons/05_thread_pool.md`. This file is the lesson: the two designs, then how they
+//! stop. Beside it: `cli.rs` (the command line) and `demo.rs`.
 
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::process::ExitCode;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::thread;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use anyhow::{Context, Result};
-use clap::{Parser, Subcommand, ValueEnum};
-use workbook::kit::cli::{Endpoint, ports, resolve, resolve_one};
+use clap::Parser;
+use workbook::kit::cli::{resolve, resolve_one};
 use workbook::kit::echo::{self, Transform};
-use workbook::kit::narrate::{Narrator, show_bytes, try_next};
+use workbook::kit::narrate::Narrator;
 use workbook::kit::net;
 use workbook::kit::pool::ThreadPool;
 use workbook::kit::shutdown::Stop;
+
+use cli::{Mode, Model};
 
 const LESSON: &str = "05_thread_pool";
 
 /// How many accepted connections the `queue` model holds for busy workers. When it is full,
 /// the accepting thread waits too, and new clients wait in the kernel's listen backlog.
 const QUEUE: usize = 16;
-
-#[derive(Parser)]
-#[command(
-    name = LESSON,
-    about = "Lesson 05: an echo server with a fixed pool of worker threads",
-    after_help = "With no subcommand, runs the demo. Page: lessons/05_thread_pool.md"
-)]
-struct Cli {
-    #[command(subcommand)]
-    mode: Option<Mode>,
-}
-
-/// The two designs of a fixed pool.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
-enum Model {
-    /// Every worker calls accept() on its own handle to the listening socket (the course's).
-    Accept,
-    /// One thread accepts and queues each connection for the workers (the Rust Book's).
-    Queue,
-}
-
-#[derive(Subcommand)]
-enum Mode {
-    /// Two workers, three clients: watch the third wait (the default).
-    Demo {
-        /// Which design of pool to show.
-        #[arg(long, value_enum, default_value_t = Model::Accept)]
-        model: Model,
-    },
-    /// Echo every byte back until the client stops sending; at most N clients at once.
-    Server {
-        #[command(flatten)]
-        at: Endpoint<{ ports::THREAD_POOL }>,
-        /// Send back ASCII letters upper-cased (the course's variation); other bytes unchanged.
-        #[arg(long)]
-        upper: bool,
-        /// Stop accepting after this many connections, finish them, exit (default: forever).
-        #[arg(long, value_name = "K")]
-        exit_after: Option<u64>,
-        /// How many worker threads, so how many clients are served at once.
-        #[arg(long, value_name = "N", default_value_t = 4,
-              value_parser = clap::value_parser!(u16).range(1..=1024))]
-        workers: u16,
-        /// Which design of pool.
-        #[arg(long, value_enum, default_value_t = Model::Accept)]
-        model: Model,
-    },
-    /// Send each MESSAGE (or each line of stdin) followed by a newline; print each echo.
-    Client {
-        #[command(flatten)]
-        at: Endpoint<{ ports::THREAD_POOL }>,
-        /// The messages to send; with none, each line of stdin is one message.
-        messages: Vec<String>,
-    },
-}
-
-/// What both models need to know.
-struct Settings {
-    workers: usize,
-    transform: Transform,
-    exit_after: Option<u64>,
-}
-
-fn main() -> ExitCode {
-    let cli = Cli::parse();
-    let mode = cli.mode.unwrap_or(Mode::Demo {
-        model: Model::Accept,
-    });
-    workbook::kit::errors::main(LESSON, || match mode {
-        Mode::Demo { model } => demo(model),
-        Mode::Server {
-            at,
-            upper,
-            exit_after,
-            workers,
-            model,
-        } => {
-            let say = Narrator::new("server", at.quiet);
-            let listener = net::listen(resolve_one(&at.host, at.port)?, &say)?;
-            let settings = Settings {
-                workers: usize::from(workers),
-                transform: Transform::from_flag(upper),
-                exit_after,
-            };
-            let stop = stop_on_signals(&listener, model, &settings)?;
-            net::announce(&listener)?;
-            serve(model, listener, &settings, &stop, &say)
-        }
-        Mode::Client { at, messages } => {
-            let say = Narrator::new("client", at.quiet);
-            echo::client(&resolve(&at.host, at.port)?, &messages, &say)
-        }
-    })
-}
-
-fn serve(
-    model: Model,
-    listener: TcpListener,
-    settings: &Settings,
-    stop: &Stop,
-    say: &Narrator,
-) -> Result<()> {
-    match model {
-        Model::Accept => accept_model(listener, settings, stop, say),
-        Model::Queue => queue_model(listener, settings, stop, say),
-    }
-}
 
 // ANCHOR: accept_model
 /// The course's design: N workers, each blocked in `accept()` on its own handle to the one
@@ -171,13 +67,15 @@ fn accept_model(
     let shared = Shared {
         settings,
         stop,
-        accepted: AtomicU64::new(0),
         busy: AtomicUsize::new(0),
     };
     thread::scope(|scope| -> Result<()> {
         let mut workers = Vec::with_capacity(settings.workers);
         for id in 1..=settings.workers {
             let name = format!("worker-{id}");
+            // Only the narration needs this: stderr stays ours until the spawn is told, so the
+            // worker's first words come after it (the lock is reentrant: we can still speak).
+            let story = std::io::stderr().lock();
             // dup(): a second descriptor for the same listening socket, owned by this worker.
             let own = listener.try_clone();
             let spawned = own
@@ -202,6 +100,7 @@ fn accept_model(
                 format!("dup(listener) + spawn({name})"),
                 "it calls accept() itself",
             );
+            drop(story);
         }
         // Only the workers' handles keep the socket listening from here on.
         drop(listener);
@@ -222,9 +121,8 @@ fn accept_model(
 /// What the accept model's workers share.
 struct Shared<'a> {
     settings: &'a Settings,
+    /// Says when to stop, and counts the connections accepted by all workers.
     stop: &'a Stop,
-    /// Connections accepted so far, by all workers: for `--exit-after` and the narration.
-    accepted: AtomicU64,
     /// Workers serving a client right now.
     busy: AtomicUsize,
 }
@@ -233,46 +131,39 @@ struct Shared<'a> {
 fn accept_worker(listener: TcpListener, shared: &Shared, server: &Narrator) -> Result<()> {
     let me = thread::current();
     let say = server.for_role(me.name().unwrap_or("worker"));
-    let workers = shared.settings.workers;
-    let mut served = 0;
-    let outcome = loop {
-        let all_accepted = (shared.settings.exit_after)
-            .is_some_and(|limit| shared.accepted.load(Ordering::SeqCst) >= limit);
-        if shared.stop.is_stopped() || all_accepted {
-            break Ok(());
-        }
+    let (workers, stop) = (shared.settings.workers, shared.stop);
+    let (mut served, mut outcome) = (0, Ok(()));
+    while !stop.is_stopped() {
         say.note("in accept(): takes the oldest client waiting in the backlog, or blocks");
         let (stream, peer) = match listener.accept() {
             Ok(accepted) => accepted,
             Err(e) if e.kind() == std::io::ErrorKind::ConnectionAborted => continue,
             Err(e) => {
-                shared.stop.stop(); // a broken listener stops the whole server, not one worker
-                break Err(anyhow::Error::new(e).context("accept() failed"));
+                stop.stop(); // a broken listener stops the whole server, not one worker
+                outcome = Err(anyhow::Error::new(e).context("accept() failed"));
+                break;
             }
         };
         // Woken by Stop's own connection, or a client who came as we stopped: not served.
-        if shared.stop.is_stopped() {
-            break Ok(());
+        if stop.is_stopped() {
+            break;
         }
-        let n = shared.accepted.fetch_add(1, Ordering::SeqCst) + 1;
-        if shared.settings.exit_after.is_some_and(|limit| n > limit) {
-            break Ok(()); // another worker took connection K a moment before us
-        }
+        // Counted by `stop`: with `--exit-after K`, the K-th connection stops every worker.
+        let n = stop.accepted();
         let busy = shared.busy.fetch_add(1, Ordering::SeqCst) + 1;
         say.call(
             "accept()",
             format!("connection {n} from {peer}; {busy} of {workers} workers busy"),
         );
-        if shared.settings.exit_after == Some(n) {
+        if stop.is_stopped() {
             say.note("that was the last connection (--exit-after): no more accept() for anyone");
-            shared.stop.stop();
         } else if busy == workers {
             say.note("every worker is busy: new clients wait in the listen backlog until one of us is back in accept()");
         }
         serve_client(&stream, peer, shared.settings.transform, &say);
         shared.busy.fetch_sub(1, Ordering::SeqCst);
         served += 1;
-    };
+    }
     say.note(format!("stops after serving {served} client(s)"));
     outcome
 }
@@ -294,8 +185,7 @@ fn queue_model(
         format!("spawn {} workers", pool.size()),
         format!("each waits for a job on a queue of at most {QUEUE} connections"),
     );
-    let mut accepted = 0;
-    while !stop.is_stopped() && settings.exit_after.is_none_or(|limit| accepted < limit) {
+    while !stop.is_stopped() {
         say.note("in accept(): only this thread accepts");
         let (stream, peer) = match listener.accept() {
             Ok(connection) => connection,
@@ -305,7 +195,8 @@ fn queue_model(
         if stop.is_stopped() {
             break; // Stop's wake-up connection, or a client who came as we stopped
         }
-        accepted += 1;
+        // Counted by `stop`: with `--exit-after K`, the K-th connection is the last one.
+        let accepted = stop.accepted();
         say.call("accept()", format!("connection {accepted} from {peer}"));
         if pool.busy() + pool.waiting() >= pool.size() {
             say.note(format!(
@@ -361,111 +252,82 @@ fn serve_client(stream: &TcpStream, peer: SocketAddr, transform: Transform, say:
 /// own listening socket once for each thread that may be blocked there. Each such thread
 /// wakes, sees the flag and returns; a worker serving a client first finishes that client.
 /// Then the workers are joined, each saying so as it stops, and `main` returns: exit status 0.
-fn stop_on_signals(listener: &TcpListener, model: Model, settings: &Settings) -> Result<Stop> {
-    let stop = Stop::new();
+fn stop_on_signals(
+    stop: &Stop,
+    listener: &TcpListener,
+    model: Model,
+    workers: usize,
+) -> Result<()> {
     stop.on_signals()?; // SIGINT or SIGTERM → stop.stop(); a second one exits at once
+    wake_on_stop(stop, listener, model, workers)
+}
+
+/// On stop, wake every thread that may be blocked in `accept()` on `listener`.
+fn wake_on_stop(stop: &Stop, listener: &TcpListener, model: Model, workers: usize) -> Result<()> {
+    if stop.is_stopped() {
+        return Ok(()); // `--exit-after 0`: no thread will ever wait in accept()
+    }
     let in_accept = match model {
-        Model::Accept => settings.workers, // every worker may be in accept()
-        Model::Queue => 1,                 // only the accepting thread
+        Model::Accept => workers, // every worker may be in accept()
+        Model::Queue => 1,        // only the accepting thread
     };
     stop.wake_listener(listener.local_addr()?, in_accept);
-    Ok(stop)
+    Ok(())
 }
 // ANCHOR_END: shutdown
 
-/// Two workers, three clients: clients 1 and 2 keep both workers busy, client 3 waits (in the
-/// backlog or the queue) until client 1 leaves; after 3 connections the server stops.
-fn demo(model: Model) -> Result<()> {
-    let server = Narrator::new("server", false);
-    let listener = net::listen("127.0.0.1:0".parse()?, &server)?;
-    let addr = listener.local_addr()?;
-    let settings = Settings {
-        workers: 2,
-        transform: Transform::Echo,
-        exit_after: Some(3),
-    };
-    let name = if model == Model::Accept {
-        "accept"
-    } else {
-        "queue"
-    };
-    server.note(format!(
-        "--model {name}: 2 workers, stopping after 3 connections"
-    ));
-    let stop = Stop::new();
-    stop.wake_listener(
-        addr,
-        if model == Model::Accept {
-            settings.workers
-        } else {
-            1
-        },
-    );
-    thread::scope(|scope| -> Result<()> {
-        let serving = scope.spawn(|| serve(model, listener, &settings, &stop, &server));
-        let talked = talk(addr);
-        if talked.is_err() {
-            stop.stop(); // so the demo ends even if a client failed
-        }
-        let served = serving
-            .join()
-            .map_err(|_| anyhow::anyhow!("the server thread panicked"))?;
-        talked.and(served)
-    })?;
-    try_next(&[
-        format!("cargo run --bin {LESSON} -- server --workers 2                 # terminal 1"),
-        format!(
-            "nc 127.0.0.1 {}                                                    # terminals 2, 3, 4: the third waits",
-            ports::THREAD_POOL
-        ),
-        format!(
-            "cargo run --bin {LESSON} -- server --workers 2 --model queue   # the Rust Book's design"
-        ),
-        format!(
-            "cargo run --bin {LESSON} -- demo --model queue                 # this demo, with a queue"
-        ),
-        "Ctrl-C in terminal 1 (or kill -TERM PID): each worker finishes its client, then stops"
-            .to_string(),
-    ]);
-    Ok(())
+/// What both models need to know.
+struct Settings {
+    workers: usize,
+    transform: Transform,
 }
 
-/// The demo's three clients.
-fn talk(addr: SocketAddr) -> Result<()> {
-    let one = Narrator::new("client 1", false);
-    let first = net::connect(&[addr], &one)?;
-    println!(
-        "{}",
-        show_bytes(&echo::echo_one(&first, b"Hello from client 1\n", &one)?, 40)
-    );
-    let two = Narrator::new("client 2", false);
-    let second = net::connect(&[addr], &two)?;
-    println!(
-        "{}",
-        show_bytes(
-            &echo::echo_one(&second, b"Hello from client 2\n", &two)?,
-            40
-        )
-    );
+/// Run the chosen design until `stop` says stop.
+fn serve(
+    model: Model,
+    listener: TcpListener,
+    settings: &Settings,
+    stop: &Stop,
+    say: &Narrator,
+) -> Result<()> {
+    match model {
+        Model::Accept => accept_model(listener, settings, stop, say),
+        Model::Queue => queue_model(listener, settings, stop, say),
+    }
+}
 
-    let three = Narrator::new("client 3", false);
-    let third = net::connect(&[addr], &three)?;
-    three.note("connected (the kernel finished the handshake), but both workers are busy: I wait");
-    thread::scope(|scope| -> Result<()> {
-        let waiting = scope.spawn(|| -> Result<()> {
-            let reply = echo::echo_one(&third, b"Hello from client 3\n", &three)?;
-            println!("{}", show_bytes(&reply, 40));
-            Ok(())
-        });
-        // Not a wait for anything: a pause so that the story shows client 3 waiting before
-        // client 1 leaves. Nothing depends on its length.
-        thread::sleep(Duration::from_millis(300));
-        one.note("leaves, which frees its worker for client 3");
-        echo::finish(first, &one)?;
-        waiting
-            .join()
-            .map_err(|_| anyhow::anyhow!("client 3's thread panicked"))?
-    })?;
-    echo::finish(third, &three)?;
-    echo::finish(second, &two)
+// The command line and the demo, beside this file.
+mod cli;
+mod demo;
+
+fn main() -> ExitCode {
+    let cli = cli::Cli::parse();
+    let mode = cli.mode.unwrap_or(Mode::Demo {
+        model: Model::Accept,
+    });
+    workbook::kit::errors::main(LESSON, || match mode {
+        Mode::Demo { model } => demo::run(model),
+        Mode::Server {
+            at,
+            upper,
+            exit_after,
+            workers,
+            model,
+        } => {
+            let say = Narrator::new("server", at.quiet);
+            let listener = net::listen(resolve_one(&at.host, at.port)?, &say)?;
+            let settings = Settings {
+                workers: usize::from(workers),
+                transform: Transform::from_flag(upper),
+            };
+            let stop = Stop::new().after(exit_after);
+            stop_on_signals(&stop, &listener, model, settings.workers)?;
+            net::announce(&listener)?;
+            serve(model, listener, &settings, &stop, &say)
+        }
+        Mode::Client { at, messages } => {
+            let say = Narrator::new("client", at.quiet);
+            echo::client(&resolve(&at.host, at.port)?, &messages, &say)
+        }
+    })
 }

@@ -1,7 +1,7 @@
-//! # bench — what an idle client costs a server: threads and resident memory
+//! `bench idle` — what an idle client costs a server: threads and resident memory.
 //!
 //! Lesson 07's page compares three designs on the same machine: a thread per connection (04),
-//! two threads per client (06) and one thread for everyone (07). This tool makes the figures:
+//! two threads per client (06) and one thread for everyone (07). This mode makes the figures:
 //! for each server and each number of clients it starts the server (`server --port 0 -q`),
 //! connects N clients that then stay idle, waits until the server has served every one (an
 //! echo for 04; for the chats, the welcome and every `joined` notice), and reads the server's
@@ -9,7 +9,7 @@
 //!
 //! ```text
 //! cargo build --release --bins
-//! target/release/bench --clients 1000,5000 04_threaded 06_group_chat 07_event_loop
+//! target/release/bench idle --clients 1000,5000 04_threaded 06_group_chat 07_event_loop
 //! ```
 //!
 //! The servers are the lesson binaries next to this one (same build profile). Everything runs
@@ -19,22 +19,17 @@ use std::collections::HashMap;
 use std::io::{self, Read, Write};
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
-use clap::Parser;
 use mio::net::TcpStream;
 use mio::{Events, Interest, Poll, Token};
 use workbook::checker::checks::l07_event_loop::raise_descriptor_limit;
 use workbook::checker::harness::{Server, Target};
 
-#[derive(Parser)]
-#[command(
-    name = "bench",
-    about = "Threads and resident memory of lesson servers holding N idle clients (lesson 07's comparison)"
-)]
-struct Cli {
+/// `bench idle`'s flags.
+#[derive(clap::Args)]
+pub struct Args {
     /// How many idle clients, e.g. 1000,5000.
     #[arg(long, value_delimiter = ',', default_value = "1000,5000")]
     clients: Vec<usize>,
@@ -49,18 +44,8 @@ struct Cli {
 /// How many connections may be opened but not yet served: the listen backlog is 128.
 const IN_FLIGHT: usize = 64;
 
-fn main() -> ExitCode {
-    let cli = Cli::parse();
-    match run(&cli) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("error: {e:#}");
-            ExitCode::FAILURE
-        }
-    }
-}
-
-fn run(cli: &Cli) -> Result<()> {
+/// Measure each lesson server with each number of idle clients; print a Markdown table.
+pub fn run(cli: &Args) -> Result<()> {
     let most = cli.clients.iter().copied().max().unwrap_or(0) as u64;
     // The clients' sockets here, and the server's (which inherits this limit), and room.
     raise_descriptor_limit(most + 1024).map_err(|f| anyhow::anyhow!("{}", f.reason))?;

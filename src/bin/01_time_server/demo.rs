@@ -1,0 +1,42 @@
+//! Lesson 01's demo: the server and two clients in one process, on a free port.
+
+use anyhow::Result;
+use workbook::kit::cli::ports;
+use workbook::kit::narrate::{Narrator, try_next};
+use workbook::kit::shutdown::Stop;
+
+use crate::format::{Format, print_time};
+use crate::{LESSON, fetch_time, listen, serve};
+
+/// The second client shows the server is iterative: it is accepted only after the first one has
+/// been served and closed.
+pub fn demo() -> Result<()> {
+    let server = Narrator::new("server", false);
+    let listener = listen("127.0.0.1:0".parse()?, &server)?;
+    let addr = listener.local_addr()?;
+    // Two clients, then the server stops by itself.
+    let stop = Stop::new().after(Some(2));
+    std::thread::scope(|scope| -> Result<()> {
+        let serving = scope.spawn(|| serve(&listener, Format::Rfc3339, &stop, &server));
+        for name in ["client 1", "client 2"] {
+            let reply = fetch_time(&[addr], &Narrator::new(name, false))?;
+            print_time(&reply, Format::Rfc3339)?;
+        }
+        serving
+            .join()
+            .map_err(|_| anyhow::anyhow!("the server thread panicked"))?
+    })?;
+    try_next(&[
+        format!("cargo run --bin {LESSON} -- server                 # terminal 1"),
+        format!("cargo run --bin {LESSON} -- client                 # terminal 2"),
+        format!(
+            "nc 127.0.0.1 {}                                  # any TCP client works",
+            ports::TIME_SERVER
+        ),
+        format!(
+            "cargo run --bin {LESSON} -- server --rfc868 ; rdate -p -o {} 127.0.0.1",
+            ports::TIME_SERVER
+        ),
+    ]);
+    Ok(())
+}

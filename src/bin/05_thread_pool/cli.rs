@@ -1,0 +1,61 @@
+//! Lesson 05's command line: the demo, the server (with its two designs) and the client.
+
+use clap::{Parser, Subcommand, ValueEnum};
+use workbook::kit::cli::{Endpoint, ports};
+
+use crate::LESSON;
+
+#[derive(Parser)]
+#[command(
+    name = LESSON,
+    about = "Lesson 05: an echo server with a fixed pool of worker threads",
+    after_help = "With no subcommand, runs the demo. Page: lessons/05_thread_pool.md"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub mode: Option<Mode>,
+}
+
+/// The two designs of a fixed pool.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Model {
+    /// Every worker calls accept() on its own handle to the listening socket (the course's).
+    Accept,
+    /// One thread accepts and queues each connection for the workers (the Rust Book's).
+    Queue,
+}
+
+#[derive(Subcommand)]
+pub enum Mode {
+    /// Two workers, three clients: watch the third wait (the default).
+    Demo {
+        /// Which design of pool to show.
+        #[arg(long, value_enum, default_value_t = Model::Accept)]
+        model: Model,
+    },
+    /// Echo every byte back until the client stops sending; at most N clients at once.
+    Server {
+        #[command(flatten)]
+        at: Endpoint<{ ports::THREAD_POOL }>,
+        /// Send back ASCII letters upper-cased (the course's variation); other bytes unchanged.
+        #[arg(long)]
+        upper: bool,
+        /// Stop accepting after this many connections, finish them, exit (default: forever).
+        #[arg(long, value_name = "K")]
+        exit_after: Option<u64>,
+        /// How many worker threads, so how many clients are served at once.
+        #[arg(long, value_name = "N", default_value_t = 4,
+              value_parser = clap::value_parser!(u16).range(1..=1024))]
+        workers: u16,
+        /// Which design of pool.
+        #[arg(long, value_enum, default_value_t = Model::Accept)]
+        model: Model,
+    },
+    /// Send each MESSAGE (or each line of stdin) followed by a newline; print each echo.
+    Client {
+        #[command(flatten)]
+        at: Endpoint<{ ports::THREAD_POOL }>,
+        /// The messages to send; with none, each line of stdin is one message.
+        messages: Vec<String>,
+    },
+}

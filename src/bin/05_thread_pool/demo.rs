@@ -1,0 +1,108 @@
+//! The demo: two workers, three clients, in one process on a port the system chooses.
+
+use std::net::SocketAddr;
+use std::thread;
+use std::time::Duration;
+
+use anyhow::Result;
+use workbook::kit::cli::ports;
+use workbook::kit::echo::{self, Transform};
+use workbook::kit::narrate::{Narrator, show_bytes, try_next};
+use workbook::kit::net;
+use workbook::kit::shutdown::Stop;
+
+use crate::cli::Model;
+use crate::{LESSON, Settings, serve, wake_on_stop};
+
+/// Two workers, three clients: clients 1 and 2 keep both workers busy, client 3 waits (in the
+/// backlog or the queue) until client 1 leaves; after 3 connections the server stops.
+pub fn run(model: Model) -> Result<()> {
+    let server = Narrator::new("server", false);
+    let listener = net::listen("127.0.0.1:0".parse()?, &server)?;
+    let addr = listener.local_addr()?;
+    let settings = Settings {
+        workers: 2,
+        transform: Transform::Echo,
+    };
+    let name = if model == Model::Accept {
+        "accept"
+    } else {
+        "queue"
+    };
+    server.note(format!(
+        "--model {name}: 2 workers, stopping after 3 connections"
+    ));
+    let stop = Stop::new().after(Some(3));
+    wake_on_stop(&stop, &listener, model, settings.workers)?;
+    thread::scope(|scope| -> Result<()> {
+        let serving = scope.spawn(|| serve(model, listener, &settings, &stop, &server));
+        let talked = talk(addr);
+        if talked.is_err() {
+            stop.stop(); // so the demo ends even if a client failed
+        }
+        let served = serving
+            .join()
+            .map_err(|_| anyhow::anyhow!("the server thread panicked"))?;
+        talked.and(served)
+    })?;
+    try_next(&[
+        format!("cargo run --bin {LESSON} -- server --workers 2                 # terminal 1"),
+        format!(
+            "nc 127.0.0.1 {}                                                    # terminals 2, 3, 4: the third waits",
+            ports::THREAD_POOL
+        ),
+        format!(
+            "cargo run --bin {LESSON} -- server --workers 2 --model queue   # the Rust Book's design"
+        ),
+        format!(
+            "cargo run --bin {LESSON} -- demo --model queue                 # this demo, with a queue"
+        ),
+        "Ctrl-C in terminal 1 (or kill -TERM PID): each worker finishes its client, then stops"
+            .to_string(),
+    ]);
+    Ok(())
+}
+
+/// The demo's three clients.
+fn talk(addr: SocketAddr) -> Result<()> {
+    let one = Narrator::new("client 1", false);
+    let first = net::connect(&[addr], &one)?;
+    // Every read in the demo has a limit: a client waits for its echo, never for ever.
+    first.set_read_timeout(Some(echo::CLIENT_TIMEOUT))?;
+    println!(
+        "{}",
+        show_bytes(&echo::echo_one(&first, b"Hello from client 1\n", &one)?, 40)
+    );
+    let two = Narrator::new("client 2", false);
+    let second = net::connect(&[addr], &two)?;
+    second.set_read_timeout(Some(echo::CLIENT_TIMEOUT))?;
+    println!(
+        "{}",
+        show_bytes(
+            &echo::echo_one(&second, b"Hello from client 2\n", &two)?,
+            40
+        )
+    );
+
+    let three = Narrator::new("client 3", false);
+    let third = net::connect(&[addr], &three)?;
+    third.set_read_timeout(Some(echo::CLIENT_TIMEOUT))?;
+    three.note("connected (the kernel finished the handshake), but both workers are busy: I wait");
+    thread::scope(|scope| -> Result<()> {
+        let waiting = scope.spawn(|| -> Result<()> {
+            let reply = echo::echo_one(&third, b"Hello from client 3\n", &three)?;
+            println!("{}", show_bytes(&reply, 40));
+            Ok(())
+        });
+        // Not a wait for anything: a pause so that the story shows client 3 waiting before
+        // client 1 leaves. Nothing depends on its length.
+        thread::sleep(Duration::from_millis(300));
+        one.note("leaves, which frees its worker for client 3");
+        echo::finish(first, &one)?;
+        waiting
+            .join()
+            .map_err(|_| anyhow::anyhow!("client 3's thread panicked"))?
+    })?;
+    echo::finish(third, &three)?;
+    echo::finish(second, &two)
+}

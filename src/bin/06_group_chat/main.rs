@@ -1,0 +1,277 @@
+//! # Lesson 06 — a group chat
+//!
+//! Every line a client sends reaches every connected client. The course's own version is "only
+//! for demonstration": a client that stops reading blocks everyone, the table of clients is
+//! shared without a lock, and a message is whatever one `recv(1024)` returned. Here each client
+//! has a **reader thread** that reads *lines*, and a **writer thread** fed by a **bounded
+//! queue** (its outbox) — the only thread that ever blocks on that client's socket.
+//!
+//! This file is the server's socket calls, in order: listen, accept, the reader, the writer.
+//! Beside it: `room.rs` (who is connected, the outboxes, broadcasting, shutdown), `client.rs`,
+//! `demo.rs`, `cli.rs`. The page: `lessons/06_group_chat.md`.
+//!
+//! ```text
+//! cargo run --bin 06_group_chat                               # demo: four clients, narrated
+//! cargo run --bin 06_group_chat -- server                     # terminal 1
+//! cargo run --bin 06_group_chat -- client --name ana          # terminal 2
+//! nc 127.0.0.1 7006                                           # terminal 3: netcat joins too
+//! ```
+
+mod cli;
+mod client;
+mod demo;
+mod room;
+
+use std::io::{self, BufRead, BufReader, Read, Write};
+use std::net::{Shutdown, SocketAddr, TcpListener};
+use std::process::ExitCode;
+
+use anyhow::{Context, Result};
+use workbook::kit::narrate::Narrator;
+use workbook::kit::net;
+use workbook::kit::shutdown::Stop;
+
+use crate::cli::Settings;
+use crate::room::{Client, Reason, Room};
+
+/// The longest line a client may send, in bytes, not counting its `\n` (or `\r\n`). Every
+/// buffer has a limit; without one, a client that never sends `\n` would fill our memory.
+const MAX_LINE: usize = 4096;
+
+// ANCHOR: listen
+/// The server: socket + bind + listen (`net::listen`, as in lessons 02–05), the one line on
+/// stdout, then the room — until Ctrl-C, SIGTERM or `--exit-after`.
+fn server(addr: SocketAddr, settings: &Settings, say: &Narrator) -> Result<()> {
+    let listener = net::listen(addr, say)?;
+    net::announce(&listener)?;
+    // Ctrl-C and SIGTERM set the stop flag; a connection to ourselves wakes accept().
+    let stop = Stop::new();
+    stop.on_signals()?;
+    stop.wake_listener(listener.local_addr()?, 1);
+    serve(&listener, settings, &stop, say)
+}
+// ANCHOR_END: listen
+
+// ANCHOR: accept
+/// Accept clients until told to stop; each client gets a reader thread and a writer thread.
+/// Then tell every client the server is shutting down, and wait for the threads to finish.
+fn serve(listener: &TcpListener, settings: &Settings, stop: &Stop, say: &Narrator) -> Result<()> {
+    let room = Room::new(settings, say);
+    // A scope: every thread spawned in it may borrow `room`, and all of them have finished
+    // when the scope ends — no thread outlives the server.
+    std::thread::scope(|scope| -> Result<()> {
+        let accepting = accept_loop(listener, settings, stop, &room, scope);
+        // However the loop ended, tell every client before the scope waits for their threads.
+        room.close();
+        accepting
+    })
+}
+
+/// accept() one client after another: set up its socket, admit it to the room (or turn it
+/// away), start its two threads — until a stop is asked for or `--exit-after` is reached.
+fn accept_loop<'scope>(
+    listener: &TcpListener,
+    settings: &Settings,
+    stop: &Stop,
+    room: &'scope Room,
+    scope: &'scope std::thread::Scope<'scope, '_>,
+) -> Result<()> {
+    let say = room.say;
+    let mut accepted = 0u64;
+    while !stop.is_stopped() {
+        let (conn, peer) = match listener.accept() {
+            Ok(accepted) => accepted,
+            // The client gave up between the handshake and our accept(): not our problem.
+            Err(e) if e.kind() == io::ErrorKind::ConnectionAborted => continue,
+            Err(e) => return Err(e).context("accept() failed"),
+        };
+        if stop.is_stopped() {
+            break; // the wake-up connection from Stop, or a client arriving as we stop
+        }
+        accepted += 1;
+        say.call("accept()", format!("connection from {peer}"));
+        if let Some(client) = room.admit(conn, peer) {
+            let for_writer = client.clone();
+            scope.spawn(move || write_loop(room, &for_writer));
+            scope.spawn(move || read_loop(room, &client));
+        }
+        if settings.exit_after_reached(accepted, say) {
+            break; // the test hook `--exit-after K`
+        }
+    }
+    Ok(())
+}
+// ANCHOR_END: accept
+
+// ANCHOR: reader
+/// The reader thread of one client: read a line, act on it, repeat — until the client leaves.
+fn read_loop(room: &Room, client: &Client) {
+    let id = client.id;
+    // Those who were there when it arrived hear about the newcomer from this thread, so the
+    // notice is queued before any line the newcomer sends: they see `* NAME joined` first.
+    room.deliver(&client.present, &format!("* {} joined", client.name));
+    let mut input = BufReader::new(&*client.conn);
+    let mut bytes = Vec::new();
+    loop {
+        match read_line(&mut input, &mut bytes) {
+            Ok(Got::Line) => {
+                // Invalid UTF-8 becomes U+FFFD (�): a client's bad byte never ends its session.
+                let text = String::from_utf8_lossy(&bytes);
+                if let Act::Quit = act_on(room, id, &text) {
+                    break;
+                }
+            }
+            Ok(Got::TooLong { rest_follows }) => {
+                room.tell(id, &format!("! line too long (max {MAX_LINE} bytes)"));
+                if rest_follows && skip_line(&mut input).is_err() {
+                    break;
+                }
+            }
+            Ok(Got::End) => break,
+            // A reset, or shutdown() by a broadcaster that gave up on this client.
+            Err(_) => break,
+        }
+    }
+    room.leave(id, Reason::Left);
+}
+
+/// What the reader does next.
+enum Act {
+    Continue,
+    Quit,
+}
+
+/// One line from client `id`: a command, or a message for everyone.
+fn act_on(room: &Room, id: u64, text: &str) -> Act {
+    if text == "quit" {
+        return Act::Quit; // the course's command, kept so its clients still work
+    }
+    let Some(command) = text.strip_prefix('/') else {
+        let Some(name) = room.name_of(id) else {
+            return Act::Quit;
+        };
+        room.broadcasts
+            .tell(|| format!("[{name}] {text} → everyone"));
+        room.broadcast(&format!("[{name}] {text}"));
+        return Act::Continue;
+    };
+    let (word, argument) = command.split_once(' ').unwrap_or((command, ""));
+    match word {
+        "quit" => return Act::Quit,
+        "who" => room.tell(id, &room.who()),
+        "nick" => match room.rename(id, argument.trim()) {
+            Ok(old) => {
+                let notice = format!("* {old} is now {}", argument.trim());
+                room.say.note(&notice);
+                room.broadcast(&notice);
+            }
+            Err(error) => room.tell(id, &error),
+        },
+        _ => room.tell(id, &format!("! unknown command /{word}")),
+    }
+    Act::Continue
+}
+
+/// What one call of [`read_line`] found.
+enum Got {
+    /// A line, now in the buffer without its `\n` or `\r\n`.
+    Line,
+    /// More than [`MAX_LINE`] bytes; `rest_follows` if the end of the line is still unread.
+    TooLong { rest_follows: bool },
+    /// The client closed its side: recv() returned 0 bytes.
+    End,
+}
+
+/// Read one line into `line`, reading no more than `MAX_LINE + 2` bytes (`\r\n`) of it.
+///
+/// This is the course's "a message is whatever recv returned" fixed: `BufReader` keeps what
+/// one recv() returned beyond the `\n` for the next line, and asks for more when a line is
+/// still incomplete — however TCP split or merged what the client sent.
+fn read_line(input: &mut impl BufRead, line: &mut Vec<u8>) -> io::Result<Got> {
+    line.clear();
+    let n = input.take(MAX_LINE as u64 + 2).read_until(b'\n', line)?;
+    if n == 0 {
+        return Ok(Got::End);
+    }
+    let ended = line.last() == Some(&b'\n');
+    if ended {
+        line.pop();
+        if line.last() == Some(&b'\r') {
+            line.pop();
+        }
+    }
+    if line.len() > MAX_LINE {
+        return Ok(Got::TooLong {
+            rest_follows: !ended,
+        });
+    }
+    // A last line without `\n` before the client closed still counts as a line.
+    Ok(Got::Line)
+}
+
+/// Throw away the rest of an overlong line, in buffer-sized pieces: bounded memory.
+fn skip_line(input: &mut impl BufRead) -> io::Result<()> {
+    loop {
+        let buffer = input.fill_buf()?;
+        if buffer.is_empty() {
+            return Ok(());
+        }
+        if let Some(at) = buffer.iter().position(|&b| b == b'\n') {
+            input.consume(at + 1);
+            return Ok(());
+        }
+        let all = buffer.len();
+        input.consume(all);
+    }
+}
+// ANCHOR_END: reader
+
+// ANCHOR: writer
+/// The writer thread of one client: take what is in its outbox, send it, repeat. It is the
+/// only thread that ever blocks on this client's socket.
+fn write_loop(room: &Room, client: &Client) {
+    let mut batch = Vec::new();
+    let mut bytes = Vec::new();
+    let mut failed = None;
+    while client.outbox.take_all(&mut batch) {
+        // One send for the whole batch: a busy room costs one system call per batch, not per line.
+        bytes.clear();
+        for line in batch.drain(..) {
+            bytes.extend_from_slice(&line);
+        }
+        if let Err(e) = (&*client.conn).write_all(&bytes) {
+            failed = Some(e);
+            break;
+        }
+    }
+    if let Some(e) = failed {
+        // SO_SNDTIMEO expired: no progress for the whole stall timeout.
+        let stalled = matches!(
+            e.kind(),
+            io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+        );
+        let reason = if stalled {
+            Reason::TooSlow
+        } else {
+            Reason::Left
+        };
+        room.leave(client.id, reason);
+    }
+    // Done: close both directions (this also wakes the reader if it is still in recv()).
+    let _ = client.conn.shutdown(Shutdown::Both);
+    room.writer_done(client.id);
+}
+// ANCHOR_END: writer
+
+/// How a narrated call went: `ok`, or `failed: …`.
+fn result_text(result: &io::Result<()>) -> String {
+    match result {
+        Ok(()) => "ok".to_string(),
+        Err(e) => format!("failed: {e}"),
+    }
+}
+
+/// The command line (`demo`, `server`, `client`) is in `cli.rs`.
+fn main() -> ExitCode {
+    cli::main()
+}
