@@ -1,4 +1,8 @@
 //! Lesson 06's command line, word for word: `demo`, `server`, `client`.
+//!
+//! Written out again on purpose, not shared: the command line is part of the contract each
+//! lesson states on its page, and a learner reads it next to the lesson's own `main.rs`. The
+//! shared part — `--host`, `--port`, `-q` — is `kit::cli::Endpoint`, as in every lesson.
 
 use std::process::ExitCode;
 use std::time::Duration;

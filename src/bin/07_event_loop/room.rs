@@ -10,7 +10,7 @@ use anyhow::Result;
 use mio::net::TcpStream;
 use mio::{Events, Interest, Poll, Registry, Token};
 use socket2::SockRef;
-use workbook::kit::narrate::Narrator;
+use workbook::kit::narrate::{Chatter, Narrator, result_text};
 
 use crate::{FIRST_CLIENT, SHUTDOWN_GRACE};
 
@@ -711,63 +711,6 @@ fn discard_input(conn: &mut Conn) -> Turn {
             Ok(_) => {}
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
             Err(_) => return Turn::Drained,
-        }
-    }
-}
-
-fn result_text(result: &io::Result<()>) -> String {
-    match result {
-        Ok(()) => "ok".to_string(),
-        Err(e) => format!("failed: {e}"),
-    }
-}
-
-/// Narration that stays readable when the loop is busy: the first few events of a kind in each
-/// second are told, the rest only counted (`… 4,996 more wake-ups not shown`). One thread owns
-/// it, so it needs no lock.
-pub struct Chatter<'a> {
-    say: &'a Narrator,
-    what: &'static str,
-    since: Instant,
-    told: u32,
-    untold: u64,
-}
-
-/// How many events of one kind are told in full each second.
-const TOLD_PER_SECOND: u32 = 5;
-
-impl<'a> Chatter<'a> {
-    fn new(say: &'a Narrator, what: &'static str) -> Chatter<'a> {
-        Chatter {
-            say,
-            what,
-            since: Instant::now(),
-            told: 0,
-            untold: 0,
-        }
-    }
-
-    /// Say how many events went untold, and start counting afresh.
-    pub fn flush(&mut self) {
-        if self.untold > 0 {
-            self.say
-                .note(format!("… {} more {} not shown", self.untold, self.what));
-        }
-        (self.since, self.told, self.untold) = (Instant::now(), 0, 0);
-    }
-
-    pub fn tell(&mut self, text: impl FnOnce() -> String) {
-        if self.say.is_quiet() {
-            return;
-        }
-        if self.since.elapsed() >= Duration::from_secs(1) {
-            self.flush();
-        }
-        if self.told < TOLD_PER_SECOND {
-            self.told += 1;
-            self.say.note(text());
-        } else {
-            self.untold += 1;
         }
     }
 }
