@@ -44,9 +44,9 @@ fn demo_narrates_every_call_in_order_and_ends_with_commands() {
 
 #[test]
 fn quiet_client_says_nothing_but_the_error_and_its_hint() {
-    let port = workbook::checker::harness::unused_port()
-        .expect("a free port")
-        .to_string();
+    // A port that refuses, reserved while the test runs (no other test's server can take it).
+    let refusing = workbook::checker::harness::refusing_port().expect("a loopback port");
+    let port = refusing.port().to_string();
     cargo_bin_cmd!("01_time_server")
         .args(["client", "--port", &port, "-q"])
         .timeout(std::time::Duration::from_secs(10))

@@ -60,9 +60,9 @@ fn client_and_server_work_together_over_stdin() {
 
 #[test]
 fn a_client_refused_gets_the_command_that_starts_the_server() {
-    let port = workbook::checker::harness::unused_port()
-        .expect("a free port")
-        .to_string();
+    // A port that refuses, reserved while the test runs (no other test's server can take it).
+    let refusing = workbook::checker::harness::refusing_port().expect("a loopback port");
+    let port = refusing.port().to_string();
     cargo_bin_cmd!("02_echo")
         .args(["client", "--port", &port, "hi"])
         .timeout(Duration::from_secs(10))

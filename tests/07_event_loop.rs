@@ -108,9 +108,9 @@ fn zero_clients_or_zero_timeout_are_usage_errors() {
 // The checks can fail: each wrong program fails exactly the checks written for its mistake.
 // `examples/python/07_event_loop.py` is a correct version with `selectors`: it passes everything.
 //
-// Each of these runs all 27 checks of one program at once, one of them with 1,000 clients: one
-// program at a time, so that three of them do not share 2 cores (a check's timeouts are about
-// the program, not about a starved machine).
+// Each of these runs the 27 checks of one program, one check with 1,000 clients: one program at
+// a time, so that three such checks do not share 2 cores (a check's timeouts are about the
+// program, not about a starved machine).
 static ONE_PROGRAM_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
 fn one_program_at_a_time() -> std::sync::MutexGuard<'static, ()> {

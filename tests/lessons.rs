@@ -4,7 +4,7 @@
 //! touches; this file checks each of them, for every lesson binary `src/bin/NN_name.rs` (or
 //! `src/bin/NN_name/main.rs`), and that every lesson with checks has a binary:
 //!
-//! - its checks: `src/checker/checks/lNN_name.rs`, registered in `LESSONS`;
+//! - its checks: `src/checker/checks/lNN_name.rs` (or `lNN_name/mod.rs`), registered in `LESSONS`;
 //! - its test file `tests/NN_name.rs`, which makes its tests with `workbook::lNN_name_tests!`,
 //!   runs the Python version and at least one wrong program `tests/fixtures/NN_*.py`;
 //! - its Python version `examples/python/NN_name.py`;
@@ -89,12 +89,14 @@ fn missing_pieces(root: &Path, registered: &[&str]) -> Vec<String> {
                 "not in LESSONS: add `{module}::LESSON` to LESSONS in src/checker/checks/mod.rs"
             ));
         }
-        if !root
-            .join(format!("src/checker/checks/{module}.rs"))
-            .is_file()
+        // A lesson's checks are one file, or a folder when they are many (l03_udp/mod.rs).
+        let checks = root.join("src/checker/checks");
+        if !checks.join(format!("{module}.rs")).is_file()
+            && !checks.join(module.as_str()).join("mod.rs").is_file()
         {
             lacks(format!(
-                "no checks: declare them with `lesson!` in src/checker/checks/{module}.rs"
+                "no checks: declare them with `lesson!` in src/checker/checks/{module}.rs \
+                 (or {module}/mod.rs)"
             ));
         }
 

@@ -6,6 +6,7 @@ pub mod chat_demo;
 pub mod cli;
 pub mod echo;
 pub mod errors;
+pub mod framing;
 pub mod narrate;
 pub mod net;
 pub mod pool;

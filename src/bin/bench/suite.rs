@@ -21,7 +21,7 @@ use crate::{chat, connect, echo, udp};
 
 #[derive(clap::Args)]
 pub struct Args {
-    /// Where to write results.md and the charts.
+    /// Where to write results.txt (a Markdown fragment) and the charts.
     #[arg(long, default_value = "book/src/bench")]
     out: PathBuf,
     /// Seconds per echo and UDP measurement.
@@ -151,7 +151,7 @@ pub fn run(args: &Args) -> Result<()> {
     std::fs::create_dir_all(&args.out)
         .with_context(|| format!("failed to create {}", args.out.display()))?;
     let markdown = table(&echo_rows, &connect_rows, &udp_report, &chat_rows, duration);
-    std::fs::write(args.out.join("results.md"), &markdown)?;
+    std::fs::write(args.out.join("results.txt"), &markdown)?;
     chart_by_clients(&echo_rows, 512, &args.out.join("echo-512.svg"))?;
     chart_by_clients(&echo_rows, 65536, &args.out.join("echo-64k.svg"))?;
     print!("{markdown}");

@@ -6,7 +6,7 @@ use std::net::{TcpListener, UdpSocket};
 use std::time::Duration;
 
 use super::{Failure, Outcome, ensure};
-use crate::checker::harness::{Finished, RUN_TIMEOUT, Server, Target, run, unused_port};
+use crate::checker::harness::{Finished, RUN_TIMEOUT, Server, Target, refusing_port, run};
 
 /// How long a program may take to notice a bad start and exit.
 const ERROR_TIMEOUT: Duration = Duration::from_secs(10);
@@ -104,7 +104,8 @@ pub fn udp_server_port_in_use(target: &Target) -> Outcome {
 
 /// `client --port P` where nothing listens: `error: … connection refused`, with a hint.
 pub fn tcp_client_refused(target: &Target) -> Outcome {
-    let port = unused_port()?.to_string();
+    let refusing = refusing_port()?;
+    let port = refusing.port().to_string();
     let finished = run(target, &["client", "--port", &port], b"", ERROR_TIMEOUT)?;
     expect_error(&finished, &["refused"])
 }

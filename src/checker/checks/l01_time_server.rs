@@ -14,7 +14,7 @@ use super::common::{
 use super::{Failure, Outcome, common, ensure};
 use crate::checker::harness::{RUN_TIMEOUT, Server, Target, TcpStub, connect, read_to_end, run};
 
-lesson! {
+tcp_lesson! {
     /// Lesson 01's checks.
     name: "01_time_server",
     tests: l01_time_server_tests,
@@ -67,37 +67,13 @@ lesson! {
             section: "rfc-868",
             hint: "subtract 2208988800 from the big-endian number to get Unix time",
         },
-        server_port_in_use {
-            title: "server on a port already in use: `error: …in use`, exit 1",
-            points: 1,
-            section: "when-things-go-wrong",
-            hint: "catch the bind error and print one `error:` line",
-        },
-        client_connection_refused {
-            title: "client with no server: `error: …refused`, exit 1",
-            points: 1,
-            section: "when-things-go-wrong",
-            hint: "catch the connect error and print one `error:` line",
-        },
-        unknown_host {
-            title: "an unknown host name: `error:` naming the host, exit 1",
-            points: 1,
-            section: "when-things-go-wrong",
-            hint: "name resolution can fail; report the host you could not resolve",
-        },
-        privileged_port {
-            title: "binding port 1 without privilege: `error: …permission denied`, exit 1",
-            points: 1,
-            section: "when-things-go-wrong",
-            hint: "ports below 1024 need privilege; report the bind error",
-        },
-        usage_errors_exit_2 {
-            title: "bad flags and out-of-range ports exit 2",
-            points: 1,
-            section: "the-contract",
-            hint: "usage errors exit 2 (clap and argparse both do)",
-        },
     ],
+    usage_errors_exit_2: {
+        title: "bad flags and out-of-range ports exit 2",
+        points: 1,
+        section: "the-contract",
+        hint: "usage errors exit 2 (clap and argparse both do)",
+    },
 }
 
 /// Seconds from 1900 to 1970: RFC 868's epoch versus Unix's.

@@ -20,7 +20,7 @@ use crate::checker::harness::{
     RUN_TIMEOUT, Server, Target, TcpStub, connect, read_exact, read_to_end, run,
 };
 
-lesson! {
+tcp_lesson! {
     /// Lesson 02's checks.
     name: "02_echo",
     tests: l02_echo_tests,
@@ -91,37 +91,13 @@ lesson! {
             section: "a-read-is-not-a-message",
             hint: "send and receive at the same time (a thread), and read until all bytes are back",
         },
-        server_port_in_use {
-            title: "server on a port already in use: `error: …in use`, exit 1",
-            points: 1,
-            section: "when-things-go-wrong",
-            hint: "catch the bind error and print one `error:` line",
-        },
-        client_connection_refused {
-            title: "client with no server: `error: …refused`, exit 1",
-            points: 1,
-            section: "when-things-go-wrong",
-            hint: "catch the connect error and print one `error:` line",
-        },
-        unknown_host {
-            title: "an unknown host name: `error:` naming the host, exit 1",
-            points: 1,
-            section: "when-things-go-wrong",
-            hint: "report the host you could not resolve",
-        },
-        privileged_port {
-            title: "binding port 1 without privilege: `error: …permission denied`, exit 1",
-            points: 1,
-            section: "when-things-go-wrong",
-            hint: "ports below 1024 need privilege; report the bind error",
-        },
-        usage_errors_exit_2 {
-            title: "bad flags and out-of-range ports exit 2",
-            points: 1,
-            section: "the-contract",
-            hint: "usage errors exit 2",
-        },
     ],
+    usage_errors_exit_2: {
+        title: "bad flags and out-of-range ports exit 2",
+        points: 1,
+        section: "the-contract",
+        hint: "usage errors exit 2",
+    },
 }
 
 /// A 1 MiB message: far more than one read, more than the socket buffers.

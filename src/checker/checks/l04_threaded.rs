@@ -32,7 +32,7 @@ use echo::{
     server_prints_only_listening_on, server_serves_clients_one_after_another, server_upper,
 };
 
-lesson! {
+tcp_lesson! {
     /// Lesson 04's checks.
     name: "04_threaded",
     tests: l04_threaded_tests,
@@ -127,37 +127,13 @@ lesson! {
             section: "the-contract",
             hint: "send on one thread while reading on another, as in lesson 02",
         },
-        server_port_in_use {
-            title: "server on a port already in use: `error: …in use`, exit 1",
-            points: 1,
-            section: "when-things-go-wrong",
-            hint: "catch the bind error and print one `error:` line",
-        },
-        client_connection_refused {
-            title: "client with no server: `error: …refused`, exit 1",
-            points: 1,
-            section: "when-things-go-wrong",
-            hint: "catch the connect error and print one `error:` line",
-        },
-        unknown_host {
-            title: "an unknown host name: `error:` naming the host, exit 1",
-            points: 1,
-            section: "when-things-go-wrong",
-            hint: "report the host you could not resolve",
-        },
-        privileged_port {
-            title: "binding port 1 without privilege: `error: …permission denied`, exit 1",
-            points: 1,
-            section: "when-things-go-wrong",
-            hint: "ports below 1024 need privilege; report the bind error",
-        },
-        usage_errors_exit_2 {
-            title: "bad flags and out-of-range ports exit 2",
-            points: 1,
-            section: "the-contract",
-            hint: "usage errors exit 2",
-        },
     ],
+    usage_errors_exit_2: {
+        title: "bad flags and out-of-range ports exit 2",
+        points: 1,
+        section: "the-contract",
+        hint: "usage errors exit 2",
+    },
 }
 
 /// How long a check watches for something that must *not* happen: a waiting client being

@@ -30,7 +30,7 @@ use echo::{
 };
 use threaded::{server_serves_two_clients_at_once, unknown_host};
 
-lesson! {
+tcp_lesson! {
     /// Lesson 05's checks.
     name: "05_thread_pool",
     tests: l05_thread_pool_tests,
@@ -155,37 +155,13 @@ lesson! {
             section: "the-contract",
             hint: "send on one thread while reading on another, as in lesson 02",
         },
-        server_port_in_use {
-            title: "server on a port already in use: `error: …in use`, exit 1",
-            points: 1,
-            section: "when-things-go-wrong",
-            hint: "catch the bind error and print one `error:` line",
-        },
-        client_connection_refused {
-            title: "client with no server: `error: …refused`, exit 1",
-            points: 1,
-            section: "when-things-go-wrong",
-            hint: "catch the connect error and print one `error:` line",
-        },
-        unknown_host {
-            title: "an unknown host name: `error:` naming the host, exit 1",
-            points: 1,
-            section: "when-things-go-wrong",
-            hint: "report the host you could not resolve",
-        },
-        privileged_port {
-            title: "binding port 1 without privilege: `error: …permission denied`, exit 1",
-            points: 1,
-            section: "when-things-go-wrong",
-            hint: "ports below 1024 need privilege; report the bind error",
-        },
-        usage_errors_exit_2 {
-            title: "bad flags, out-of-range ports, --workers 0 and an unknown --model exit 2",
-            points: 1,
-            section: "the-contract",
-            hint: "usage errors exit 2; --workers must be at least 1; --model is accept or queue",
-        },
     ],
+    usage_errors_exit_2: {
+        title: "bad flags, out-of-range ports, --workers 0 and an unknown --model exit 2",
+        points: 1,
+        section: "the-contract",
+        hint: "usage errors exit 2; --workers must be at least 1; --model is accept or queue",
+    },
 }
 
 /// `--workers 2 --model MODEL`, plus `extra`.

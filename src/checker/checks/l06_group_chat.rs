@@ -26,7 +26,7 @@ use crate::checker::harness::{
     IO_TIMEOUT, Input, RUN_TIMEOUT, Server, Target, TcpStub, run, run_with,
 };
 
-lesson! {
+tcp_lesson! {
     /// Lesson 06's checks.
     name: "06_group_chat",
     tests: l06_group_chat_tests,
@@ -151,37 +151,13 @@ lesson! {
             section: "the-contract",
             hint: "read from the server on its own thread; when it sees the end, the program ends",
         },
-        server_port_in_use {
-            title: "server on a port already in use: `error: …in use`, exit 1",
-            points: 1,
-            section: "when-things-go-wrong",
-            hint: "catch the bind error and print one `error:` line",
-        },
-        client_connection_refused {
-            title: "client with no server: `error: …refused`, exit 1",
-            points: 1,
-            section: "when-things-go-wrong",
-            hint: "catch the connect error and print one `error:` line",
-        },
-        unknown_host {
-            title: "an unknown host name: `error:` naming the host, exit 1",
-            points: 1,
-            section: "when-things-go-wrong",
-            hint: "report the host you could not resolve",
-        },
-        privileged_port {
-            title: "binding port 1 without privilege: `error: …permission denied`, exit 1",
-            points: 1,
-            section: "when-things-go-wrong",
-            hint: "ports below 1024 need privilege; report the bind error",
-        },
-        usage_errors_exit_2 {
-            title: "bad flags and out-of-range ports exit 2",
-            points: 1,
-            section: "the-contract",
-            hint: "usage errors exit 2",
-        },
     ],
+    usage_errors_exit_2: {
+        title: "bad flags and out-of-range ports exit 2",
+        points: 1,
+        section: "the-contract",
+        hint: "usage errors exit 2",
+    },
 }
 
 /// The longest line the contract allows, in bytes, without its `\n`.

@@ -166,6 +166,54 @@ pub const fn concat_checks<const N: usize>(first: &[Check], then: &[Check]) -> [
     all
 }
 
+/// A TCP lesson: [`lesson!`] plus the four error checks every TCP lesson shares, declared here
+/// once — after the lesson's own checks, then its `usage_errors_exit_2` (whose wording is the
+/// lesson's: each has its own flags). The functions are the lesson module's own names, usually
+/// imported from [`common`].
+macro_rules! tcp_lesson {
+    (
+        $(#[$meta:meta])*
+        name: $name:literal,
+        tests: $tests:ident,
+        checks: [ $($id:ident { $($body:tt)* }),+ $(,)? ],
+        usage_errors_exit_2: { $($usage:tt)* } $(,)?
+    ) => {
+        lesson! {
+            $(#[$meta])*
+            name: $name,
+            tests: $tests,
+            checks: [
+                $($id { $($body)* },)+
+                server_port_in_use {
+                    title: "server on a port already in use: `error: …in use`, exit 1",
+                    points: 1,
+                    section: "when-things-go-wrong",
+                    hint: "catch the bind error and print one `error:` line",
+                },
+                client_connection_refused {
+                    title: "client with no server: `error: …refused`, exit 1",
+                    points: 1,
+                    section: "when-things-go-wrong",
+                    hint: "catch the connect error and print one `error:` line",
+                },
+                unknown_host {
+                    title: "an unknown host name: `error:` naming the host, exit 1",
+                    points: 1,
+                    section: "when-things-go-wrong",
+                    hint: "name resolution can fail; report the host you could not resolve",
+                },
+                privileged_port {
+                    title: "binding port 1 without privilege: `error: …permission denied`, exit 1",
+                    points: 1,
+                    section: "when-things-go-wrong",
+                    hint: "ports below 1024 need privilege; report the bind error",
+                },
+                usage_errors_exit_2 { $($usage)* },
+            ],
+        }
+    };
+}
+
 pub mod common;
 pub mod l01_time_server;
 pub mod l02_echo;
@@ -174,6 +222,7 @@ pub mod l04_threaded;
 pub mod l05_thread_pool;
 pub mod l06_group_chat;
 pub mod l07_event_loop;
+pub mod l08_protocol;
 
 /// One check of a lesson's contract, with the data a scorecard shows next to it.
 #[derive(Clone, Copy)]
@@ -223,6 +272,7 @@ pub const LESSONS: &[Lesson] = &[
     l05_thread_pool::LESSON,
     l06_group_chat::LESSON,
     l07_event_loop::LESSON,
+    l08_protocol::LESSON,
 ];
 
 /// The lesson with this binary name.

@@ -13,7 +13,7 @@
 //!   skips `Drop`).
 
 use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream, UdpSocket};
+use std::net::SocketAddr;
 use std::os::unix::process::CommandExt;
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::mpsc;
@@ -24,6 +24,12 @@ use std::time::{Duration, Instant};
 use crate::checker::evidence::Failure;
 
 pub mod reaper;
+mod wire;
+
+pub use wire::{
+    RefusingPort, TcpStub, connect, describe_io, exchange, read_exact, read_to_end, refusing_port,
+    udp_socket,
+};
 
 /// How long a server may take to print `listening on ADDR`.
 pub const STARTUP_TIMEOUT: Duration = Duration::from_secs(10);
@@ -333,51 +339,16 @@ impl Server {
     /// Start `target args` and wait (at most [`STARTUP_TIMEOUT`]) for its first stdout line,
     /// which must be exactly `listening on ADDR`.
     pub fn start(target: &Target, args: &[&str]) -> Result<Server, Failure> {
-        let (mut process, _stdin, stdout) = Process::spawn(target, args, Stdio::null())?;
-        let stdout_rest = Shared::default();
-        let (first_line, first) = mpsc::channel();
-        let rest = stdout_rest.clone();
-        process.readers.push(std::thread::spawn(move || {
-            let mut reader = BufReader::new(stdout);
-            let mut line = Vec::new();
-            // A line longer than 4 KiB is not a `listening on` line; stop there.
-            let got = (&mut reader).take(4096).read_until(b'\n', &mut line);
-            let _ = first_line.send(got.map(|_| line));
-            drain(reader, rest).join().ok();
-        }));
+        let (process, line, stdout_rest) = first_line(target, args, "ADDR")?;
+        let text = String::from_utf8_lossy(&line);
         let fail = |reason: String, process: &Process| {
             Failure::new(reason)
                 .command(process.command_line())
-                .expected("a first line `listening on ADDR` on stdout, e.g. `listening on 127.0.0.1:40123`")
+                .expected(
+                    "a first line `listening on ADDR` on stdout, e.g. `listening on 127.0.0.1:40123`",
+                )
                 .stderr(process.stderr())
         };
-        let line = match first.recv_timeout(STARTUP_TIMEOUT) {
-            Ok(Ok(line)) if line.is_empty() => {
-                let status = process.wait_timeout(Duration::from_secs(1));
-                let how = status.map_or("closed stdout".to_string(), |s| format!("exited ({s})"));
-                return Err(fail(
-                    format!("the server {how} without printing `listening on ADDR`"),
-                    &process,
-                ));
-            }
-            Ok(Ok(line)) => line,
-            Ok(Err(e)) => {
-                return Err(fail(
-                    format!("could not read the server's stdout: {e}"),
-                    &process,
-                ));
-            }
-            Err(_) => {
-                return Err(fail(
-                    format!(
-                        "no `listening on ADDR` line within {} s",
-                        STARTUP_TIMEOUT.as_secs()
-                    ),
-                    &process,
-                ));
-            }
-        };
-        let text = String::from_utf8_lossy(&line);
         let addr = text
             .strip_suffix('\n')
             .and_then(|l| l.strip_prefix("listening on "))
@@ -418,6 +389,109 @@ impl Server {
         Failure::new(reason)
             .command(self.process.command_line())
             .stderr(self.stderr())
+    }
+}
+
+/// Start `target args` and wait (at most [`STARTUP_TIMEOUT`]) for its first stdout line, which
+/// a server prints when ready: `listening on WHAT`. Returns the process, the line, and what
+/// stdout holds after it.
+fn first_line(
+    target: &Target,
+    args: &[&str],
+    what: &str,
+) -> Result<(Process, Vec<u8>, Shared), Failure> {
+    let (mut process, _stdin, stdout) = Process::spawn(target, args, Stdio::null())?;
+    let stdout_rest = Shared::default();
+    let (first_line, first) = mpsc::channel();
+    let rest = stdout_rest.clone();
+    process.readers.push(std::thread::spawn(move || {
+        let mut reader = BufReader::new(stdout);
+        let mut line = Vec::new();
+        // A line longer than 4 KiB is not a `listening on` line; stop there.
+        let got = (&mut reader).take(4096).read_until(b'\n', &mut line);
+        let _ = first_line.send(got.map(|_| line));
+        drain(reader, rest).join().ok();
+    }));
+    let fail = |reason: String, process: &Process| {
+        Failure::new(reason)
+            .command(process.command_line())
+            .expected(if what == "ADDR" {
+                "a first line `listening on ADDR` on stdout, e.g. `listening on 127.0.0.1:40123`"
+                    .to_string()
+            } else {
+                format!("a first line `listening on {what}` on stdout")
+            })
+            .stderr(process.stderr())
+    };
+    let line = match first.recv_timeout(STARTUP_TIMEOUT) {
+        Ok(Ok(line)) if line.is_empty() => {
+            let status = process.wait_timeout(Duration::from_secs(1));
+            let how = status.map_or("closed stdout".to_string(), |s| format!("exited ({s})"));
+            return Err(fail(
+                format!("the server {how} without printing `listening on {what}`"),
+                &process,
+            ));
+        }
+        Ok(Ok(line)) => line,
+        Ok(Err(e)) => {
+            return Err(fail(
+                format!("could not read the server's stdout: {e}"),
+                &process,
+            ));
+        }
+        Err(_) => {
+            return Err(fail(
+                format!(
+                    "no `listening on {what}` line within {} s",
+                    STARTUP_TIMEOUT.as_secs()
+                ),
+                &process,
+            ));
+        }
+    };
+    Ok((process, line, stdout_rest))
+}
+
+/// A server under test listening on a Unix domain socket: `server --unix PATH` printed
+/// `listening on PATH`.
+pub struct UnixServer {
+    /// The socket file's path.
+    pub path: std::path::PathBuf,
+    /// The running process (dropped ⇒ killed).
+    pub process: Process,
+}
+
+impl UnixServer {
+    /// Start `target server --unix PATH -q EXTRA…` and wait for `listening on PATH`.
+    pub fn start(
+        target: &Target,
+        path: &std::path::Path,
+        extra: &[&str],
+    ) -> Result<UnixServer, Failure> {
+        let shown = path.display().to_string();
+        let mut args = vec!["server", "--unix", &shown, "-q"];
+        args.extend_from_slice(extra);
+        let (process, line, _) = first_line(target, &args, &shown)?;
+        if line != format!("listening on {shown}\n").as_bytes() {
+            return Err(
+                Failure::new("the first line on stdout is not `listening on PATH`")
+                    .command(process.command_line())
+                    .expected(format!("listening on {shown}"))
+                    .received(line)
+                    .stderr(process.stderr()),
+            );
+        }
+        Ok(UnixServer {
+            path: path.to_path_buf(),
+            process,
+        })
+    }
+
+    /// A failure that carries this server's command line and stderr as evidence.
+    pub fn failure(&self, reason: impl Into<String>) -> Failure {
+        Failure::new(reason)
+            .command(self.process.command_line())
+            .stderr(self.process.stderr())
     }
 }
 
@@ -527,201 +601,6 @@ pub fn run_with(
         stdout: snapshot(&stdout_captured),
         stderr: process.stderr(),
     })
-}
-
-/// Connect to `addr` with [`IO_TIMEOUT`] on the connect and on every later read and write.
-pub fn connect(addr: SocketAddr) -> Result<TcpStream, Failure> {
-    let stream = TcpStream::connect_timeout(&addr, IO_TIMEOUT)
-        .map_err(|e| Failure::new(format!("could not connect to {addr}: {e}")))?;
-    stream
-        .set_read_timeout(Some(IO_TIMEOUT))
-        .map_err(Failure::io("setting a read timeout"))?;
-    stream
-        .set_write_timeout(Some(IO_TIMEOUT))
-        .map_err(Failure::io("setting a write timeout"))?;
-    Ok(stream)
-}
-
-/// Read until the peer closes (end of stream), at most `max` bytes, each read bounded by the
-/// stream's timeout. A timeout is a failure that shows what had arrived.
-pub fn read_to_end(stream: &mut TcpStream, max: usize) -> Result<Vec<u8>, Failure> {
-    let mut got = Vec::new();
-    let mut buf = [0u8; 16384];
-    loop {
-        match stream.read(&mut buf) {
-            Ok(0) => return Ok(got),
-            Ok(n) => {
-                got.extend_from_slice(&buf[..n]);
-                if got.len() > max {
-                    return Err(Failure::new(format!(
-                        "more than {max} bytes without the connection closing"
-                    ))
-                    .received(got));
-                }
-            }
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-            Err(e) => {
-                return Err(Failure::new(format!(
-                    "waiting for the server to close the connection: {}",
-                    describe_io(&e)
-                ))
-                .received(got));
-            }
-        }
-    }
-}
-
-/// An I/O error in words a student understands: a read timeout is "nothing arrived within 5 s",
-/// not the operating system's "Resource temporarily unavailable".
-pub fn describe_io(e: &std::io::Error) -> String {
-    match e.kind() {
-        std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut => {
-            format!("nothing arrived within {} s", IO_TIMEOUT.as_secs())
-        }
-        _ => e.to_string(),
-    }
-}
-
-/// Read exactly `n` bytes (or fail, showing what arrived), each read bounded by the timeout.
-pub fn read_exact(stream: &mut TcpStream, n: usize) -> Result<Vec<u8>, Failure> {
-    let mut got = vec![0u8; n];
-    let mut filled = 0;
-    while filled < n {
-        match stream.read(&mut got[filled..]) {
-            Ok(0) => {
-                got.truncate(filled);
-                return Err(
-                    Failure::new(format!("connection closed after {filled} of {n} bytes"))
-                        .received(got),
-                );
-            }
-            Ok(k) => filled += k,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-            Err(e) => {
-                got.truncate(filled);
-                return Err(Failure::new(format!(
-                    "after {filled} of {n} bytes: {}",
-                    describe_io(&e)
-                ))
-                .received(got));
-            }
-        }
-    }
-    Ok(got)
-}
-
-/// Send `data` and read back `expect_len` bytes at the same time. Writing first and reading
-/// afterwards deadlocks once the data is larger than the socket buffers (the server blocks
-/// writing the echo we are not yet reading), so the writing happens on its own thread.
-pub fn exchange(
-    stream: &mut TcpStream,
-    data: &[u8],
-    expect_len: usize,
-) -> Result<Vec<u8>, Failure> {
-    let mut writer = stream
-        .try_clone()
-        .map_err(Failure::io("cloning the socket"))?;
-    std::thread::scope(|scope| {
-        let sending = scope.spawn(move || writer.write_all(data));
-        let received = read_exact(stream, expect_len);
-        let sent = sending
-            .join()
-            .unwrap_or_else(|_| Err(std::io::Error::other("writer panicked")));
-        match (received, sent) {
-            (Ok(got), _) => Ok(got),
-            (Err(e), Err(write_error)) => {
-                Err(e.with_reason_suffix(format!("; writing also failed: {write_error}")))
-            }
-            (Err(e), Ok(())) => Err(e),
-        }
-    })
-}
-
-/// A one-connection TCP server that a check controls, for testing a client: it accepts one
-/// connection, runs `handle` on it, and is shut down on drop even if no client ever came.
-pub struct TcpStub {
-    /// Where the stub listens (`127.0.0.1:PORT` or `[::1]:PORT`).
-    pub addr: SocketAddr,
-    handler: Option<JoinHandle<Result<Vec<u8>, Failure>>>,
-}
-
-impl TcpStub {
-    /// Listen on `local` (e.g. `127.0.0.1:0`) and serve the first connection with `handle`, which
-    /// returns what it received from the client (for evidence). The accepted stream has
-    /// [`IO_TIMEOUT`] on reads and writes.
-    pub fn start<F>(local: &str, handle: F) -> Result<TcpStub, Failure>
-    where
-        F: FnOnce(&mut TcpStream) -> Result<Vec<u8>, Failure> + Send + 'static,
-    {
-        let listener =
-            TcpListener::bind(local).map_err(Failure::io("binding the test's server"))?;
-        let addr = listener.local_addr().map_err(Failure::io("getsockname"))?;
-        let handler = std::thread::spawn(move || {
-            let (mut stream, _) = listener
-                .accept()
-                .map_err(Failure::io("accepting the client"))?;
-            stream
-                .set_read_timeout(Some(IO_TIMEOUT))
-                .map_err(Failure::io("setting a timeout"))?;
-            stream
-                .set_write_timeout(Some(IO_TIMEOUT))
-                .map_err(Failure::io("setting a timeout"))?;
-            handle(&mut stream)
-        });
-        Ok(TcpStub {
-            addr,
-            handler: Some(handler),
-        })
-    }
-
-    /// Wait for the handler to finish and return what it received from the client. If the
-    /// client never connected, our own connection unblocks the stub's accept.
-    pub fn finish(mut self) -> Result<Vec<u8>, Failure> {
-        self.join()
-    }
-
-    fn join(&mut self) -> Result<Vec<u8>, Failure> {
-        let Some(handler) = self.handler.take() else {
-            return Ok(Vec::new());
-        };
-        if !handler.is_finished() {
-            // Unblock accept() in case the client never came; harmless if it did.
-            let _ = TcpStream::connect_timeout(&self.addr, IO_TIMEOUT);
-        }
-        handler
-            .join()
-            .unwrap_or_else(|_| Err(Failure::new("the test's server thread panicked")))
-    }
-}
-
-impl Drop for TcpStub {
-    fn drop(&mut self) {
-        let _ = self.join();
-    }
-}
-
-/// A loopback port that was free a moment ago: for "connection refused" checks. (Binding port 0
-/// and closing it; the kernel hands out ports in order, so it is not reused at once.)
-pub fn unused_port() -> Result<u16, Failure> {
-    let listener = TcpListener::bind("127.0.0.1:0").map_err(Failure::io("binding a probe port"))?;
-    listener
-        .local_addr()
-        .map(|a| a.port())
-        .map_err(Failure::io("getsockname"))
-}
-
-/// A UDP socket on the loopback address of `family_of`'s family, with [`IO_TIMEOUT`] on reads.
-pub fn udp_socket(family_of: SocketAddr) -> Result<UdpSocket, Failure> {
-    let local = if family_of.is_ipv4() {
-        "127.0.0.1:0"
-    } else {
-        "[::1]:0"
-    };
-    let socket = UdpSocket::bind(local).map_err(Failure::io("binding a UDP socket"))?;
-    socket
-        .set_read_timeout(Some(IO_TIMEOUT))
-        .map_err(Failure::io("setting a read timeout"))?;
-    Ok(socket)
 }
 
 #[cfg(test)]
