@@ -16,6 +16,7 @@
 //! - [`kit::echo`] — lesson 02's echo loop and client: one copy, used by 02, 04 and 05.
 //! - [`kit::shutdown`] — graceful stop on Ctrl-C, SIGTERM or `--exit-after K`; waking `accept()`.
 //! - [`kit::pool`] — the fixed-size thread pool of lesson 05 (the `queue` design).
+//! - [`kit::chat_demo`] — the client the demos of 06 and 07 talk through, and their burst.
 //! - [`kit::framing`] — lesson 08's frame: a 2-byte big-endian length, a JSON header, content; limits.
 //!
 //! [`checker`] — what `cargo test` and `grade` use (the grader's side), layered bottom-up:
