@@ -1,0 +1,359 @@
+//! The pages cannot drift from the programs: `cargo test --test pages`.
+//!
+//! A reader copies commands from the pages and compares what they see with what the pages show.
+//! So, for every ```console block of every page (`lessons/*.md`, `book/src/**/*.md`, `README.md`):
+//!
+//! 1. **commands**: every `$ …` line that runs `nc`, `rdate` or `socat` against a lesson's port
+//!    (7001–7006) is run exactly as written by `sh -c`, with only the port replaced by that of
+//!    the lesson's server, started with `--port 0` (and the flags of the block's last
+//!    `$ cargo run --bin NN -- server …` line; `--rfc868` for `rdate`, which speaks only that).
+//!    The reader is modelled as the page tells them to act: against lesson 01, whose server
+//!    speaks first, they type nothing and leave the terminal open; against the others they type
+//!    one line and press Ctrl-D. The command must then end by itself within [`BOUND`], with
+//!    status 0, and an echo lesson must have echoed the line. (That is how this test found that
+//!    netcat-openbsd's plain `nc` never ends in either case: it needs `-d`, `-N` or `-q`.)
+//! 2. **demo output**: the lines a block shows after `$ cargo run --bin NN_name` (the demo) must
+//!    be lines the demo prints, equal once every run of digits is read as one number (ports,
+//!    addresses, times and fds change from run to run), and the lines of each narrator
+//!    (`server │ …`) in the order that narrator prints them. `…` stands for lines left out.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+use workbook::checker::harness::{Input, Server, Target, run_with};
+
+/// How long a documented command may take before it counts as hanging.
+const BOUND: Duration = Duration::from_secs(10);
+/// How long a demo may take (they take a few seconds; this is a machine under load).
+const DEMO_BOUND: Duration = Duration::from_secs(120);
+/// What the modelled reader types.
+const TYPED: &str = "hello from the page test";
+/// The tools whose commands are run.
+const TOOLS: [&str; 3] = ["nc", "rdate", "socat"];
+
+/// The lesson binaries, by name.
+fn binary(lesson: &str) -> Option<&'static str> {
+    Some(match lesson {
+        "01_time_server" => env!("CARGO_BIN_EXE_01_time_server"),
+        "02_echo" => env!("CARGO_BIN_EXE_02_echo"),
+        "03_udp" => env!("CARGO_BIN_EXE_03_udp"),
+        "04_threaded" => env!("CARGO_BIN_EXE_04_threaded"),
+        "05_thread_pool" => env!("CARGO_BIN_EXE_05_thread_pool"),
+        "06_group_chat" => env!("CARGO_BIN_EXE_06_group_chat"),
+        _ => return None,
+    })
+}
+
+/// The lesson that listens on a default port.
+fn lesson_of_port(port: &str) -> Option<&'static str> {
+    let lessons = [
+        "01_time_server",
+        "02_echo",
+        "03_udp",
+        "04_threaded",
+        "05_thread_pool",
+        "06_group_chat",
+    ];
+    let n: usize = port.strip_prefix("700")?.parse().ok()?;
+    lessons.get(n.checked_sub(1)?).copied()
+}
+
+/// Every page a reader may copy from, with its text.
+fn pages() -> Vec<(PathBuf, String)> {
+    fn walk(dir: &Path, found: &mut Vec<PathBuf>) {
+        for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                walk(&path, found);
+            } else if path.extension().is_some_and(|e| e == "md") {
+                found.push(path);
+            }
+        }
+    }
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut found = vec![root.join("README.md")];
+    walk(&root.join("lessons"), &mut found);
+    walk(&root.join("book/src"), &mut found);
+    found.sort();
+    let read = |path: PathBuf| {
+        let text = std::fs::read_to_string(&path).unwrap_or_default();
+        (path.strip_prefix(root).unwrap_or(&path).to_path_buf(), text)
+    };
+    found.into_iter().map(read).collect()
+}
+
+/// The ```console blocks of `text`: each as (line number, its lines).
+fn console_blocks(text: &str) -> Vec<(usize, Vec<&str>)> {
+    let mut blocks = Vec::new();
+    let mut open: Option<(usize, Vec<&str>)> = None;
+    for (n, line) in text.lines().enumerate() {
+        let fence = line.trim_start().starts_with("```");
+        match (&mut open, fence) {
+            (None, true) if line.trim_start().trim_start_matches('`') == "console" => {
+                open = Some((n + 1, Vec::new()));
+            }
+            // Another fence opened and closed: skip its lines until it closes.
+            (None, true) => open = Some((0, Vec::new())),
+            (Some(_), true) => blocks.extend(open.take().filter(|(at, _)| *at > 0)),
+            (Some((_, lines)), false) => lines.push(line),
+            (None, false) => {}
+        }
+    }
+    blocks
+}
+
+/// A command line without its `# comment`.
+fn command(line: &str) -> &str {
+    let line = line.strip_prefix("$ ").unwrap_or(line);
+    line.split(" #").next().unwrap_or(line).trim()
+}
+
+// ---------------------------------------------------------------------------------------------
+// 1. Commands.
+
+/// A documented command to run: where it is, as written, against which lesson, with which server
+/// flags.
+struct Documented {
+    at: String,
+    line: String,
+    lesson: &'static str,
+    port: String,
+    server_flags: Vec<String>,
+}
+
+fn documented_commands() -> Vec<Documented> {
+    let mut found = Vec::new();
+    for (file, text) in pages() {
+        for (start, lines) in console_blocks(&text) {
+            let mut server_flags: BTreeMap<String, Vec<String>> = BTreeMap::new();
+            for (i, line) in lines.iter().enumerate() {
+                let Some(rest) = line.strip_prefix("$ ") else {
+                    continue;
+                };
+                let words: Vec<&str> = command(rest).split_whitespace().collect();
+                if let ["cargo", "run", "--bin", lesson, "--", "server", ref flags @ ..] = words[..] {
+                    let flags = flags.iter().map(|f| f.to_string());
+                    server_flags.insert(lesson.to_string(), flags.collect());
+                }
+                if !words.iter().any(|w| TOOLS.contains(w)) {
+                    continue;
+                }
+                let lesson_port = words.iter().find_map(|w| Some((lesson_of_port(w)?, *w)));
+                let Some((lesson, port)) = lesson_port else {
+                    continue;
+                };
+                let mut flags = server_flags.get(lesson).cloned().unwrap_or_default();
+                // Our own port replaces the documented one.
+                if let Some(at) = flags.iter().position(|f| f == "--port") {
+                    flags.drain(at..(at + 2).min(flags.len()));
+                }
+                if words.contains(&"rdate") && !flags.iter().any(|f| f == "--rfc868") {
+                    flags.push("--rfc868".into());
+                }
+                found.push(Documented {
+                    at: format!("{}:{}", file.display(), start + i + 1),
+                    line: command(rest).to_string(),
+                    lesson,
+                    port: port.to_string(),
+                    server_flags: flags,
+                });
+            }
+        }
+    }
+    found
+}
+
+/// Whether `tool` is installed (`sh -c 'command -v tool'`).
+fn installed(tool: &str) -> bool {
+    let probe = std::process::Command::new("sh")
+        .args(["-c", &format!("command -v {tool}")])
+        .output();
+    probe.is_ok_and(|out| out.status.success())
+}
+
+/// What is wrong with running `doc` as written, if anything.
+fn run_documented(doc: &Documented) -> Option<String> {
+    let bin = binary(doc.lesson)?;
+    let flags: Vec<&str> = doc.server_flags.iter().map(String::as_str).collect();
+    let server = match Server::start_quiet(&Target::new([bin]), &flags) {
+        Ok(server) => server,
+        Err(failure) => return Some(format!("the server did not start: {failure:?}")),
+    };
+    let port = server.addr.port().to_string();
+    let words = doc.line.split(' ');
+    let replaced = words.map(|w| if w == doc.port { port.as_str() } else { w });
+    let line = replaced.collect::<Vec<_>>().join(" ");
+    let speaks_first = doc.lesson == "01_time_server";
+    let typed = format!("{TYPED}\n");
+    let input = match speaks_first {
+        true => Input::KeptOpen,
+        false => Input::Bytes(typed.as_bytes()),
+    };
+    let shell = Target::new(["sh", "-c", line.as_str()]);
+    let finished = match run_with(&shell, &[], input, BOUND) {
+        Ok(finished) => finished,
+        Err(failure) => return Some(format!("could not run it: {failure:?}")),
+    };
+    let out = finished.stdout_text();
+    let reader = match speaks_first {
+        true => "typing nothing, terminal left open",
+        false => "after typing one line and Ctrl-D",
+    };
+    let problem = match finished.status {
+        None => format!("still running {} s later, {reader}", BOUND.as_secs()),
+        Some(status) if !status.success() => format!("ended with {status}, {reader}"),
+        Some(_) if out.trim().is_empty() && !doc.line.contains(" -z") => {
+            format!("printed nothing on stdout, {reader}")
+        }
+        Some(_) if is_echo(doc.lesson) && !doc.line.contains(" -z") && !out.contains(TYPED) => {
+            format!("did not print the echo of the typed line, {reader}")
+        }
+        Some(_) => return None,
+    };
+    let err = finished.stderr_text();
+    Some(format!(
+        "{problem}\n    ran: {line}\n    stdout: {out:?}\n    stderr: {err:?}"
+    ))
+}
+
+fn is_echo(lesson: &str) -> bool {
+    matches!(lesson, "02_echo" | "03_udp" | "04_threaded" | "05_thread_pool")
+}
+
+#[test]
+fn every_documented_command_works_as_written() {
+    let documented = documented_commands();
+    assert!(documented.len() >= 8, "only {} commands", documented.len());
+    let mut problems = Vec::new();
+    for doc in &documented {
+        let tools: Vec<&str> = TOOLS.into_iter().filter(|t| doc.line.contains(t)).collect();
+        if let Some(missing) = tools.iter().find(|t| !installed(t)) {
+            eprintln!("{}: skipped, `{missing}` is not installed: {}", doc.at, doc.line);
+            continue;
+        }
+        if let Some(problem) = run_documented(doc) {
+            problems.push(format!("{}: `{}`: {problem}", doc.at, doc.line));
+        }
+    }
+    assert!(problems.is_empty(), "{}", problems.join("\n\n"));
+}
+
+// ---------------------------------------------------------------------------------------------
+// 2. Demo output.
+
+/// A line as compared: every run of digits one `0`, trailing space gone.
+fn normalized(line: &str) -> String {
+    let mut out = String::new();
+    for c in line.trim_end().chars() {
+        match c.is_ascii_digit() {
+            // A digit after a digit: still the same number.
+            true if out.ends_with('0') => {}
+            true => out.push('0'),
+            false => out.push(c),
+        }
+    }
+    out
+}
+
+/// The narrator of a narrated line (`server` in `  server │ 1. socket…`), if it is one.
+fn narrator(line: &str) -> Option<&str> {
+    Some(line.split_once('│')?.0.trim())
+}
+
+#[test]
+fn demo_output_on_the_pages_is_what_the_demos_print() {
+    let mut demos: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    let mut problems = Vec::new();
+    let mut compared = 0;
+    for (file, text) in pages() {
+        for (start, lines) in console_blocks(&text) {
+            let mut shown: Vec<(usize, &str, &str)> = Vec::new();
+            let mut lesson = None;
+            for (i, line) in lines.iter().enumerate() {
+                if let Some(rest) = line.strip_prefix("$ ") {
+                    let words: Vec<&str> = command(rest).split_whitespace().collect();
+                    lesson = match words[..] {
+                        ["cargo", "run", "--bin", name] => binary(name).map(|_| name),
+                        _ => None,
+                    };
+                } else if let Some(name) = lesson.filter(|_| !line.trim().starts_with('…')) {
+                    shown.push((start + i + 1, name, line));
+                }
+            }
+            for (at, name, line) in shown {
+                let real = demos.entry(name.to_string()).or_insert_with(|| demo(name));
+                let want = normalized(line);
+                let found = real.iter().position(|l| normalized(l) == want);
+                compared += 1;
+                if found.is_none() {
+                    let at = format!("{}:{at}", file.display());
+                    problems.push(format!(
+                        "{at}: the {name} demo prints no such line: {line}\n    (every digit \
+                         run compares equal; run `cargo run --bin {name}` and copy its lines)"
+                    ));
+                }
+            }
+        }
+    }
+    // Order, per narrator, for each block again: cheap enough to do as a second pass.
+    for (file, text) in pages() {
+        for (start, lines) in console_blocks(&text) {
+            problems.extend(order_problems(&file, start, &lines, &demos));
+        }
+    }
+    assert!(compared >= 20, "only {compared} demo lines compared");
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
+
+/// Lines of one narrator that a block shows in another order than the demo prints them.
+fn order_problems(
+    file: &Path,
+    start: usize,
+    lines: &[&str],
+    demos: &BTreeMap<String, Vec<String>>,
+) -> Vec<String> {
+    let mut problems = Vec::new();
+    let mut lesson: Option<&Vec<String>> = None;
+    // For each narrator: how far into the demo's lines its last shown line was found.
+    let mut reached: BTreeMap<String, usize> = BTreeMap::new();
+    for (i, line) in lines.iter().enumerate() {
+        if let Some(rest) = line.strip_prefix("$ ") {
+            let words: Vec<&str> = command(rest).split_whitespace().collect();
+            lesson = match words[..] {
+                ["cargo", "run", "--bin", name] => demos.get(name),
+                _ => None,
+            };
+            reached.clear();
+            continue;
+        }
+        let (Some(real), Some(who)) = (lesson, narrator(line)) else {
+            continue;
+        };
+        let from = reached.get(who).copied().unwrap_or(0);
+        let want = normalized(line);
+        match real[from..].iter().position(|l| normalized(l) == want) {
+            Some(p) => {
+                reached.insert(who.to_string(), from + p + 1);
+            }
+            // Found earlier, not after the previous line of the same narrator.
+            None if real.iter().any(|l| normalized(l) == want) => problems.push(format!(
+                "{}:{}: `{who}` prints this line before the one shown above it: {line}",
+                file.display(),
+                start + i + 1
+            )),
+            None => {}
+        }
+    }
+    problems
+}
+
+/// The demo's output: stderr, then stdout, line by line.
+fn demo(name: &str) -> Vec<String> {
+    let demo = Target::new([binary(name).unwrap_or_default()]);
+    let finished = run_with(&demo, &[], Input::Bytes(b""), DEMO_BOUND);
+    let finished = finished.unwrap_or_else(|e| panic!("could not run the {name} demo: {e:?}"));
+    let ok = finished.status.is_some_and(|s| s.success());
+    assert!(ok, "the {name} demo failed: {finished:?}");
+    let text = finished.stderr_text() + &finished.stdout_text();
+    text.lines().map(String::from).collect()
+}
