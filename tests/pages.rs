@@ -9,7 +9,7 @@
 //!    `$ cargo run --bin NN -- server …` line; `--rfc868` for `rdate`, which speaks only that).
 //!    The reader is modelled as the page tells them to act: against lesson 01, whose server
 //!    speaks first, they type nothing and leave the terminal open; against the others they type
-//!    one line and press Ctrl-D. The command must then end by itself within [`BOUND`], with
+//!    one line, wait for the answer, and press Ctrl-D. The command must then end by itself within [`BOUND`], with
 //!    status 0, and an echo lesson must have echoed the line. (That is how this test found that
 //!    netcat-openbsd's plain `nc` never ends in either case: it needs `-d`, `-N` or `-q`.)
 //! 2. **demo output**: the lines a block shows after `$ cargo run --bin NN_name` (the demo) must
@@ -19,13 +19,15 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::time::Duration;
-use workbook::checker::harness::{Input, Server, Target, run_with};
+use std::time::{Duration, Instant};
+use workbook::checker::harness::{Finished, Input, Server, Target, run_with};
 
 /// How long a documented command may take before it counts as hanging.
 const BOUND: Duration = Duration::from_secs(10);
 /// How long a demo may take (they take a few seconds; this is a machine under load).
 const DEMO_BOUND: Duration = Duration::from_secs(120);
+/// How long the modelled reader waits for the answer to the line they typed.
+const ANSWER: Duration = Duration::from_secs(3);
 /// What the modelled reader types.
 const TYPED: &str = "hello from the page test";
 /// The tools whose commands are run.
@@ -131,7 +133,16 @@ fn documented_commands() -> Vec<Documented> {
                     continue;
                 };
                 let words: Vec<&str> = command(rest).split_whitespace().collect();
-                if let ["cargo", "run", "--bin", lesson, "--", "server", ref flags @ ..] = words[..] {
+                if let [
+                    "cargo",
+                    "run",
+                    "--bin",
+                    lesson,
+                    "--",
+                    "server",
+                    ref flags @ ..,
+                ] = words[..]
+                {
                     let flags = flags.iter().map(|f| f.to_string());
                     server_flags.insert(lesson.to_string(), flags.collect());
                 }
@@ -184,13 +195,16 @@ fn run_documented(doc: &Documented) -> Option<String> {
     let replaced = words.map(|w| if w == doc.port { port.as_str() } else { w });
     let line = replaced.collect::<Vec<_>>().join(" ");
     let speaks_first = doc.lesson == "01_time_server";
-    let typed = format!("{TYPED}\n");
-    let input = match speaks_first {
-        true => Input::KeptOpen,
-        false => Input::Bytes(typed.as_bytes()),
+    let finished = match speaks_first {
+        true => run_with(
+            &Target::new(["sh", "-c", &line]),
+            &[],
+            Input::KeptOpen,
+            BOUND,
+        ),
+        false => Ok(type_a_line(&line)),
     };
-    let shell = Target::new(["sh", "-c", line.as_str()]);
-    let finished = match run_with(&shell, &[], input, BOUND) {
+    let finished = match finished {
         Ok(finished) => finished,
         Err(failure) => return Some(format!("could not run it: {failure:?}")),
     };
@@ -216,8 +230,100 @@ fn run_documented(doc: &Documented) -> Option<String> {
     ))
 }
 
+/// Run `line` as a reader at a terminal does: type a line, wait for the answer (at most
+/// [`ANSWER`]), press Ctrl-D; then give it [`BOUND`] to end.
+fn type_a_line(line: &str) -> Finished {
+    use std::io::{Read, Write};
+    use std::os::unix::process::CommandExt;
+    use std::process::{Child, Command, Stdio};
+    use std::sync::mpsc;
+    /// Kills the command's process group (`sh` and what it started) when dropped.
+    struct Group(Child);
+    impl Drop for Group {
+        fn drop(&mut self) {
+            // SAFETY: kill(2) takes plain integers; the group is ours and not yet reaped.
+            unsafe { libc::kill(-(self.0.id() as libc::pid_t), libc::SIGKILL) };
+            let _ = self.0.wait();
+        }
+    }
+    let spawned = Command::new("sh")
+        .args(["-c", line])
+        .process_group(0)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn();
+    let mut child = Group(spawned.unwrap_or_else(|e| panic!("could not run sh: {e}")));
+    let (chunks, received) = mpsc::channel();
+    let drain = |mut pipe: Box<dyn Read + Send>, tx: mpsc::Sender<(bool, Vec<u8>)>, out| {
+        std::thread::spawn(move || {
+            let mut buf = [0; 4096];
+            while let Ok(n @ 1..) = pipe.read(&mut buf) {
+                let _ = tx.send((out, buf[..n].to_vec()));
+            }
+        })
+    };
+    let stdout = child
+        .0
+        .stdout
+        .take()
+        .map(|p| Box::new(p) as Box<dyn Read + Send>);
+    let stderr = child
+        .0
+        .stderr
+        .take()
+        .map(|p| Box::new(p) as Box<dyn Read + Send>);
+    stdout.map(|p| drain(p, chunks.clone(), true));
+    stderr.map(|p| drain(p, chunks, false));
+    let (mut out, mut err) = (Vec::new(), Vec::new());
+    fn keep((is_out, bytes): (bool, Vec<u8>), out: &mut Vec<u8>, err: &mut Vec<u8>) {
+        match is_out {
+            true => out.extend(bytes),
+            false => err.extend(bytes),
+        }
+    }
+    let mut stdin = child.0.stdin.take();
+    let _ = stdin
+        .as_mut()
+        .map(|s| s.write_all(format!("{TYPED}\n").as_bytes()));
+    let deadline = Instant::now() + ANSWER;
+    while let Some(left) = deadline.checked_duration_since(Instant::now()) {
+        match received.recv_timeout(left) {
+            Ok(chunk) => keep(chunk, &mut out, &mut err),
+            Err(_) => break,
+        }
+        if String::from_utf8_lossy(&out).contains(TYPED) {
+            break;
+        }
+    }
+    drop(stdin); // Ctrl-D
+    let deadline = Instant::now() + BOUND;
+    let status = loop {
+        match child.0.try_wait() {
+            Ok(Some(status)) => break Some(status),
+            _ if Instant::now() >= deadline => break None,
+            // Polling the exit status is how std offers a bounded wait.
+            _ => std::thread::sleep(Duration::from_millis(5)),
+        }
+    };
+    drop(child);
+    // The pipes close with the group: take what is left.
+    while let Ok(chunk) = received.recv_timeout(Duration::from_secs(1)) {
+        keep(chunk, &mut out, &mut err);
+    }
+    Finished {
+        command: line.to_string(),
+        status,
+        stdout: out,
+        stderr: err,
+    }
+}
+
 fn is_echo(lesson: &str) -> bool {
-    matches!(lesson, "02_echo" | "03_udp" | "04_threaded" | "05_thread_pool")
+    matches!(
+        lesson,
+        "02_echo" | "03_udp" | "04_threaded" | "05_thread_pool"
+    )
 }
 
 #[test]
@@ -228,7 +334,10 @@ fn every_documented_command_works_as_written() {
     for doc in &documented {
         let tools: Vec<&str> = TOOLS.into_iter().filter(|t| doc.line.contains(t)).collect();
         if let Some(missing) = tools.iter().find(|t| !installed(t)) {
-            eprintln!("{}: skipped, `{missing}` is not installed: {}", doc.at, doc.line);
+            eprintln!(
+                "{}: skipped, `{missing}` is not installed: {}",
+                doc.at, doc.line
+            );
             continue;
         }
         if let Some(problem) = run_documented(doc) {
