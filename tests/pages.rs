@@ -16,11 +16,16 @@
 //!    be lines the demo prints, equal once every run of digits is read as one number (ports,
 //!    addresses, times and fds change from run to run), and the lines of each narrator
 //!    (`server │ …`) in the order that narrator prints them. `…` stands for lines left out.
+//! 3. **error lines**: every `error: …` that a lesson page's "When things go wrong" table shows is
+//!    provoked — a port in use, a refused connection, an unknown host, a lost datagram, … — and
+//!    must be the line the program prints, digits compared as above, `…` standing for any text.
+//!    A row this test cannot provoke fails, so that a new row comes with its way to provoke it;
+//!    only `Permission denied` is skipped when the test runs as root (root may bind port 80).
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
-use workbook::checker::harness::{Finished, Input, Server, Target, run_with};
+use workbook::checker::harness::{Finished, Input, Server, Target, refusing_port, run_with};
 
 /// How long a documented command may take before it counts as hanging.
 const BOUND: Duration = Duration::from_secs(10);
@@ -465,4 +470,142 @@ fn demo(name: &str) -> Vec<String> {
     assert!(ok, "the {name} demo failed: {finished:?}");
     let text = finished.stderr_text() + &finished.stdout_text();
     text.lines().map(String::from).collect()
+}
+
+// ---------------------------------------------------------------------------------------------
+// 3. Error lines.
+
+/// The `error: …` lines of a lesson page's tables: (line number, the text between the backticks).
+fn error_rows(text: &str) -> Vec<(usize, String)> {
+    let rows = text.lines().enumerate().filter_map(|(n, line)| {
+        // The first cell, without what follows its code span (a cell may hold more code spans).
+        let cell = line.strip_prefix("| `error: ")?.split(" | ").next()?;
+        Some((n + 1, format!("error: {}", &cell[..cell.rfind('`')?])))
+    });
+    rows.collect()
+}
+
+/// Whether the page's `shown` line is the `real` one: the pieces between `…` appear in order, each
+/// run of digits compared as one number; the real line may go on after the last piece (the
+/// page leaves out `(os error 98)`).
+fn shows(shown: &str, real: &str) -> bool {
+    let real = normalized(real);
+    let mut rest = real.as_str();
+    for (i, piece) in normalized(shown).split('…').enumerate() {
+        let piece = piece.trim();
+        match rest.find(piece) {
+            Some(0) => rest = &rest[piece.len()..],
+            Some(at) if i > 0 => rest = &rest[at + piece.len()..],
+            _ => return false,
+        }
+    }
+    true
+}
+
+/// The arguments a lesson's client takes after `--port P -q`.
+fn client_args(lesson: &str) -> Vec<&'static str> {
+    match lesson {
+        "01_time_server" | "06_group_chat" => vec![],
+        _ => vec!["hello"],
+    }
+}
+
+/// Provoke what a row describes and return the program's `error:` line, or why not.
+fn provoke(lesson: &str, row: &str) -> Result<String, String> {
+    let bin = binary(lesson).ok_or("no such lesson")?;
+    let target = Target::new([bin]);
+    let fail = |e: workbook::checker::evidence::Failure| format!("{e:?}");
+    let run = |args: &[&str]| run_with(&target, args, Input::Bytes(b""), BOUND).map_err(fail);
+    let client = |port: &str| {
+        let mut args = vec!["client", "--port", port, "-q"];
+        args.extend(client_args(lesson));
+        run(&args)
+    };
+    let finished = if row.contains("Address already in use") {
+        let server = Server::start_quiet(&target, &[]).map_err(fail)?;
+        run(&["server", "--port", &server.addr.port().to_string(), "-q"])?
+    } else if row.contains("Connection refused") {
+        let refusing = refusing_port().map_err(fail)?;
+        client(&refusing.port().to_string())?
+    } else if row.contains("could not resolve host") {
+        let mut args = vec!["client", "--host", "nope", "-q"];
+        args.extend(client_args(lesson));
+        run(&args)?
+    } else if row.contains("no reply from") {
+        // A UDP socket that never answers: every try times out.
+        let silent = std::net::UdpSocket::bind("127.0.0.1:0").map_err(|e| e.to_string())?;
+        let port = silent.local_addr().map_err(|e| e.to_string())?.port();
+        client(&port.to_string())?
+    } else if row.contains("does not fit in one UDP datagram") {
+        let server = Server::start_quiet(&target, &[]).map_err(fail)?;
+        let big = "x".repeat(70_000);
+        run(&[
+            "client",
+            "--port",
+            &server.addr.port().to_string(),
+            "-q",
+            &big,
+        ])?
+    } else if row.contains("Connection reset by peer") {
+        // A server that answers one recv() and closes, with the rest of the message unread.
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").map_err(|e| e.to_string())?;
+        let port = listener.local_addr().map_err(|e| e.to_string())?.port();
+        let once = std::thread::spawn(move || {
+            use std::io::{Read, Write};
+            let (mut conn, _) = listener.accept()?;
+            let mut buf = [0; 1024];
+            let n = conn.read(&mut buf)?;
+            conn.write_all(&buf[..n])
+        });
+        let long = "x".repeat(5000);
+        let finished = run(&["client", "--port", &port.to_string(), "-q", &long])?;
+        let _ = once.join();
+        finished
+    } else {
+        return Err("no way to provoke this row: add one to `provoke` in tests/pages.rs".into());
+    };
+    let err = finished.stderr_text();
+    let line = err.lines().find(|l| l.starts_with("error: "));
+    line.map(String::from)
+        .ok_or_else(|| format!("no `error:` line; stderr: {err:?}"))
+}
+
+#[test]
+fn error_lines_on_the_lesson_pages_are_what_the_programs_print() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    // SAFETY: geteuid() has no preconditions.
+    let root_user = unsafe { libc::geteuid() } == 0;
+    let (mut problems, mut checked) = (Vec::new(), 0);
+    for (file, text) in pages()
+        .into_iter()
+        .filter(|(f, _)| f.starts_with("lessons"))
+    {
+        let Some(lesson) = file.file_stem().and_then(|s| s.to_str()) else {
+            continue;
+        };
+        if binary(lesson).is_none() {
+            continue;
+        }
+        for (line, row) in error_rows(&text) {
+            let at = format!(
+                "{}:{line}",
+                file.strip_prefix(root).unwrap_or(&file).display()
+            );
+            if row.contains("Permission denied") && root_user {
+                eprintln!("{at}: skipped as root, who may bind any port: {row}");
+                continue;
+            }
+            checked += 1;
+            match provoke(lesson, &row) {
+                Ok(real) if shows(&row, &real) => {}
+                Ok(real) => problems.push(format!(
+                    "{at}: the page shows\n    {row}\n  the \
+                                                   program prints\n    {real}"
+                )),
+                Err(why) => problems.push(format!("{at}: {row}: {why}")),
+            }
+        }
+    }
+    assert!(checked >= 10, "only {checked} error lines checked");
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
 }
