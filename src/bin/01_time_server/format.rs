@@ -82,3 +82,28 @@ fn rfc868_time(reply: &[u8]) -> Result<String> {
         .context("RFC 868 time before 1970")?;
     Ok(humantime::format_rfc3339(UNIX_EPOCH + Duration::from_secs(unix)).to_string())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_time_line_client_recognises_rfc868_and_says_so() {
+        // 2026-11-25T09:41:07Z in RFC 868, as a `--rfc868` server sends it.
+        let err = print_time(&[0xEE, 0xB1, 0x2B, 0xB3], Format::Rfc3339).unwrap_err();
+        let advice = err.downcast_ref::<Advice>().expect("an error with a hint");
+        assert!(
+            advice.error.contains("2026-11-25T09:41:07Z"),
+            "{}",
+            advice.error
+        );
+        assert!(advice.hint.contains("--rfc868"), "{}", advice.hint);
+    }
+
+    #[test]
+    fn rfc868_bytes_are_big_endian_seconds_since_1900() {
+        let time = rfc868_time(&[0xEE, 0xB1, 0x2B, 0xB3]).unwrap();
+        assert_eq!(time, "2026-11-25T09:41:07Z");
+        assert!(rfc868_time(b"2026\n").is_err());
+    }
+}
