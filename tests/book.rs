@@ -22,7 +22,8 @@
 //! 5. **lessons**: every workbook page `lessons/NAME.md` is included by its chapter
 //!    `book/src/lessons/NAME.md` (same name, so links between lesson pages work in both places),
 //!    and every anchor in a lesson binary (`src/bin/NN_name.rs`, or any file of
-//!    `src/bin/NN_name/`) is shown by the chapter of that name.
+//!    `src/bin/NN_name/`) or in its Python version (`examples/python/NN_name.py`, whose anchors
+//!    are `# ANCHOR: name` lines) is shown by the chapter of that name.
 //! 6. **hints**: every check's hint points at a heading of its lesson page
 //!    (`lessons/02_echo.md#the-contract`), so a scorecard never points at a renamed heading.
 //!
@@ -514,11 +515,15 @@ impl Book {
                 continue;
             };
             let shown = included(&lesson);
+            let language = match file.extension().is_some_and(|e| e == "py") {
+                true => "python",
+                false => "rust,ignore",
+            };
             for anchor in text.lines().filter_map(|l| marker(l, "ANCHOR:")) {
                 if !shown.contains(&(file.clone(), Some(anchor.to_string()))) {
                     problems.push(format!(
                         "{file} marks `ANCHOR: {anchor}` for the book, but \
-                         {SRC}/lessons/{lesson}.md does not show it: add a ```rust,ignore block \
+                         {SRC}/lessons/{lesson}.md does not show it: add a ```{language} block \
                          holding `{{{{#include ../../../{file}:{anchor}}}}}`",
                         file = show(file)
                     ));
@@ -529,14 +534,18 @@ impl Book {
     }
 }
 
-/// The lesson a source file belongs to: `NN_name` for `src/bin/NN_name.rs` and for every `.rs`
-/// file of `src/bin/NN_name/`.
+/// The lesson a source file belongs to: `NN_name` for `src/bin/NN_name.rs`, for every `.rs`
+/// file of `src/bin/NN_name/`, and for the Python version `examples/python/NN_name.py`.
 fn lesson_of(file: &Path) -> Option<String> {
-    let first = file.strip_prefix("src/bin").ok()?.components().next()?;
+    let (dir, extension) = match file.starts_with("src/bin") {
+        true => ("src/bin", "rs"),
+        false => ("examples/python", "py"),
+    };
+    let first = file.strip_prefix(dir).ok()?.components().next()?;
     let name = Path::new(first.as_os_str()).file_stem()?.to_str()?;
     let b = name.as_bytes();
     let numbered = b.len() > 3 && b[..2].iter().all(u8::is_ascii_digit) && b[2] == b'_';
-    (numbered && file.extension().is_some_and(|e| e == "rs")).then(|| name.to_string())
+    (numbered && file.extension().is_some_and(|e| e == extension)).then(|| name.to_string())
 }
 
 /// Problems with the `lessons/PAGE.md#fragment` each check's hint (`(id, hint)`) names (rule 6).

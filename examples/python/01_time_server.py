@@ -19,14 +19,17 @@ import contract
 SECONDS_1900_TO_1970 = 2208988800
 
 
+# ANCHOR: byte_order
 def time_reply(rfc868):
     """The bytes the server sends: RFC 3339 text with milliseconds, or RFC 868's 4 bytes."""
     if rfc868:
         return struct.pack("!I", (int(time.time()) + SECONDS_1900_TO_1970) & 0xFFFFFFFF)
     now = datetime.datetime.now(datetime.timezone.utc)
     return (now.strftime("%Y-%m-%dT%H:%M:%S.") + f"{now.microsecond // 1000:03d}Z\n").encode()
+# ANCHOR_END: byte_order
 
 
+# ANCHOR: serve
 def serve(listener, rfc868, args, exit_after=None):
     served = 0
     while exit_after is None or served < exit_after:
@@ -38,8 +41,10 @@ def serve(listener, rfc868, args, exit_after=None):
                 conn.sendall(time_reply(rfc868))
             except OSError as e:
                 contract.say(args, f"send failed: {e}")
+# ANCHOR_END: serve
 
 
+# ANCHOR: client
 def fetch(host, port):
     """Read until the server closes: one recv() may return only part of the reply."""
     with contract.connect(host, port) as sock:
@@ -59,6 +64,7 @@ def show_time(reply, rfc868):
         raise contract.ContractError(f"expected 4 bytes of RFC 868 time, got {len(reply)}")
     unix = struct.unpack("!I", reply)[0] - SECONDS_1900_TO_1970
     return datetime.datetime.fromtimestamp(unix, datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+# ANCHOR_END: client
 
 
 def main():

@@ -18,14 +18,17 @@ def transform(data, upper):
     return data.upper() if upper else data
 
 
+# ANCHOR: echo_loop
 def echo_until_closed(conn, upper):
     while True:
         data = conn.recv(1024)  # whatever has arrived: 1 to 1024 bytes, not "a message"
         if not data:
             return  # the client shut down its sending side
         conn.sendall(transform(data, upper))
+# ANCHOR_END: echo_loop
 
 
+# ANCHOR: serve
 def serve(listener, upper, args, exit_after=None):
     served = 0
     while exit_after is None or served < exit_after:
@@ -37,8 +40,10 @@ def serve(listener, upper, args, exit_after=None):
                 echo_until_closed(conn, upper)
             except OSError as e:
                 contract.say(args, f"dropping {contract.show(peer)}: {e}")
+# ANCHOR_END: serve
 
 
+# ANCHOR: client
 def echo_one(sock, message):
     """Send on a thread while reading here, until the whole echo is back."""
     sender = threading.Thread(target=sock.sendall, args=(message,))
@@ -57,6 +62,7 @@ def finish(sock):
     sock.shutdown(socket.SHUT_WR)  # "I will send nothing more"
     while sock.recv(1024):
         pass
+# ANCHOR_END: client
 
 
 def messages(args):

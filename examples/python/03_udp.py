@@ -49,6 +49,7 @@ def positive(text):
     return value
 
 
+# ANCHOR: drop
 class Dropper:
     """--drop with --seed: the k-th datagram is dropped when the k-th splitmix64 number, as a
     fraction in [0, 1), is below the rate. The same algorithm as the Rust version."""
@@ -66,6 +67,7 @@ class Dropper:
 
     def drops(self):
         return (self.next() >> 11) / float(1 << 53) < self.rate
+# ANCHOR_END: drop
 
 
 def udp_address(host, port):
@@ -73,6 +75,7 @@ def udp_address(host, port):
     return family, addr
 
 
+# ANCHOR: bind
 def bind(host, port):
     """socket(SOCK_DGRAM) and bind(): all a UDP server needs. No listen, no accept."""
     family, addr = udp_address(host, port)
@@ -83,8 +86,10 @@ def bind(host, port):
         sock.close()
         raise contract.ContractError(f"failed to bind {contract.show(addr)}: {e.strerror}")
     return sock
+# ANCHOR_END: bind
 
 
+# ANCHOR: serve
 def serve(sock, dropper, args, exit_after=None):
     received = 0
     while exit_after is None or received < exit_after:
@@ -98,6 +103,7 @@ def serve(sock, dropper, args, exit_after=None):
             contract.say(args, f"{len(data)} bytes from {contract.show(peer)}: echoed")
         except OSError as e:
             contract.say(args, f"sendto {contract.show(peer)} failed: {e}")
+# ANCHOR_END: serve
 
 
 def same_endpoint(a, b):
@@ -105,6 +111,7 @@ def same_endpoint(a, b):
     return a[0] == b[0] and a[1] == b[1]
 
 
+# ANCHOR: client
 def wait_for(sock, deadline, wanted):
     """recvfrom() until a datagram for which wanted(data, sender) holds: (data, arrival time),
     or None at the deadline. Anything else (a stranger, a stale echo) is ignored."""
@@ -150,6 +157,7 @@ def exchange(sock, addr, message, timeout, retries):
         "UDP gives no delivery guarantee: the datagram or its echo may be lost, and when "
         "nothing listens there the sender is not told. Is the server running?",
     )
+# ANCHOR_END: client
 
 
 def client_messages(args):
@@ -173,6 +181,7 @@ def percent(value):
     return text[:-2] if text.endswith(".0") else text
 
 
+# ANCHOR: ping
 def ping(host, port, count, interval, timeout):
     family, addr = udp_address(host, port)
     rtts = []
@@ -199,6 +208,7 @@ def ping(host, port, count, interval, timeout):
     if rtts:
         print(f"rtt min/avg/max = {min(rtts):.3f}/{sum(rtts) / len(rtts):.3f}/{max(rtts):.3f} ms")
     sys.stdout.flush()
+# ANCHOR_END: ping
 
 
 def parser():

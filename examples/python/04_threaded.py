@@ -25,6 +25,7 @@ def say(args, text):
         sys.stderr.flush()
 
 
+# ANCHOR: handle
 def handle(conn, peer, upper, args, live):
     """One client's whole life, on its own thread."""
     name = threading.current_thread().name
@@ -38,8 +39,10 @@ def handle(conn, peer, upper, args, live):
         live["count"] -= 1
         left = live["count"]
     say(args, f"{name}: done with {contract.show(peer)}; {left} client thread(s) alive")
+# ANCHOR_END: handle
 
 
+# ANCHOR: accept_loop
 def start_thread(number, conn, peer, upper, args, live):
     thread = threading.Thread(target=handle, args=(conn, peer, upper, args, live), name=f"thread-{number}")
     thread.start()
@@ -66,6 +69,7 @@ def serve(listener, upper, args, exit_after=None):
         say(args, f"accepted {contract.show(peer)} -> thread-{accepted}; {alive} client thread(s) alive")
         threads = [t for t in threads if t.is_alive()]
     wait_for(threads)
+# ANCHOR_END: accept_loop
 
 
 def main():

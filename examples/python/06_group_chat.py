@@ -27,6 +27,7 @@ QUEUE_LINES = 256  # lines waiting in one client's outbox
 SHUTTING_DOWN = "* server shutting down"
 
 
+# ANCHOR: outbox
 class Outbox:
     """A bounded queue of lines for one client. queue.Queue cannot be closed (before Python
     3.13), and closing is how a writer learns it is done, so: a deque and a Condition."""
@@ -74,6 +75,7 @@ class Outbox:
             self.lines.clear()
             self.open = False
             self.changed.notify_all()
+# ANCHOR_END: outbox
 
 
 def encode(text):
@@ -132,6 +134,7 @@ class Room:
             member = self.members.get(cid)
             return member[0] if member else None
 
+    # ANCHOR: broadcast
     def broadcast(self, text, except_id=None):
         with self.lock:
             outboxes = [(cid, m[1]) for cid, m in self.members.items() if cid != except_id]
@@ -142,6 +145,7 @@ class Room:
         for cid, outbox in outboxes:
             if outbox.push(line, self.stall) == "stalled":
                 self.leave(cid, too_slow=True)
+    # ANCHOR_END: broadcast
 
     def tell(self, cid, text):
         with self.lock:
@@ -252,6 +256,7 @@ def act_on(room, cid, text):
     return True
 
 
+# ANCHOR: reader
 def read_loop(room, cid, name, sock, present):
     room.deliver(present, f"* {name} joined")
     reader = sock.makefile("rb")  # buffered: readline() keeps what follows the \n for later
@@ -269,8 +274,10 @@ def read_loop(room, cid, name, sock, present):
     except OSError:
         pass  # a reset, or our own shutdown of a client that was too slow
     room.leave(cid)
+# ANCHOR_END: reader
 
 
+# ANCHOR: writer
 def write_loop(room, cid, outbox, sock):
     try:
         while True:
@@ -287,12 +294,14 @@ def write_loop(room, cid, outbox, sock):
     with room.writers_done:
         room.writing.pop(cid, None)
         room.writers_done.notify_all()
+# ANCHOR_END: writer
 
 
 def start_thread(target, *args):
     threading.Thread(target=target, args=args, daemon=True).start()
 
 
+# ANCHOR: accept
 def serve(listener, room, exit_after=None, wakeup=None):
     """Accept clients until a byte arrives on `wakeup` (a signal, or the demo's end) or
     `exit_after` connections have been accepted; then tell every client and return."""
@@ -320,6 +329,7 @@ def serve(listener, room, exit_after=None, wakeup=None):
                 start_thread(read_loop, room, cid, name, sock, present)
     finally:
         room.close()
+# ANCHOR_END: accept
 
 
 def stop_on_signals():
@@ -339,6 +349,7 @@ def stop_on_signals():
     return wakeup, signalled  # keep both open: a closed end would read as a wake-up
 
 
+# ANCHOR: client
 def client(args):
     sock = contract.connect(args.host, args.port, timeout=None)
     sock.settimeout(None)
@@ -375,6 +386,7 @@ def client(args):
 def wait_for_close(printer):
     """After /quit the server may still send lines: print them until it closes."""
     printer.join()
+# ANCHOR_END: client
 
 
 def demo(args):

@@ -48,6 +48,7 @@ def parser(description, default_port):
     return top, endpoints[0], endpoints[1]
 
 
+# ANCHOR: resolve
 def resolve(host, port, kind=socket.SOCK_STREAM):
     """getaddrinfo, with an error that names the host."""
     bare = host[1:-1] if host.startswith("[") and host.endswith("]") else host
@@ -55,6 +56,7 @@ def resolve(host, port, kind=socket.SOCK_STREAM):
         return socket.getaddrinfo(bare, port, type=kind)
     except socket.gaierror as e:
         raise ContractError(f"could not resolve host `{host}`: {e.strerror}")
+# ANCHOR_END: resolve
 
 
 def show(addr):
@@ -63,6 +65,7 @@ def show(addr):
     return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 
 
+# ANCHOR: listen
 def listen(host, port, backlog=16):
     """socket, setsockopt(SO_REUSEADDR), bind, listen."""
     family, kind, proto, _, addr = resolve(host, port)[0]
@@ -74,6 +77,7 @@ def listen(host, port, backlog=16):
         raise ContractError(f"failed to bind {show(addr)}: {e.strerror}")
     sock.listen(backlog)
     return sock
+# ANCHOR_END: listen
 
 
 def announce(sock):
@@ -81,6 +85,7 @@ def announce(sock):
     print(f"listening on {show(sock.getsockname())}", flush=True)
 
 
+# ANCHOR: connect
 def connect(host, port, timeout=10):
     """Try each address of host, like socket.create_connection."""
     error = None
@@ -94,6 +99,7 @@ def connect(host, port, timeout=10):
             sock.close()
             error = ContractError(f"failed to connect to {show(addr)}: {e.strerror or e}")
     raise error
+# ANCHOR_END: connect
 
 
 def say(args, text):

@@ -65,6 +65,7 @@ impl std::fmt::Display for UnknownHost {
 
 impl std::error::Error for UnknownHost {}
 
+// ANCHOR: resolve
 /// Resolve `host` and `port` to socket addresses, as `getaddrinfo` does: an IP literal is used
 /// as is, a name is looked up (`/etc/hosts`, then DNS). A name may have several addresses (IPv4
 /// and IPv6); a client tries them in order, a server binds the first.
@@ -84,6 +85,7 @@ pub fn resolve(host: &str, port: u16) -> Result<Vec<SocketAddr>> {
     }
     Ok(found)
 }
+// ANCHOR_END: resolve
 
 /// The first address `host` resolves to: what a server binds.
 pub fn resolve_one(host: &str, port: u16) -> Result<SocketAddr> {

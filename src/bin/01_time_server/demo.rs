@@ -30,11 +30,12 @@ pub fn demo() -> Result<()> {
         format!("cargo run --bin {LESSON} -- server                 # terminal 1"),
         format!("cargo run --bin {LESSON} -- client                 # terminal 2"),
         format!(
-            "nc 127.0.0.1 {}                                  # any TCP client works",
+            "nc -d 127.0.0.1 {}                               # any TCP client works",
             ports::TIME_SERVER
         ),
+        format!("cargo run --bin {LESSON} -- server --rfc868        # terminal 1: RFC 868"),
         format!(
-            "cargo run --bin {LESSON} -- server --rfc868 ; rdate -p -o {} 127.0.0.1",
+            "rdate -p -o {} 127.0.0.1                         # terminal 2 (apt-get install rdate)",
             ports::TIME_SERVER
         ),
     ]);

@@ -9,7 +9,7 @@
 //! ```text
 //! cargo run --bin 01_time_server                      # demo: server and two clients, narrated
 //! cargo run --bin 01_time_server -- server            # terminal 1
-//! cargo run --bin 01_time_server -- client            # terminal 2 (or: nc 127.0.0.1 7001)
+//! cargo run --bin 01_time_server -- client            # terminal 2 (or: nc -d 127.0.0.1 7001)
 //! cargo run --bin 01_time_server -- server --rfc868   # RFC 868, for: rdate -p -o 7001 127.0.0.1
 //! ```
 //!

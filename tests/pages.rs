@@ -1,0 +1,614 @@
+//! The pages cannot drift from the programs: `cargo test --test pages`.
+//!
+//! A reader copies commands from the pages and compares what they see with what the pages show.
+//! So, for every ```console block of every page (`lessons/*.md`, `book/src/**/*.md`, `README.md`):
+//!
+//! 1. **commands**: every `$ …` line that runs `nc`, `rdate` or `socat` against a lesson's port
+//!    (7001–7006) is run exactly as written by `sh -c`, with only the port replaced by that of
+//!    the lesson's server, started with `--port 0` (and the flags of the block's last
+//!    `$ cargo run --bin NN -- server …` line; `--rfc868` for `rdate`, which speaks only that).
+//!    The reader is modelled as the page tells them to act: against lesson 01, whose server
+//!    speaks first, they type nothing and leave the terminal open; against the others they type
+//!    one line, wait for the answer, and press Ctrl-D. The command must then end by itself within [`BOUND`], with
+//!    status 0, and an echo lesson must have echoed the line. (That is how this test found that
+//!    netcat-openbsd's plain `nc` never ends in either case: it needs `-d`, `-N` or `-q`.)
+//! 2. **demo output**: the lines a block shows after `$ cargo run --bin NN_name` (the demo) must
+//!    be lines the demo prints, equal once every run of digits is read as one number (ports,
+//!    addresses, times and fds change from run to run), and the lines of each narrator
+//!    (`server │ …`) in the order that narrator prints them. `…` stands for lines left out.
+//! 3. **error lines**: every `error: …` that a lesson page's "When things go wrong" table shows is
+//!    provoked — a port in use, a refused connection, an unknown host, a lost datagram, … — and
+//!    must be the line the program prints, digits compared as above, `…` standing for any text.
+//!    A row of lessons 01–06 that this test cannot provoke fails, so that a new row comes with
+//!    its way to provoke it (a later lesson's rows are listed on stderr until it has scenarios);
+//!    `Permission denied` is skipped when the test runs as root (root may bind port 80).
+//!
+//! Lessons are those of the checks' `LESSONS` table; lesson NN's default port is 70NN.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+use workbook::checker::checks::LESSONS;
+use workbook::checker::harness::{Finished, Input, Server, Target, refusing_port, run_with};
+
+/// How long a documented command may take before it counts as hanging.
+const BOUND: Duration = Duration::from_secs(10);
+/// How long a demo may take (they take a few seconds; this is a machine under load).
+const DEMO_BOUND: Duration = Duration::from_secs(120);
+/// How long the modelled reader waits for the answer to the line they typed.
+const ANSWER: Duration = Duration::from_secs(3);
+/// What the modelled reader types.
+const TYPED: &str = "hello from the page test";
+/// The tools whose commands are run.
+const TOOLS: [&str; 3] = ["nc", "rdate", "socat"];
+
+/// The binary of a lesson (a name in the checks' `LESSONS` table), built beside this test's
+/// binaries: cargo builds every binary of the package before it runs an integration test.
+fn binary(lesson: &str) -> Option<String> {
+    LESSONS.iter().find(|l| l.name == lesson)?;
+    let dir = Path::new(env!("CARGO_BIN_EXE_01_time_server")).parent()?;
+    let path = dir.join(lesson);
+    path.exists().then(|| path.to_string_lossy().into_owned())
+}
+
+/// The lesson that listens on a default port: lesson NN on port 70NN.
+fn lesson_of_port(port: &str) -> Option<&'static str> {
+    let number = port.strip_prefix("70").filter(|n| n.len() == 2)?;
+    let lesson = LESSONS
+        .iter()
+        .find(|l| l.name.starts_with(&format!("{number}_")))?;
+    Some(lesson.name)
+}
+
+/// Every page a reader may copy from, with its text.
+fn pages() -> Vec<(PathBuf, String)> {
+    fn walk(dir: &Path, found: &mut Vec<PathBuf>) {
+        for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                walk(&path, found);
+            } else if path.extension().is_some_and(|e| e == "md") {
+                found.push(path);
+            }
+        }
+    }
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut found = vec![root.join("README.md")];
+    walk(&root.join("lessons"), &mut found);
+    walk(&root.join("book/src"), &mut found);
+    found.sort();
+    let read = |path: PathBuf| {
+        let text = std::fs::read_to_string(&path).unwrap_or_default();
+        (path.strip_prefix(root).unwrap_or(&path).to_path_buf(), text)
+    };
+    found.into_iter().map(read).collect()
+}
+
+/// The ```console blocks of `text`: each as (line number, its lines).
+fn console_blocks(text: &str) -> Vec<(usize, Vec<&str>)> {
+    let mut blocks = Vec::new();
+    let mut open: Option<(usize, Vec<&str>)> = None;
+    for (n, line) in text.lines().enumerate() {
+        let fence = line.trim_start().starts_with("```");
+        match (&mut open, fence) {
+            (None, true) if line.trim_start().trim_start_matches('`') == "console" => {
+                open = Some((n + 1, Vec::new()));
+            }
+            // Another fence opened and closed: skip its lines until it closes.
+            (None, true) => open = Some((0, Vec::new())),
+            (Some(_), true) => blocks.extend(open.take().filter(|(at, _)| *at > 0)),
+            (Some((_, lines)), false) => lines.push(line),
+            (None, false) => {}
+        }
+    }
+    blocks
+}
+
+/// A command line without its `# comment`.
+fn command(line: &str) -> &str {
+    let line = line.strip_prefix("$ ").unwrap_or(line);
+    line.split(" #").next().unwrap_or(line).trim()
+}
+
+// ---------------------------------------------------------------------------------------------
+// 1. Commands.
+
+/// A documented command to run: where it is, as written, against which lesson, with which server
+/// flags.
+struct Documented {
+    at: String,
+    line: String,
+    lesson: &'static str,
+    port: String,
+    server_flags: Vec<String>,
+}
+
+fn documented_commands() -> Vec<Documented> {
+    let mut found = Vec::new();
+    for (file, text) in pages() {
+        for (start, lines) in console_blocks(&text) {
+            let mut server_flags: BTreeMap<String, Vec<String>> = BTreeMap::new();
+            for (i, line) in lines.iter().enumerate() {
+                let Some(rest) = line.strip_prefix("$ ") else {
+                    continue;
+                };
+                let words: Vec<&str> = command(rest).split_whitespace().collect();
+                if let [
+                    "cargo",
+                    "run",
+                    "--bin",
+                    lesson,
+                    "--",
+                    "server",
+                    ref flags @ ..,
+                ] = words[..]
+                {
+                    let flags = flags.iter().map(|f| f.to_string());
+                    server_flags.insert(lesson.to_string(), flags.collect());
+                }
+                if !words.iter().any(|w| TOOLS.contains(w)) {
+                    continue;
+                }
+                let lesson_port = words.iter().find_map(|w| Some((lesson_of_port(w)?, *w)));
+                let Some((lesson, port)) = lesson_port else {
+                    continue;
+                };
+                let mut flags = server_flags.get(lesson).cloned().unwrap_or_default();
+                // Our own port replaces the documented one.
+                if let Some(at) = flags.iter().position(|f| f == "--port") {
+                    flags.drain(at..(at + 2).min(flags.len()));
+                }
+                if words.contains(&"rdate") && !flags.iter().any(|f| f == "--rfc868") {
+                    flags.push("--rfc868".into());
+                }
+                found.push(Documented {
+                    at: format!("{}:{}", file.display(), start + i + 1),
+                    line: command(rest).to_string(),
+                    lesson,
+                    port: port.to_string(),
+                    server_flags: flags,
+                });
+            }
+        }
+    }
+    found
+}
+
+/// Whether `tool` is installed (`sh -c 'command -v tool'`).
+fn installed(tool: &str) -> bool {
+    let probe = std::process::Command::new("sh")
+        .args(["-c", &format!("command -v {tool}")])
+        .output();
+    probe.is_ok_and(|out| out.status.success())
+}
+
+/// What is wrong with running `doc` as written, if anything.
+fn run_documented(doc: &Documented) -> Option<String> {
+    let bin = binary(doc.lesson)?;
+    let flags: Vec<&str> = doc.server_flags.iter().map(String::as_str).collect();
+    let server = match Server::start_quiet(&Target::new([bin.as_str()]), &flags) {
+        Ok(server) => server,
+        Err(failure) => return Some(format!("the server did not start: {failure:?}")),
+    };
+    let port = server.addr.port().to_string();
+    let words = doc.line.split(' ');
+    let replaced = words.map(|w| if w == doc.port { port.as_str() } else { w });
+    let line = replaced.collect::<Vec<_>>().join(" ");
+    let speaks_first = doc.lesson == "01_time_server";
+    let finished = match speaks_first {
+        true => run_with(
+            &Target::new(["sh", "-c", &line]),
+            &[],
+            Input::KeptOpen,
+            BOUND,
+        ),
+        false => Ok(type_a_line(&line)),
+    };
+    let finished = match finished {
+        Ok(finished) => finished,
+        Err(failure) => return Some(format!("could not run it: {failure:?}")),
+    };
+    let out = finished.stdout_text();
+    let reader = match speaks_first {
+        true => "typing nothing, terminal left open",
+        false => "after typing one line and Ctrl-D",
+    };
+    let problem = match finished.status {
+        None => format!("still running {} s later, {reader}", BOUND.as_secs()),
+        Some(status) if !status.success() => format!("ended with {status}, {reader}"),
+        Some(_) if out.trim().is_empty() && !doc.line.contains(" -z") => {
+            format!("printed nothing on stdout, {reader}")
+        }
+        Some(_) if is_echo(doc.lesson) && !doc.line.contains(" -z") && !out.contains(TYPED) => {
+            format!("did not print the echo of the typed line, {reader}")
+        }
+        Some(_) => return None,
+    };
+    let err = finished.stderr_text();
+    Some(format!(
+        "{problem}\n    ran: {line}\n    stdout: {out:?}\n    stderr: {err:?}"
+    ))
+}
+
+/// Run `line` as a reader at a terminal does: type a line, wait for the answer (at most
+/// [`ANSWER`]), press Ctrl-D; then give it [`BOUND`] to end.
+fn type_a_line(line: &str) -> Finished {
+    use std::io::{Read, Write};
+    use std::os::unix::process::CommandExt;
+    use std::process::{Child, Command, Stdio};
+    use std::sync::mpsc;
+    /// Kills the command's process group (`sh` and what it started) when dropped.
+    struct Group(Child);
+    impl Drop for Group {
+        fn drop(&mut self) {
+            // SAFETY: kill(2) takes plain integers; the group is ours and not yet reaped.
+            unsafe { libc::kill(-(self.0.id() as libc::pid_t), libc::SIGKILL) };
+            let _ = self.0.wait();
+        }
+    }
+    let spawned = Command::new("sh")
+        .args(["-c", line])
+        .process_group(0)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn();
+    let mut child = Group(spawned.unwrap_or_else(|e| panic!("could not run sh: {e}")));
+    let (chunks, received) = mpsc::channel();
+    let drain = |mut pipe: Box<dyn Read + Send>, tx: mpsc::Sender<(bool, Vec<u8>)>, out| {
+        std::thread::spawn(move || {
+            let mut buf = [0; 4096];
+            while let Ok(n @ 1..) = pipe.read(&mut buf) {
+                let _ = tx.send((out, buf[..n].to_vec()));
+            }
+        })
+    };
+    let stdout = child
+        .0
+        .stdout
+        .take()
+        .map(|p| Box::new(p) as Box<dyn Read + Send>);
+    let stderr = child
+        .0
+        .stderr
+        .take()
+        .map(|p| Box::new(p) as Box<dyn Read + Send>);
+    stdout.map(|p| drain(p, chunks.clone(), true));
+    stderr.map(|p| drain(p, chunks, false));
+    let (mut out, mut err) = (Vec::new(), Vec::new());
+    fn keep((is_out, bytes): (bool, Vec<u8>), out: &mut Vec<u8>, err: &mut Vec<u8>) {
+        match is_out {
+            true => out.extend(bytes),
+            false => err.extend(bytes),
+        }
+    }
+    let mut stdin = child.0.stdin.take();
+    let _ = stdin
+        .as_mut()
+        .map(|s| s.write_all(format!("{TYPED}\n").as_bytes()));
+    let deadline = Instant::now() + ANSWER;
+    while let Some(left) = deadline.checked_duration_since(Instant::now()) {
+        match received.recv_timeout(left) {
+            Ok(chunk) => keep(chunk, &mut out, &mut err),
+            Err(_) => break,
+        }
+        if String::from_utf8_lossy(&out).contains(TYPED) {
+            break;
+        }
+    }
+    drop(stdin); // Ctrl-D
+    let deadline = Instant::now() + BOUND;
+    let status = loop {
+        match child.0.try_wait() {
+            Ok(Some(status)) => break Some(status),
+            _ if Instant::now() >= deadline => break None,
+            // Polling the exit status is how std offers a bounded wait.
+            _ => std::thread::sleep(Duration::from_millis(5)),
+        }
+    };
+    drop(child);
+    // The pipes close with the group: take what is left.
+    while let Ok(chunk) = received.recv_timeout(Duration::from_secs(1)) {
+        keep(chunk, &mut out, &mut err);
+    }
+    Finished {
+        command: line.to_string(),
+        status,
+        stdout: out,
+        stderr: err,
+    }
+}
+
+fn is_echo(lesson: &str) -> bool {
+    matches!(
+        lesson,
+        "02_echo" | "03_udp" | "04_threaded" | "05_thread_pool"
+    )
+}
+
+#[test]
+fn every_documented_command_works_as_written() {
+    let documented = documented_commands();
+    assert!(documented.len() >= 8, "only {} commands", documented.len());
+    let mut problems = Vec::new();
+    for doc in &documented {
+        let tools: Vec<&str> = TOOLS.into_iter().filter(|t| doc.line.contains(t)).collect();
+        if let Some(missing) = tools.iter().find(|t| !installed(t)) {
+            eprintln!(
+                "{}: skipped, `{missing}` is not installed: {}",
+                doc.at, doc.line
+            );
+            continue;
+        }
+        if let Some(problem) = run_documented(doc) {
+            problems.push(format!("{}: `{}`: {problem}", doc.at, doc.line));
+        }
+    }
+    assert!(problems.is_empty(), "{}", problems.join("\n\n"));
+}
+
+// ---------------------------------------------------------------------------------------------
+// 2. Demo output.
+
+/// A line as compared: every run of digits one `0`, trailing space gone.
+fn normalized(line: &str) -> String {
+    let mut out = String::new();
+    for c in line.trim_end().chars() {
+        match c.is_ascii_digit() {
+            // A digit after a digit: still the same number.
+            true if out.ends_with('0') => {}
+            true => out.push('0'),
+            false => out.push(c),
+        }
+    }
+    out
+}
+
+/// The narrator of a narrated line (`server` in `  server │ 1. socket…`), if it is one.
+fn narrator(line: &str) -> Option<&str> {
+    Some(line.split_once('│')?.0.trim())
+}
+
+#[test]
+fn demo_output_on_the_pages_is_what_the_demos_print() {
+    let mut demos: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    let mut problems = Vec::new();
+    let mut compared = 0;
+    for (file, text) in pages() {
+        for (start, lines) in console_blocks(&text) {
+            let mut shown: Vec<(usize, &str, &str)> = Vec::new();
+            let mut lesson = None;
+            for (i, line) in lines.iter().enumerate() {
+                if let Some(rest) = line.strip_prefix("$ ") {
+                    let words: Vec<&str> = command(rest).split_whitespace().collect();
+                    lesson = match words[..] {
+                        ["cargo", "run", "--bin", name] => binary(name).map(|_| name),
+                        _ => None,
+                    };
+                } else if let Some(name) = lesson.filter(|_| !line.trim().starts_with('…')) {
+                    shown.push((start + i + 1, name, line));
+                }
+            }
+            for (at, name, line) in shown {
+                let real = demos.entry(name.to_string()).or_insert_with(|| demo(name));
+                let want = normalized(line);
+                let found = real.iter().position(|l| normalized(l) == want);
+                compared += 1;
+                if found.is_none() {
+                    let at = format!("{}:{at}", file.display());
+                    problems.push(format!(
+                        "{at}: the {name} demo prints no such line: {line}\n    (every digit \
+                         run compares equal; run `cargo run --bin {name}` and copy its lines)"
+                    ));
+                }
+            }
+        }
+    }
+    // Order, per narrator, for each block again: cheap enough to do as a second pass.
+    for (file, text) in pages() {
+        for (start, lines) in console_blocks(&text) {
+            problems.extend(order_problems(&file, start, &lines, &demos));
+        }
+    }
+    assert!(compared >= 20, "only {compared} demo lines compared");
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
+
+/// Lines of one narrator that a block shows in another order than the demo prints them.
+fn order_problems(
+    file: &Path,
+    start: usize,
+    lines: &[&str],
+    demos: &BTreeMap<String, Vec<String>>,
+) -> Vec<String> {
+    let mut problems = Vec::new();
+    let mut lesson: Option<&Vec<String>> = None;
+    // For each narrator: how far into the demo's lines its last shown line was found.
+    let mut reached: BTreeMap<String, usize> = BTreeMap::new();
+    for (i, line) in lines.iter().enumerate() {
+        if let Some(rest) = line.strip_prefix("$ ") {
+            let words: Vec<&str> = command(rest).split_whitespace().collect();
+            lesson = match words[..] {
+                ["cargo", "run", "--bin", name] => demos.get(name),
+                _ => None,
+            };
+            reached.clear();
+            continue;
+        }
+        let (Some(real), Some(who)) = (lesson, narrator(line)) else {
+            continue;
+        };
+        let from = reached.get(who).copied().unwrap_or(0);
+        let want = normalized(line);
+        match real[from..].iter().position(|l| normalized(l) == want) {
+            Some(p) => {
+                reached.insert(who.to_string(), from + p + 1);
+            }
+            // Found earlier, not after the previous line of the same narrator.
+            None if real.iter().any(|l| normalized(l) == want) => problems.push(format!(
+                "{}:{}: `{who}` prints this line before the one shown above it: {line}",
+                file.display(),
+                start + i + 1
+            )),
+            None => {}
+        }
+    }
+    problems
+}
+
+/// The demo's output: stderr, then stdout, line by line.
+fn demo(name: &str) -> Vec<String> {
+    let demo = Target::new([binary(name).unwrap_or_default()]);
+    let finished = run_with(&demo, &[], Input::Bytes(b""), DEMO_BOUND);
+    let finished = finished.unwrap_or_else(|e| panic!("could not run the {name} demo: {e:?}"));
+    let ok = finished.status.is_some_and(|s| s.success());
+    assert!(ok, "the {name} demo failed: {finished:?}");
+    let text = finished.stderr_text() + &finished.stdout_text();
+    text.lines().map(String::from).collect()
+}
+
+// ---------------------------------------------------------------------------------------------
+// 3. Error lines.
+
+/// The `error: …` lines of a lesson page's tables: (line number, the text between the backticks).
+fn error_rows(text: &str) -> Vec<(usize, String)> {
+    let rows = text.lines().enumerate().filter_map(|(n, line)| {
+        // The first cell, without what follows its code span (a cell may hold more code spans).
+        let cell = line.strip_prefix("| `error: ")?.split(" | ").next()?;
+        Some((n + 1, format!("error: {}", &cell[..cell.rfind('`')?])))
+    });
+    rows.collect()
+}
+
+/// Whether the page's `shown` line is the `real` one: the pieces between `…` appear in order, each
+/// run of digits compared as one number; the real line may go on after the last piece (the
+/// page leaves out `(os error 98)`).
+fn shows(shown: &str, real: &str) -> bool {
+    let real = normalized(real);
+    let mut rest = real.as_str();
+    for (i, piece) in normalized(shown).split('…').enumerate() {
+        let piece = piece.trim();
+        match rest.find(piece) {
+            Some(0) => rest = &rest[piece.len()..],
+            Some(at) if i > 0 => rest = &rest[at + piece.len()..],
+            _ => return false,
+        }
+    }
+    true
+}
+
+/// Why a row was not checked.
+const NO_WAY: &str = "no way to provoke this row";
+
+/// The arguments a lesson's client takes after `--port P -q`.
+fn client_args(lesson: &str) -> Vec<&'static str> {
+    match lesson {
+        "01_time_server" | "06_group_chat" => vec![],
+        _ => vec!["hello"],
+    }
+}
+
+/// Provoke what a row describes and return the program's `error:` line, or why not.
+fn provoke(lesson: &str, row: &str) -> Result<String, String> {
+    let bin = binary(lesson).ok_or("no such lesson")?;
+    let target = Target::new([bin.as_str()]);
+    let fail = |e: workbook::checker::evidence::Failure| format!("{e:?}");
+    let run = |args: &[&str]| run_with(&target, args, Input::Bytes(b""), BOUND).map_err(fail);
+    let client = |port: &str| {
+        let mut args = vec!["client", "--port", port, "-q"];
+        args.extend(client_args(lesson));
+        run(&args)
+    };
+    let finished = if row.contains("Address already in use") {
+        let server = Server::start_quiet(&target, &[]).map_err(fail)?;
+        run(&["server", "--port", &server.addr.port().to_string(), "-q"])?
+    } else if row.contains("Connection refused") {
+        let refusing = refusing_port().map_err(fail)?;
+        client(&refusing.port().to_string())?
+    } else if row.contains("could not resolve host") {
+        let mut args = vec!["client", "--host", "nope", "-q"];
+        args.extend(client_args(lesson));
+        run(&args)?
+    } else if row.contains("no reply from") {
+        // A UDP socket that never answers: every try times out.
+        let silent = std::net::UdpSocket::bind("127.0.0.1:0").map_err(|e| e.to_string())?;
+        let port = silent.local_addr().map_err(|e| e.to_string())?.port();
+        client(&port.to_string())?
+    } else if row.contains("does not fit in one UDP datagram") {
+        let server = Server::start_quiet(&target, &[]).map_err(fail)?;
+        let big = "x".repeat(70_000);
+        run(&[
+            "client",
+            "--port",
+            &server.addr.port().to_string(),
+            "-q",
+            &big,
+        ])?
+    } else if row.contains("Connection reset by peer") {
+        // A server that answers one recv() and closes, with the rest of the message unread.
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").map_err(|e| e.to_string())?;
+        let port = listener.local_addr().map_err(|e| e.to_string())?.port();
+        let once = std::thread::spawn(move || {
+            use std::io::{Read, Write};
+            let (mut conn, _) = listener.accept()?;
+            let mut buf = [0; 1024];
+            let n = conn.read(&mut buf)?;
+            conn.write_all(&buf[..n])
+        });
+        let long = "x".repeat(5000);
+        let finished = run(&["client", "--port", &port.to_string(), "-q", &long])?;
+        let _ = once.join();
+        finished
+    } else {
+        return Err(format!("{NO_WAY}: add one to `provoke` in tests/pages.rs"));
+    };
+    let err = finished.stderr_text();
+    let line = err.lines().find(|l| l.starts_with("error: "));
+    line.map(String::from)
+        .ok_or_else(|| format!("no `error:` line; stderr: {err:?}"))
+}
+
+#[test]
+fn error_lines_on_the_lesson_pages_are_what_the_programs_print() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    // SAFETY: geteuid() has no preconditions.
+    let root_user = unsafe { libc::geteuid() } == 0;
+    let (mut problems, mut checked) = (Vec::new(), 0);
+    for (file, text) in pages()
+        .into_iter()
+        .filter(|(f, _)| f.starts_with("lessons"))
+    {
+        let Some(lesson) = file.file_stem().and_then(|s| s.to_str()) else {
+            continue;
+        };
+        if binary(lesson).is_none() {
+            continue;
+        }
+        for (line, row) in error_rows(&text) {
+            let at = format!(
+                "{}:{line}",
+                file.strip_prefix(root).unwrap_or(&file).display()
+            );
+            if row.contains("Permission denied") && root_user {
+                eprintln!("{at}: skipped as root, who may bind any port: {row}");
+                continue;
+            }
+            checked += 1;
+            match provoke(lesson, &row) {
+                Ok(real) if shows(&row, &real) => {}
+                Ok(real) => problems.push(format!(
+                    "{at}: the page shows\n    {row}\n  the \
+                                                   program prints\n    {real}"
+                )),
+                // Lessons written after this test: their rows wait for their own scenarios.
+                Err(why) if why.starts_with(NO_WAY) && lesson > "06" => {
+                    eprintln!("{at}: not checked: {why}: {row}");
+                    checked -= 1;
+                }
+                Err(why) => problems.push(format!("{at}: {row}: {why}")),
+            }
+        }
+    }
+    assert!(checked >= 10, "only {checked} error lines checked");
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
