@@ -41,7 +41,7 @@ pub fn demo() -> Result<()> {
         format!("cargo run --bin {LESSON} -- server                    # terminal 1"),
         format!("cargo run --bin {LESSON} -- client \"Hello, world\"     # terminal 2"),
         format!(
-            "nc 127.0.0.1 {}                                     # type lines; Ctrl-D ends",
+            "nc -N 127.0.0.1 {}                                  # type lines; Ctrl-D ends (-N: nc then closes its side)",
             ports::ECHO
         ),
         format!(

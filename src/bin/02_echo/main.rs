@@ -10,7 +10,7 @@
 //! ```text
 //! cargo run --bin 02_echo                                 # demo: server and two clients, narrated
 //! cargo run --bin 02_echo -- server                       # terminal 1
-//! cargo run --bin 02_echo -- client "Hello, world"        # terminal 2 (or: nc 127.0.0.1 7002)
+//! cargo run --bin 02_echo -- client "Hello, world"        # terminal 2 (or: nc -N 127.0.0.1 7002)
 //! cargo run --bin 02_echo -- client < some-file.txt       # one message per line of stdin
 //! ```
 //!

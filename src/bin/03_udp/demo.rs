@@ -69,7 +69,7 @@ pub fn run() -> Result<()> {
         format!("cargo run --bin {LESSON} -- server                       # terminal 1"),
         format!("cargo run --bin {LESSON} -- client \"Hello, UDP\"          # terminal 2"),
         format!(
-            "nc -u 127.0.0.1 {}                                   # any UDP client: a line is a datagram",
+            "nc -u -q 1 127.0.0.1 {}                              # any UDP client: a line is a datagram",
             ports::UDP
         ),
         format!(

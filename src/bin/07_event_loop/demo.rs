@@ -109,7 +109,7 @@ pub fn demo() -> Result<()> {
         format!("cargo run --bin {LESSON} -- server                   # terminal 1"),
         format!("cargo run --bin {LESSON} -- client --name ana        # terminal 2"),
         format!(
-            "nc 127.0.0.1 {}                                    # terminal 3: plain netcat, type lines",
+            "nc -N 127.0.0.1 {}                                 # terminal 3: plain netcat, type lines (-N: Ctrl-D leaves)",
             ports::EVENT_LOOP
         ),
     ]);

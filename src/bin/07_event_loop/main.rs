@@ -21,7 +21,7 @@
 //! cargo run --bin 07_event_loop                               # demo: the loop, narrated
 //! cargo run --bin 07_event_loop -- server                     # terminal 1
 //! cargo run --bin 07_event_loop -- client --name ana          # terminal 2
-//! nc 127.0.0.1 7007                                           # terminal 3: plain netcat joins too
+//! nc -N 127.0.0.1 7007                                        # terminal 3: plain netcat joins too
 //! ```
 //!
 //! The page: `lessons/07_event_loop.md`.
