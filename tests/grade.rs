@@ -317,13 +317,62 @@ fn a_program_that_exits_at_once_is_reported() {
 }
 
 #[test]
-fn a_program_that_crashes_shows_its_traceback() {
-    let stdout = misbehaving("crashes", false);
-    assert!(stdout.contains("exited (exit status: 1)"), "{stdout}");
+fn a_program_that_crashes_whatever_its_arguments_did_not_start() {
+    // It dies of the same traceback on every command line: it never got to read its arguments.
+    let program = fixture("grade_misbehaves.py");
+    let (code, stdout, stderr) = run(&["02_echo", "--", "python3", &program, "crashes", "m"]);
+    assert_eq!(code, 1, "{stdout}\n{stderr}");
     assert!(
-        stdout.contains("| RuntimeError: the student's program crashed"),
+        stdout.contains("exits at once whatever its arguments (exit status: 1): RuntimeError: the student's program crashed"),
         "{stdout}"
     );
+}
+
+// Nothing handed in: a missing file, a command not found, a syntax error, a run.toml that names
+// a missing file. Each scores 0 with one line, at once, without running a check.
+
+/// Grade `args` and check the scorecard says `did not start` (and `why`) within 2 s (times
+/// `WORKBOOK_TIMEOUT_SCALE`), with every check not run and 0 points.
+fn did_not_start(args: &[&str], why: &str) {
+    let started = std::time::Instant::now();
+    let (code, stdout, stderr) = run(args);
+    let took = started.elapsed();
+    assert_eq!(code, 1, "{stdout}\n{stderr}");
+    let problem: Vec<&str> = stdout
+        .lines()
+        .filter(|l| l.contains("did not start"))
+        .collect();
+    assert_eq!(problem.len(), 1, "one clear line:\n{stdout}");
+    assert!(problem[0].contains(why), "{why} missing:\n{stdout}");
+    assert!(
+        stdout.contains("total: 0/28 points, 0 of 16 checks passed"),
+        "{stdout}"
+    );
+    let bound = workbook::checker::harness::scaled(Duration::from_secs(2));
+    assert!(
+        took < bound,
+        "took {took:?}, more than {bound:?}:\n{stdout}"
+    );
+}
+
+#[test]
+fn nothing_handed_in_scores_zero_at_once() {
+    did_not_start(
+        &["02_echo", "--", "python3", "no_such_echo.py"],
+        "can't open file",
+    );
+    did_not_start(
+        &["02_echo", "--", "no-such-interpreter", "echo.py"],
+        "`no-such-interpreter` was not found: no such file, nor a command on PATH",
+    );
+    let dir = temp_dir("syntax-error");
+    std::fs::write(dir.join("echo.py"), "def main(:\n    pass\n").unwrap();
+    let program = dir.join("echo.py").display().to_string();
+    did_not_start(&["02_echo", "--", "python3", &program], "SyntaxError");
+    std::fs::write(dir.join("run.toml"), "02_echo = \"python3 missing.py\"\n").unwrap();
+    let folder = dir.display().to_string();
+    did_not_start(&["02_echo", "--student", &folder], "missing.py");
+    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]

@@ -40,6 +40,28 @@ pub const RUN_TIMEOUT: Duration = Duration::from_secs(30);
 /// How long a killed program's output may take to reach end of file before its reader is left
 /// behind (only a process that escaped the group can keep the pipe open that long).
 pub const READER_GRACE: Duration = Duration::from_secs(1);
+/// The variable that multiplies every timeout of the checks, for a slow or busy machine:
+/// `WORKBOOK_TIMEOUT_SCALE=3 cargo test`. Unset (or not a number from 1 to 100): 1.
+pub const TIMEOUT_SCALE_VAR: &str = "WORKBOOK_TIMEOUT_SCALE";
+
+/// The factor from [`TIMEOUT_SCALE_VAR`], read once.
+pub fn timeout_scale() -> f64 {
+    static SCALE: std::sync::OnceLock<f64> = std::sync::OnceLock::new();
+    *SCALE.get_or_init(|| {
+        std::env::var(TIMEOUT_SCALE_VAR)
+            .ok()
+            .and_then(|v| v.trim().parse::<f64>().ok())
+            .filter(|f| (1.0..=100.0).contains(f))
+            .unwrap_or(1.0)
+    })
+}
+
+/// `timeout` times [`timeout_scale`]: every wait of the harness and the checks goes through it,
+/// so a loaded machine gets more time without a check becoming less strict.
+pub fn scaled(timeout: Duration) -> Duration {
+    timeout.mul_f64(timeout_scale())
+}
+
 /// How much of a program's stdout or stderr is kept (the rest is read and counted, not kept).
 pub const KEEP_BYTES: usize = 1 << 20;
 
@@ -222,7 +244,18 @@ impl Process {
             .stderr(Stdio::piped())
             .spawn()
             .map_err(|e| {
-                Failure::new(format!("could not start the program: {e}")).command(&command_line)
+                let why = match e.kind() {
+                    std::io::ErrorKind::NotFound => format!(
+                        "`{}` was not found: no such file, nor a command on PATH",
+                        target.argv[0]
+                    ),
+                    std::io::ErrorKind::PermissionDenied => format!(
+                        "`{}` is not executable (chmod +x, or name its interpreter first)",
+                        target.argv[0]
+                    ),
+                    _ => e.to_string(),
+                };
+                Failure::new(format!("could not start the program: {why}")).command(&command_line)
             })?;
         live.groups.push(child.id());
         drop(live);
