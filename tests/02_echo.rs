@@ -74,6 +74,49 @@ fn a_client_refused_gets_the_command_that_starts_the_server() {
         ));
 }
 
+#[test]
+fn numeric_flags_say_their_range_in_words_and_exit_2() {
+    for (args, words) in [
+        (
+            &["server", "--port", "-1"][..],
+            "a port must be a whole number from 0 to 65535",
+        ),
+        (
+            &["server", "--port", "70000"],
+            "a port must be a whole number from 0 to 65535",
+        ),
+        (
+            &["server", "--exit-after", "-3"],
+            "must be a whole number, at least 0",
+        ),
+    ] {
+        cargo_bin_cmd!("02_echo")
+            .args(args)
+            .timeout(Duration::from_secs(10))
+            .assert()
+            .code(2)
+            .stderr(predicate::str::contains(words));
+    }
+}
+
+#[test]
+fn a_client_that_waits_too_long_says_the_server_may_be_busy() {
+    // A server that accepts (the backlog does) but never answers: the client times out after
+    // its 30 s, and says so in words. Only the built binary: the contract leaves this text free.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = listener.local_addr().expect("addr").port().to_string();
+    cargo_bin_cmd!("02_echo")
+        .args(["client", "--port", &port, "-q", "hello"])
+        .timeout(Duration::from_secs(60))
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains(
+            "error: timed out after 30 s waiting for the echo",
+        ))
+        .stderr(predicate::str::contains("busy with another client"));
+    drop(listener);
+}
+
 // The checks can fail: each wrong program fails exactly the checks written for its mistake.
 
 #[test]

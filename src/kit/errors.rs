@@ -96,8 +96,9 @@ pub fn io_hint(lesson: &str, err: &io::Error) -> Option<String> {
         ErrorKind::ConnectionReset => "the other side closed the connection abruptly (it may \
              have crashed or been stopped)"
             .to_string(),
-        ErrorKind::TimedOut | ErrorKind::WouldBlock => "no answer in time: is the server running, \
-             and are --host and --port right?"
+        ErrorKind::TimedOut | ErrorKind::WouldBlock => "no answer in time: the server may be busy \
+             (an iterative server serves one client at a time) or stuck; check too that --host \
+             and --port name the server you meant"
             .to_string(),
         ErrorKind::BrokenPipe => "the other side closed the connection before we finished \
              writing"
@@ -127,6 +128,7 @@ mod tests {
         );
         assert!(hint_for(ErrorKind::PermissionDenied).contains("1024"));
         assert!(hint_for(ErrorKind::ConnectionReset).contains("abruptly"));
+        assert!(hint_for(ErrorKind::WouldBlock).contains("busy"));
     }
 
     #[test]

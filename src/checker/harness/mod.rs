@@ -27,8 +27,8 @@ pub mod reaper;
 mod wire;
 
 pub use wire::{
-    RefusingPort, TcpStub, connect, describe_io, exchange, read_exact, read_to_end, refusing_port,
-    udp_socket,
+    RESET, RefusingPort, TcpStub, connect, describe_io, exchange, io_failure, read_exact,
+    read_to_end, refusing_port, udp_socket,
 };
 
 /// How long a server may take to print `listening on ADDR`.
@@ -298,7 +298,8 @@ impl Process {
         }
     }
 
-    /// Wait for the process to exit, at most `timeout`. `None` if it is still running.
+    /// Wait for the process to exit, at most `timeout` (the caller scales it: [`scaled`]).
+    /// `None` if it is still running.
     pub fn wait_timeout(&mut self, timeout: Duration) -> Option<ExitStatus> {
         let deadline = Instant::now() + timeout;
         loop {
@@ -390,7 +391,8 @@ impl Server {
                 .expected("a first line `listening on ADDR` on stdout, e.g. `listening on 127.0.0.1:40123`")
                 .stderr(process.stderr())
         };
-        let line = match first.recv_timeout(STARTUP_TIMEOUT) {
+        let startup = scaled(STARTUP_TIMEOUT);
+        let line = match first.recv_timeout(startup) {
             Ok(Ok(line)) if line.is_empty() => {
                 let status = process.wait_timeout(Duration::from_secs(1));
                 let how = status.map_or("closed stdout".to_string(), |s| format!("exited ({s})"));
@@ -409,8 +411,8 @@ impl Server {
             Err(_) => {
                 return Err(fail(
                     format!(
-                        "no `listening on ADDR` line within {} s",
-                        STARTUP_TIMEOUT.as_secs()
+                        "timed out after {} s: no `listening on ADDR` line",
+                        startup.as_secs_f64()
                     ),
                     &process,
                 ));
@@ -427,11 +429,26 @@ impl Server {
                 process,
                 stdout_rest,
             }),
-            None => Err(fail(
-                "the first line on stdout is not `listening on ADDR`".to_string(),
-                &process,
-            )
-            .received(line)),
+            None => {
+                // `listening on ::1:40123` — an IPv6 address without its brackets — is the
+                // natural f-string; say what the contract wants instead.
+                let bare_ipv6 = text
+                    .trim_end()
+                    .strip_prefix("listening on ")
+                    .and_then(|a| a.rsplit_once(':'))
+                    .filter(|(ip, port)| {
+                        ip.parse::<std::net::Ipv6Addr>().is_ok() && port.parse::<u16>().is_ok()
+                    })
+                    .map(|(ip, port)| format!("[{ip}]:{port}"));
+                let reason = match bare_ipv6 {
+                    Some(bracketed) => format!(
+                        "an IPv6 address is written in brackets, before its port: \
+                         `listening on {bracketed}`"
+                    ),
+                    None => "the first line on stdout is not `listening on ADDR`".to_string(),
+                };
+                Err(fail(reason, &process).received(line))
+            }
         }
     }
 
@@ -471,6 +488,8 @@ pub struct Finished {
     pub stdout: Vec<u8>,
     /// Its stderr (up to [`KEEP_BYTES`]).
     pub stderr: Vec<u8>,
+    /// How long it was given (already scaled).
+    pub deadline: Duration,
 }
 
 impl Finished {
@@ -492,7 +511,10 @@ impl Finished {
     /// A failure carrying this run's command line, stdout and stderr as evidence.
     pub fn failure(&self, reason: impl Into<String>) -> Failure {
         let how = match self.status {
-            None => "killed after its deadline".to_string(),
+            None => format!(
+                "timed out after {} s: killed, still running",
+                self.deadline.as_secs_f64()
+            ),
             Some(status) => status.to_string(),
         };
         Failure::new(format!("{} ({how})", reason.into()))
@@ -530,7 +552,8 @@ pub fn run(
     run_with(target, args, Input::Bytes(stdin), timeout)
 }
 
-/// Run `target args` to completion reading `input`, killing it after `timeout`. Like every
+/// Run `target args` to completion reading `input`, killing it after `timeout` (times
+/// [`timeout_scale`]). Like every
 /// program the harness starts, it is registered for [`kill_all`] while it runs.
 pub fn run_with(
     target: &Target,
@@ -557,7 +580,8 @@ pub fn run_with(
             Input::KeptOpen => kept_open = Some(pipe),
         }
     }
-    let status = process.wait_timeout(timeout);
+    let deadline = scaled(timeout);
+    let status = process.wait_timeout(deadline);
     process.kill();
     drop(kept_open);
     Ok(Finished {
@@ -565,6 +589,7 @@ pub fn run_with(
         status,
         stdout: snapshot(&stdout_captured),
         stderr: process.stderr(),
+        deadline,
     })
 }
 
@@ -588,6 +613,16 @@ mod tests {
         let text = failure.to_string();
         assert!(text.contains("not `listening on ADDR`"), "{text}");
         assert!(text.contains("hello"), "{text}");
+    }
+
+    #[test]
+    fn an_ipv6_address_without_brackets_is_named() {
+        let t = Target::new(["sh", "-c", "echo 'listening on ::1:4000'; sleep 5"]);
+        let failure = Server::start(&t, &[]).err().expect("must fail");
+        assert!(
+            failure.reason.contains("`listening on [::1]:4000`"),
+            "{failure}"
+        );
     }
 
     #[test]
