@@ -43,8 +43,10 @@ fn demo_narrates_the_calls_and_ends_with_commands() {
 
 #[test]
 fn client_and_server_work_together_over_stdin() {
+    // Our binary only: a test that talks to WORKBOOK_TARGET_… but is not a check would give
+    // `cargo test` a verdict `grade` never sees.
     let server = workbook::checker::harness::Server::start(
-        &common::target(&LESSON, BUILT),
+        &workbook::checker::harness::Target::new([BUILT]),
         &["server", "--port", "0", "--upper"],
     )
     .expect("server starts");

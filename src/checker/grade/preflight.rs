@@ -34,29 +34,41 @@ pub const PROBE_TIME: Duration = Duration::from_millis(1000);
 
 /// `Ok(())` if `target` starts; else why it does not, in one line.
 pub fn starts(target: &Target) -> Result<(), String> {
-    let mut first: Option<Finished> = None;
-    for args in PROBES {
-        let finished = harness::run(target, args, b"", harness::scaled(PROBE_TIME))
-            .map_err(|failure| format!("did not start: {}", failure.reason))?;
-        let failed_at_once = finished.status.is_some_and(|s| !s.success());
-        if !failed_at_once {
+    let probe = |args: &[&str]| {
+        harness::run(target, args, b"", harness::scaled(PROBE_TIME))
+            .map_err(|failure| format!("did not start: {}", failure.reason))
+    };
+    let failed_at_once = |f: &Finished| f.status.is_some_and(|s| !s.success());
+    // The first probe alone: a correct program usually answers `--help` with status 0, and
+    // then the others need not run. The rest run side by side, to keep "did not start" quick.
+    let first = probe(PROBES[0])?;
+    if !failed_at_once(&first) {
+        return Ok(());
+    }
+    let others: Vec<Result<Finished, String>> = std::thread::scope(|scope| {
+        let running: Vec<_> = PROBES[1..]
+            .iter()
+            .map(|args| scope.spawn(move || probe(args)))
+            .collect();
+        running
+            .into_iter()
+            .map(|r| {
+                r.join()
+                    .unwrap_or_else(|_| Err("a probe panicked".to_string()))
+            })
+            .collect()
+    });
+    for other in others {
+        let other = other?;
+        let same = failed_at_once(&other)
+            && other.code() == first.code()
+            && other.stdout == first.stdout
+            && other.stderr == first.stderr;
+        if !same {
             return Ok(());
         }
-        match &first {
-            None => first = Some(finished),
-            Some(earlier) => {
-                let same = earlier.code() == finished.code()
-                    && earlier.stdout == finished.stdout
-                    && earlier.stderr == finished.stderr;
-                if !same {
-                    return Ok(());
-                }
-            }
-        }
     }
-    let Some(finished) = first else {
-        return Ok(());
-    };
+    let finished = first;
     let how = finished
         .status
         .map_or_else(|| "was killed".to_string(), |s| s.to_string());
