@@ -1020,3 +1020,19 @@ fn watch_grades_again_when_the_program_changes() {
     assert!(finished(&second, "✗"), "{second}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn timeouts_scale_with_workbook_timeout_scale() {
+    // A server that echoes only at the end of the stream: the check's 5 s read timeout, twice.
+    let output = grade()
+        .env("WORKBOOK_TIMEOUT_SCALE", "2")
+        .args(["02_echo", "--check", "server_echoes_as_data_arrives", "--"])
+        .args(["python3", &fixture("02_waits_for_eof.py")])
+        .output()
+        .expect("grade runs");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        stdout.contains("timed out after 10 s: nothing arrived"),
+        "{stdout}"
+    );
+}

@@ -18,6 +18,7 @@
 
 use std::time::Duration;
 
+use crate::checker::evidence::{SHOW_TEXT_CHARS, cap_text};
 use crate::checker::harness::{self, Finished, Target};
 
 /// The arguments the program is started with, one run each (in this order; the first run that
@@ -89,10 +90,11 @@ pub fn starts(target: &Target) -> Result<(), String> {
             format!(": {line}")
         },
     );
-    Err(format!(
+    let problem = format!(
         "did not start: `{}` exits at once whatever its arguments ({how}){said}",
         target.display(&[])
-    ))
+    );
+    Err(cap_text(&problem, SHOW_TEXT_CHARS))
 }
 
 #[cfg(test)]
