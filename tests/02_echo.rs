@@ -119,6 +119,46 @@ fn a_client_that_waits_too_long_says_the_server_may_be_busy() {
     drop(listener);
 }
 
+#[test]
+fn a_server_closing_with_unread_data_is_named_a_reset() {
+    // The course's first server: one recv(1024), its echo, close. The check sends 1030 bytes,
+    // so at least 6 are unread when it closes: the kernel sends a reset, and the evidence says
+    // why, with `expected:` — not a bare "Connection reset by peer".
+    let dir = std::env::temp_dir().join(format!("workbook-02-reset-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let program = dir.join("one_recv.py");
+    std::fs::write(
+        &program,
+        "import socket\n\
+         s = socket.socket()\n\
+         s.bind(('127.0.0.1', 0))\n\
+         s.listen()\n\
+         print(f'listening on 127.0.0.1:{s.getsockname()[1]}', flush=True)\n\
+         while True:\n\
+         \x20   c, _ = s.accept()\n\
+         \x20   c.sendall(c.recv(1024))\n\
+         \x20   c.close()\n",
+    )
+    .expect("write the program");
+    let target = workbook::checker::harness::Target::new([
+        "python3".to_string(),
+        program.display().to_string(),
+    ]);
+    let check = LESSON.check("server_echoes_bytes").expect("the check");
+    let failure = workbook::checker::checks::run(check, &target).expect_err("must fail");
+    let _ = std::fs::remove_dir_all(&dir);
+    let text = failure.to_string();
+    assert!(
+        text.contains("the connection was reset: your server closed the connection with")
+            && text.contains("bytes not echoed; closing a socket with unread data sends a reset"),
+        "{text}"
+    );
+    assert!(
+        text.contains("expected: the same 1030 bytes back"),
+        "{text}"
+    );
+}
+
 // The checks can fail: each wrong program fails exactly the checks written for its mistake.
 
 #[test]

@@ -154,12 +154,16 @@ fn echo_and_close(server: &Server, data: &[u8]) -> Result<Vec<u8>, Failure> {
         // A reset: say how many of our bytes had not come back when the server closed.
         let f = if f.reason.contains(RESET) {
             let back = f.received.as_ref().map_or(0, Vec::len);
-            f.with_reason_suffix(format!(
-                "; your server closed the connection with {} of our {} bytes not echoed — \
-                 closing with unread data sends a reset",
-                data.len().saturating_sub(back),
-                data.len()
-            ))
+            Failure {
+                reason: format!(
+                    "{RESET}: your server closed the connection with {} of our {} bytes not \
+                     echoed; closing a socket with unread data sends a reset (RST), not a \
+                     normal close",
+                    data.len().saturating_sub(back),
+                    data.len()
+                ),
+                ..f
+            }
         } else {
             f
         };

@@ -66,10 +66,9 @@ pub fn describe_io(e: &std::io::Error) -> String {
             "timed out after {} s: nothing arrived",
             super::scaled(IO_TIMEOUT).as_secs_f64()
         ),
-        ErrorKind::ConnectionReset | ErrorKind::ConnectionAborted => format!(
-            "{RESET} (RST): the program closed its socket with bytes still unread, which sends a \
-             reset instead of a normal close (or it died)"
-        ),
+        ErrorKind::ConnectionReset | ErrorKind::ConnectionAborted => {
+            format!("{RESET} (RST): the program closed its socket with data unread, or died")
+        }
         ErrorKind::BrokenPipe => {
             "the program had already closed the connection (broken pipe)".to_string()
         }
