@@ -37,6 +37,7 @@ def say(args, text):
         sys.stderr.flush()
 
 
+# ANCHOR: shutdown
 class Stop:
     """A "stop accepting" flag, plus the wake-up a thread blocked in accept() needs: a
     connection to our own listening socket, once per thread that may be blocked there."""
@@ -108,6 +109,7 @@ def serve_until_stopped(listener, args, stop, signals):
                 os._exit(130)
             stop.stop()
     server.join()
+# ANCHOR_END: shutdown
 
 
 def workers_for(args):
@@ -147,6 +149,7 @@ class Counter:
             return self.accepted
 
 
+# ANCHOR: accept_model
 def accept_worker(listener, counter, args, stop):
     """The accept model: accept, serve that client to the end, accept again."""
     name = threading.current_thread().name
@@ -180,8 +183,10 @@ def accept_model(listener, args, stop, workers):
         for i in range(1, workers + 1)
     ]
     join_workers(threads, stop)
+# ANCHOR_END: accept_model
 
 
+# ANCHOR: queue_model
 def queue_worker(jobs, args):
     """The queue model: take a connection from the queue, serve it, repeat until None."""
     name = threading.current_thread().name
@@ -212,6 +217,7 @@ def queue_model(listener, args, stop, workers):
     for _ in threads:
         jobs.put(None)  # one "no more work" per worker, after every real connection
     join_workers(threads, stop)
+# ANCHOR_END: queue_model
 
 
 MODELS = {"accept": accept_model, "queue": queue_model}

@@ -152,7 +152,7 @@ pub fn echo_one(stream: &TcpStream, message: &[u8], say: &Narrator) -> Result<Ve
         while filled < echo.len() {
             let n = (&*stream)
                 .read(&mut echo[filled..])
-                .map_err(|e| read_failed(e, "waiting for the echo"))?;
+                .map_err(|e| read_failed(e, "failed to read the echo", "waiting for the echo"))?;
             if n == 0 {
                 bail!(
                     "the server closed the connection after echoing {filled} of {} bytes",
@@ -180,7 +180,7 @@ pub fn echo_one(stream: &TcpStream, message: &[u8], say: &Narrator) -> Result<Ve
 
 /// A failed read, in words: a timeout (`settimeout` above) says how long we waited and why a
 /// server may be that slow, not the operating system's "Resource temporarily unavailable".
-fn read_failed(e: std::io::Error, waiting_for: &str) -> anyhow::Error {
+fn read_failed(e: std::io::Error, context: &str, waiting_for: &str) -> anyhow::Error {
     use std::io::ErrorKind;
     if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) {
         return anyhow::Error::new(crate::kit::errors::Advice {
@@ -194,7 +194,7 @@ fn read_failed(e: std::io::Error, waiting_for: &str) -> anyhow::Error {
                 .to_string(),
         });
     }
-    anyhow::Error::new(e).context(format!("failed {waiting_for}"))
+    anyhow::Error::new(e).context(context.to_string())
 }
 
 /// shutdown(SHUT_WR): "I will send nothing more". The server's read returns 0, it closes, and
@@ -213,7 +213,13 @@ pub fn finish(stream: TcpStream, say: &Narrator) -> Result<()> {
     (&stream)
         .take(READ_SIZE as u64)
         .read_to_end(&mut rest)
-        .map_err(|e| read_failed(e, "waiting for the server to close"))?;
+        .map_err(|e| {
+            read_failed(
+                e,
+                "failed waiting for the server to close",
+                "waiting for the server to close",
+            )
+        })?;
     if !rest.is_empty() {
         bail!(
             "the server sent {} bytes we did not ask for: {}",
@@ -294,6 +300,7 @@ mod tests {
     fn a_read_timeout_says_how_long_and_why() {
         let err = read_failed(
             std::io::Error::from(std::io::ErrorKind::WouldBlock),
+            "failed to read the echo",
             "waiting for the echo",
         );
         assert_eq!(
