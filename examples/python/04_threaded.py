@@ -55,22 +55,6 @@ def wait_for(threads):
         thread.join()
 
 
-def watch_ctrl_c():
-    """Ctrl-C (SIGINT), made readable: the interpreter writes the signal's number to a socket.
-
-    A Python signal handler runs only in the main thread. The kernel may hand the signal to a
-    client's thread instead, and then the main thread, blocked in accept(), is never
-    interrupted: Ctrl-C would be ignored until the next client came. With set_wakeup_fd() the
-    byte arrives whichever thread took the signal, and serve() waits on it with select() beside
-    the listening socket. (lessons/05_thread_pool.md#which-thread-gets-the-signal)"""
-    readable, written = socket.socketpair()
-    readable.setblocking(False)
-    written.setblocking(False)
-    signal.set_wakeup_fd(written.fileno())
-    signal.signal(signal.SIGINT, lambda signum, frame: None)  # the byte on the socket is what counts
-    return readable, written  # keep both open: a closed end would read as a wake-up
-
-
 def serve(listener, upper, args, exit_after=None, wakeup=None):
     live = {"lock": threading.Lock(), "count": 0}
     threads = []
@@ -94,6 +78,22 @@ def serve(listener, upper, args, exit_after=None, wakeup=None):
         say(args, f"accepted {contract.show(peer)} -> thread-{accepted}; {alive} client thread(s) alive")
         threads = [t for t in threads if t.is_alive()]
     wait_for(threads)
+
+
+def watch_ctrl_c():
+    """Ctrl-C (SIGINT), made readable: the interpreter writes the signal's number to a socket.
+
+    A Python signal handler runs only in the main thread. The kernel may hand the signal to a
+    client's thread instead, and then the main thread, blocked in accept(), is never
+    interrupted: Ctrl-C would be ignored until the next client came. With set_wakeup_fd() the
+    byte arrives whichever thread took the signal, and serve() waits on it with select() beside
+    the listening socket. (lessons/05_thread_pool.md#which-thread-gets-the-signal)"""
+    readable, written = socket.socketpair()
+    readable.setblocking(False)
+    written.setblocking(False)
+    signal.set_wakeup_fd(written.fileno())
+    signal.signal(signal.SIGINT, lambda signum, frame: None)  # the byte on the socket is what counts
+    return readable, written  # keep both open: a closed end would read as a wake-up
 
 
 def main():
