@@ -70,34 +70,23 @@ pub fn grade(
             on_done(&finish(j));
         }
     }
-    let next = AtomicUsize::new(0);
-    std::thread::scope(|scope| {
-        for _ in 0..workers.clamp(1, units.len().max(1)) {
-            scope.spawn(|| {
-                loop {
-                    let i = next.fetch_add(1, Ordering::Relaxed);
-                    let Some(&(j, c)) = units.get(i) else { break };
-                    let job = &jobs[j];
-                    let check = job.checks[c];
-                    let Ok(target) = programs[j] else { continue };
-                    let started = Instant::now();
-                    let outcome = checks::run(check, target);
-                    let millis = started.elapsed().as_millis() as u64;
-                    let result = match outcome {
-                        Ok(()) => CheckResult::new(check, Status::Pass, millis, None),
-                        Err(failure) => CheckResult::new(
-                            check,
-                            Status::Fail,
-                            millis,
-                            Some(Evidence::of(&failure)),
-                        ),
-                    };
-                    results[j].lock().unwrap_or_else(|p| p.into_inner())[c] = Some(result);
-                    if remaining[j].fetch_sub(1, Ordering::AcqRel) == 1 {
-                        on_done(&finish(j));
-                    }
-                }
-            });
+    in_parallel(units.len(), workers, |i| {
+        let (j, c) = units[i];
+        let job = &jobs[j];
+        let check = job.checks[c];
+        let Ok(target) = programs[j] else { return };
+        let started = Instant::now();
+        let outcome = checks::run(check, target);
+        let millis = started.elapsed().as_millis() as u64;
+        let result = match outcome {
+            Ok(()) => CheckResult::new(check, Status::Pass, millis, None),
+            Err(failure) => {
+                CheckResult::new(check, Status::Fail, millis, Some(Evidence::of(&failure)))
+            }
+        };
+        results[j].lock().unwrap_or_else(|p| p.into_inner())[c] = Some(result);
+        if remaining[j].fetch_sub(1, Ordering::AcqRel) == 1 {
+            on_done(&finish(j));
         }
     });
     (0..jobs.len()).map(finish).collect()
@@ -108,21 +97,13 @@ pub fn grade(
 fn preflight_all(jobs: &[Job], workers: usize) -> Vec<Result<&Target, String>> {
     let verdicts: Vec<Mutex<Option<Result<(), String>>>> =
         jobs.iter().map(|_| Mutex::new(None)).collect();
-    let next = AtomicUsize::new(0);
-    std::thread::scope(|scope| {
-        for _ in 0..workers.clamp(1, jobs.len().max(1)) {
-            scope.spawn(|| {
-                loop {
-                    let j = next.fetch_add(1, Ordering::Relaxed);
-                    let Some(job) = jobs.get(j) else { break };
-                    if let Ok(target) = &job.program
-                        && !job.checks.is_empty()
-                    {
-                        let verdict = preflight::starts(target);
-                        *verdicts[j].lock().unwrap_or_else(|p| p.into_inner()) = Some(verdict);
-                    }
-                }
-            });
+    in_parallel(jobs.len(), workers, |j| {
+        let job = &jobs[j];
+        if let Ok(target) = &job.program
+            && !job.checks.is_empty()
+        {
+            let verdict = preflight::starts(target);
+            *verdicts[j].lock().unwrap_or_else(|p| p.into_inner()) = Some(verdict);
         }
     });
     jobs.iter()
@@ -135,6 +116,24 @@ fn preflight_all(jobs: &[Job], workers: usize) -> Vec<Result<&Target, String>> {
             }
         })
         .collect()
+}
+
+/// Call `each(i)` for every `i` in `0..count`, on at most `workers` threads at once.
+fn in_parallel(count: usize, workers: usize, each: impl Fn(usize) + Sync) {
+    let next = AtomicUsize::new(0);
+    std::thread::scope(|scope| {
+        for _ in 0..workers.clamp(1, count.max(1)) {
+            scope.spawn(|| {
+                loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    if i >= count {
+                        break;
+                    }
+                    each(i);
+                }
+            });
+        }
+    });
 }
 
 /// The scorecard of a job that could not run: every check `missing`, and why.
