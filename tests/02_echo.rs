@@ -43,8 +43,10 @@ fn demo_narrates_the_calls_and_ends_with_commands() {
 
 #[test]
 fn client_and_server_work_together_over_stdin() {
+    // Our binary only: a test that talks to WORKBOOK_TARGET_… but is not a check would give
+    // `cargo test` a verdict `grade` never sees.
     let server = workbook::checker::harness::Server::start(
-        &common::target(&LESSON, BUILT),
+        &workbook::checker::harness::Target::new([BUILT]),
         &["server", "--port", "0", "--upper"],
     )
     .expect("server starts");
@@ -72,6 +74,89 @@ fn a_client_refused_gets_the_command_that_starts_the_server() {
         .stderr(predicate::str::contains(
             "cargo run --bin 02_echo -- server",
         ));
+}
+
+#[test]
+fn numeric_flags_say_their_range_in_words_and_exit_2() {
+    for (args, words) in [
+        (
+            &["server", "--port", "-1"][..],
+            "a port must be a whole number from 0 to 65535",
+        ),
+        (
+            &["server", "--port", "70000"],
+            "a port must be a whole number from 0 to 65535",
+        ),
+        (
+            &["server", "--exit-after", "-3"],
+            "must be a whole number, at least 0",
+        ),
+    ] {
+        cargo_bin_cmd!("02_echo")
+            .args(args)
+            .timeout(Duration::from_secs(10))
+            .assert()
+            .code(2)
+            .stderr(predicate::str::contains(words));
+    }
+}
+
+#[test]
+fn a_client_that_waits_too_long_says_the_server_may_be_busy() {
+    // A server that accepts (the backlog does) but never answers: the client times out after
+    // its 30 s, and says so in words. Only the built binary: the contract leaves this text free.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = listener.local_addr().expect("addr").port().to_string();
+    cargo_bin_cmd!("02_echo")
+        .args(["client", "--port", &port, "-q", "hello"])
+        .timeout(Duration::from_secs(60))
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains(
+            "error: timed out after 30 s waiting for the echo",
+        ))
+        .stderr(predicate::str::contains("busy with another client"));
+    drop(listener);
+}
+
+#[test]
+fn a_server_closing_with_unread_data_is_named_a_reset() {
+    // The course's first server: one recv(1024), its echo, close. The check sends 1030 bytes,
+    // so at least 6 are unread when it closes: the kernel sends a reset, and the evidence says
+    // why, with `expected:` — not a bare "Connection reset by peer".
+    let dir = std::env::temp_dir().join(format!("workbook-02-reset-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let program = dir.join("one_recv.py");
+    std::fs::write(
+        &program,
+        "import socket\n\
+         s = socket.socket()\n\
+         s.bind(('127.0.0.1', 0))\n\
+         s.listen()\n\
+         print(f'listening on 127.0.0.1:{s.getsockname()[1]}', flush=True)\n\
+         while True:\n\
+         \x20   c, _ = s.accept()\n\
+         \x20   c.sendall(c.recv(1024))\n\
+         \x20   c.close()\n",
+    )
+    .expect("write the program");
+    let target = workbook::checker::harness::Target::new([
+        "python3".to_string(),
+        program.display().to_string(),
+    ]);
+    let check = LESSON.check("server_echoes_bytes").expect("the check");
+    let failure = workbook::checker::checks::run(check, &target).expect_err("must fail");
+    let _ = std::fs::remove_dir_all(&dir);
+    let text = failure.to_string();
+    assert!(
+        text.contains("the connection was reset: your server closed the connection with")
+            && text.contains("bytes not echoed; closing a socket with unread data sends a reset"),
+        "{text}"
+    );
+    assert!(
+        text.contains("expected: the same 1030 bytes back"),
+        "{text}"
+    );
 }
 
 // The checks can fail: each wrong program fails exactly the checks written for its mistake.

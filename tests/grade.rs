@@ -292,10 +292,12 @@ fn misbehaving(mode: &str, pass: bool) -> String {
 #[test]
 fn a_program_that_sleeps_forever_costs_a_timeout_and_its_forks_die() {
     let stdout = misbehaving("sleeps", false);
-    assert!(
-        stdout.contains("no `listening on ADDR` line within 10 s"),
-        "{stdout}"
+    let waited = workbook::checker::harness::scaled(Duration::from_secs(10));
+    let reason = format!(
+        "timed out after {} s: no `listening on ADDR` line",
+        waited.as_secs_f64()
     );
+    assert!(stdout.contains(&reason), "{stdout}");
 }
 
 #[test]
@@ -317,13 +319,62 @@ fn a_program_that_exits_at_once_is_reported() {
 }
 
 #[test]
-fn a_program_that_crashes_shows_its_traceback() {
-    let stdout = misbehaving("crashes", false);
-    assert!(stdout.contains("exited (exit status: 1)"), "{stdout}");
+fn a_program_that_crashes_whatever_its_arguments_did_not_start() {
+    // It dies of the same traceback on every command line: it never got to read its arguments.
+    let program = fixture("grade_misbehaves.py");
+    let (code, stdout, stderr) = run(&["02_echo", "--", "python3", &program, "crashes", "m"]);
+    assert_eq!(code, 1, "{stdout}\n{stderr}");
     assert!(
-        stdout.contains("| RuntimeError: the student's program crashed"),
+        stdout.contains("exits at once whatever its arguments (exit status: 1): RuntimeError: the student's program crashed"),
         "{stdout}"
     );
+}
+
+// Nothing handed in: a missing file, a command not found, a syntax error, a run.toml that names
+// a missing file. Each scores 0 with one line, at once, without running a check.
+
+/// Grade `args` and check the scorecard says `did not start` (and `why`) within 2 s (times
+/// `WORKBOOK_TIMEOUT_SCALE`), with every check not run and 0 points.
+fn did_not_start(args: &[&str], why: &str) {
+    let started = std::time::Instant::now();
+    let (code, stdout, stderr) = run(args);
+    let took = started.elapsed();
+    assert_eq!(code, 1, "{stdout}\n{stderr}");
+    let problem: Vec<&str> = stdout
+        .lines()
+        .filter(|l| l.contains("did not start"))
+        .collect();
+    assert_eq!(problem.len(), 1, "one clear line:\n{stdout}");
+    assert!(problem[0].contains(why), "{why} missing:\n{stdout}");
+    assert!(
+        stdout.contains("total: 0/28 points, 0 of 16 checks passed"),
+        "{stdout}"
+    );
+    let bound = workbook::checker::harness::scaled(Duration::from_secs(2));
+    assert!(
+        took < bound,
+        "took {took:?}, more than {bound:?}:\n{stdout}"
+    );
+}
+
+#[test]
+fn nothing_handed_in_scores_zero_at_once() {
+    did_not_start(
+        &["02_echo", "--", "python3", "no_such_echo.py"],
+        "can't open file",
+    );
+    did_not_start(
+        &["02_echo", "--", "no-such-interpreter", "echo.py"],
+        "`no-such-interpreter` was not found: no such file, nor a command on PATH",
+    );
+    let dir = temp_dir("syntax-error");
+    std::fs::write(dir.join("echo.py"), "def main(:\n    pass\n").unwrap();
+    let program = dir.join("echo.py").display().to_string();
+    did_not_start(&["02_echo", "--", "python3", &program], "SyntaxError");
+    std::fs::write(dir.join("run.toml"), "02_echo = \"python3 missing.py\"\n").unwrap();
+    let folder = dir.display().to_string();
+    did_not_start(&["02_echo", "--student", &folder], "missing.py");
+    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]
@@ -595,9 +646,9 @@ fn a_class_of_ten_is_graded_in_parallel_into_a_table() {
             "✓",
         ),
         ("s07", Some(misbehave("garbage")), "✗"),
-        ("s08", Some(misbehave("crashes")), "✗"),
-        ("s09", None, "✓"), // an executable `run` instead of a run.toml
-        ("s10", None, "·"), // an empty folder
+        ("s08", Some(misbehave("crashes")), "·"), // did not start: the same traceback whatever its arguments
+        ("s09", None, "✓"),                       // an executable `run` instead of a run.toml
+        ("s10", None, "·"),                       // an empty folder
     ];
     for (name, command, _) in &students {
         let dir = class.join(name);
@@ -832,4 +883,156 @@ fn the_check_tables_in_the_page_match_the_checks() {
         found += 1;
     }
     assert!(found >= 2, "tables for lessons 01 and 02 at least");
+}
+
+// ---------------------------------------------------------------------------------------------
+// One verdict: `cargo test` with WORKBOOK_TARGET_<LESSON> and `grade` agree on every check.
+
+/// The pass/fail of each check of lesson 01 on `program`, as `cargo test --test 01_time_server`
+/// with the override reports it, and as `grade --format json` does.
+fn verdicts_both_ways(program: &[&str]) -> (BTreeMap<String, bool>, BTreeMap<String, bool>) {
+    let lesson = &time_server::LESSON;
+    let ids: Vec<&str> = lesson.checks.iter().map(|c| c.id).collect();
+    let command = shlex::try_join(program.iter().copied()).expect("quotable");
+    let output = Command::new(env!("CARGO"))
+        .current_dir(root())
+        .args(["test", "--test", lesson.name, "--", "--exact"])
+        .args(&ids)
+        .env(
+            workbook::checker::harness::Target::env_var(lesson.name),
+            &command,
+        )
+        .output()
+        .expect("cargo test runs");
+    let text = String::from_utf8_lossy(&output.stdout).into_owned();
+    let mut by_cargo = BTreeMap::new();
+    for id in &ids {
+        let ok = text.contains(&format!("test {id} ... ok"));
+        let failed = text.contains(&format!("test {id} ... FAILED"));
+        assert!(ok != failed, "no verdict for {id} in:\n{text}");
+        by_cargo.insert(id.to_string(), ok);
+    }
+    let mut args = vec![lesson.name, "--format", "json", "--"];
+    args.extend_from_slice(program);
+    let (_, json, stderr) = run(&args);
+    let report: Report = serde_json::from_str(&json).unwrap_or_else(|e| panic!("{e}: {stderr}"));
+    let by_grade = report.scorecards[0]
+        .checks
+        .iter()
+        .map(|c| (c.id.clone(), c.status == Status::Pass))
+        .collect();
+    (by_cargo, by_grade)
+}
+
+#[test]
+fn cargo_test_with_an_override_and_grade_give_one_verdict() {
+    for program in [
+        "examples/python/01_time_server.py",
+        "tests/fixtures/01_serves_once.py",
+    ] {
+        let path = root().join(program).display().to_string();
+        let (by_cargo, by_grade) = verdicts_both_ways(&["python3", &path]);
+        assert_eq!(by_cargo, by_grade, "{program}: cargo test vs grade");
+        let passed = by_grade.values().filter(|&&p| p).count();
+        assert!(passed > 0, "{program}: nothing passed: {by_grade:?}");
+        if program.contains("fixtures") {
+            assert!(passed < by_grade.len(), "{program} must fail a check");
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Watch mode.
+
+#[test]
+fn watch_grades_again_when_the_program_changes() {
+    // The watched file starts the correct echo server, then is changed to start one that
+    // upper-cases text, not bytes: the second scorecard must show the new ✗.
+    let dir = temp_dir("watch");
+    let program = dir.join("echo.py");
+    let becomes = |target: &str| {
+        let path = root().join(target).display().to_string();
+        std::fs::write(
+            &program,
+            format!("import os, sys\nos.execvp('python3', ['python3', {path:?}, *sys.argv[1:]])\n"),
+        )
+        .expect("write the program");
+    };
+    becomes("examples/python/02_echo.py");
+    let program_text = program.display().to_string();
+    /// `grade --watch` runs until stopped: stop it (SIGTERM, which it handles) even if the test
+    /// fails halfway.
+    struct Stopped(std::process::Child);
+    impl Drop for Stopped {
+        fn drop(&mut self) {
+            // SAFETY: kill(2) with a pid we spawned and have not reaped.
+            unsafe { libc::kill(self.0.id() as libc::pid_t, libc::SIGTERM) };
+            let _ = self.0.wait();
+        }
+    }
+    let mut child = Stopped(
+        Command::new(env!("CARGO_BIN_EXE_grade"))
+            .current_dir(root())
+            .args(["02_echo", "--check", "server_upper", "--watch", "--"])
+            .args(["python3", &program_text])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("grade starts"),
+    );
+    let stdout = child.0.stdout.take().expect("piped");
+    let (lines, seen) = mpsc::channel();
+    std::thread::spawn(move || {
+        use std::io::BufRead;
+        for line in std::io::BufReader::new(stdout)
+            .lines()
+            .map_while(Result::ok)
+        {
+            if lines.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    // The lines up to the next total line, each waited for within BOUND.
+    let next_card = || -> Vec<String> {
+        let mut card = Vec::new();
+        loop {
+            let line = seen
+                .recv_timeout(BOUND)
+                .expect("a scorecard within the bound");
+            let done = line.contains("total:");
+            card.push(line);
+            if done {
+                return card;
+            }
+        }
+    };
+    let first = next_card().join("\n");
+    let finished = |card: &str, mark: &str| marks(card) == [(mark.into(), "server_upper".into())];
+    assert!(finished(&first, "✓"), "{first}");
+    becomes("tests/fixtures/02_upper_unicode.py");
+    let second = next_card().join("\n");
+    drop(child);
+    assert!(
+        second.contains("echo.py changed: grading again"),
+        "{second}"
+    );
+    assert!(finished(&second, "✗"), "{second}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn timeouts_scale_with_workbook_timeout_scale() {
+    // A server that echoes only at the end of the stream: the check's 5 s read timeout, twice.
+    let output = grade()
+        .env("WORKBOOK_TIMEOUT_SCALE", "2")
+        .args(["02_echo", "--check", "server_echoes_as_data_arrives", "--"])
+        .args(["python3", &fixture("02_waits_for_eof.py")])
+        .output()
+        .expect("grade runs");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        stdout.contains("timed out after 10 s: nothing arrived"),
+        "{stdout}"
+    );
 }

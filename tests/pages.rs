@@ -316,6 +316,7 @@ fn type_a_line(line: &str) -> Finished {
         status,
         stdout: out,
         stderr: err,
+        deadline: BOUND,
     }
 }
 

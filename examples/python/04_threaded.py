@@ -9,6 +9,9 @@ The echo loop and the client are lesson 02's, imported from 02_echo.py; what is 
 """
 
 import importlib
+import select
+import signal
+import socket
 import sys
 import threading
 
@@ -55,12 +58,21 @@ def wait_for(threads):
         thread.join()
 
 
-def serve(listener, upper, args, exit_after=None):
+def serve(listener, upper, args, exit_after=None, wakeup=None):
     live = {"lock": threading.Lock(), "count": 0}
     threads = []
     accepted = 0
+    listener.setblocking(False)  # select() said "ready"; a client that left meanwhile must not block us
+    waiting_on = [listener] if wakeup is None else [listener, wakeup]
     while exit_after is None or accepted < exit_after:
-        conn, peer = listener.accept()
+        ready, _, _ = select.select(waiting_on, [], [])
+        if wakeup in ready:
+            raise KeyboardInterrupt  # contract.run exits 130; client threads finish their clients
+        try:
+            conn, peer = listener.accept()
+        except BlockingIOError:
+            continue
+        conn.setblocking(True)
         accepted += 1
         with live["lock"]:
             live["count"] += 1
@@ -72,6 +84,22 @@ def serve(listener, upper, args, exit_after=None):
 # ANCHOR_END: accept_loop
 
 
+def watch_ctrl_c():
+    """Ctrl-C (SIGINT), made readable: the interpreter writes the signal's number to a socket.
+
+    A Python signal handler runs only in the main thread. The kernel may hand the signal to a
+    client's thread instead, and then the main thread, blocked in accept(), is never
+    interrupted: Ctrl-C would be ignored until the next client came. With set_wakeup_fd() the
+    byte arrives whichever thread took the signal, and serve() waits on it with select() beside
+    the listening socket. (lessons/05_thread_pool.md#which-thread-gets-the-signal)"""
+    readable, written = socket.socketpair()
+    readable.setblocking(False)
+    written.setblocking(False)
+    signal.set_wakeup_fd(written.fileno())
+    signal.signal(signal.SIGINT, lambda signum, frame: None)  # the byte on the socket is what counts
+    return readable, written  # keep both open: a closed end would read as a wake-up
+
+
 def main():
     top, server, client = contract.parser("Lesson 04: an echo server, one thread per connection", 7004)
     server.add_argument("--upper", action="store_true")
@@ -80,8 +108,9 @@ def main():
     args = top.parse_args()
     if args.mode == "server":
         listener = contract.listen(args.host, args.port)
+        wakeup, _signalled = watch_ctrl_c()
         contract.announce(listener)
-        serve(listener, args.upper, args, args.exit_after)
+        serve(listener, args.upper, args, args.exit_after, wakeup)
     elif args.mode == "client":
         with contract.connect(args.host, args.port, timeout=30) as sock:
             for message in echo.messages(args):

@@ -32,7 +32,7 @@ use std::thread;
 
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
-use workbook::kit::cli::{Endpoint, ports, resolve, resolve_one};
+use workbook::kit::cli::{Endpoint, ports, resolve, resolve_one, whole_number};
 use workbook::kit::echo::{self, Transform};
 use workbook::kit::narrate::{Narrator, show_bytes, try_next};
 use workbook::kit::net;
@@ -158,7 +158,8 @@ enum Mode {
         #[arg(long)]
         upper: bool,
         /// Stop accepting after this many connections, finish them, exit (default: forever).
-        #[arg(long, value_name = "K")]
+        #[arg(long, value_name = "K", value_parser = whole_number::<u64>(0, u64::MAX),
+              allow_hyphen_values = true)]
         exit_after: Option<u64>,
     },
     /// Send each MESSAGE (or each line of stdin) followed by a newline; print each echo.

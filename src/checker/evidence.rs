@@ -21,6 +21,8 @@ pub struct Failure {
     pub expected: Option<String>,
     /// What came back.
     pub received: Option<Vec<u8>>,
+    /// For a client check: what the test's own server received from the client.
+    pub server_saw: Option<Vec<u8>>,
     /// The program's stderr (its narration and errors).
     pub stderr: Option<Vec<u8>>,
 }
@@ -63,6 +65,13 @@ impl Failure {
         self
     }
 
+    /// For a client check: what the test's server received from the client (kept if already
+    /// set).
+    pub fn server_saw(mut self, bytes: impl Into<Vec<u8>>) -> Failure {
+        self.server_saw.get_or_insert_with(|| bytes.into());
+        self
+    }
+
     /// The program's stderr (kept if already set).
     pub fn stderr(mut self, stderr: impl Into<Vec<u8>>) -> Failure {
         self.stderr.get_or_insert_with(|| stderr.into());
@@ -84,23 +93,39 @@ impl Failure {
 
 /// How many bytes of sent/received data a failure shows.
 const SHOW_BYTES: usize = 160;
+/// How many characters of a text field (reason, command, expected) a failure shows.
+pub const SHOW_TEXT_CHARS: usize = 400;
+
+/// `text` cut at `max` characters, with its full length shown when cut: no evidence field can
+/// flood a terminal (an `expected` built from a 1 MiB message, say).
+pub fn cap_text(text: &str, max: usize) -> String {
+    let total = text.chars().count();
+    if total <= max {
+        return text.to_string();
+    }
+    let kept: String = text.chars().take(max).collect();
+    format!("{kept}… ({total} characters)")
+}
 /// How many of the program's last stderr lines a failure shows.
 const SHOW_STDERR_LINES: usize = 8;
 
 impl fmt::Display for Failure {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}", self.reason)?;
+        write!(f, "{}", cap_text(&self.reason, SHOW_TEXT_CHARS))?;
         if let Some(command) = &self.command {
-            write!(f, "\n  command:  {command}")?;
+            write!(f, "\n  command:  {}", cap_text(command, SHOW_TEXT_CHARS))?;
         }
         if let Some(sent) = &self.sent {
             write!(f, "\n  sent:     {}", show_bytes(sent, SHOW_BYTES))?;
         }
         if let Some(expected) = &self.expected {
-            write!(f, "\n  expected: {expected}")?;
+            write!(f, "\n  expected: {}", cap_text(expected, SHOW_TEXT_CHARS))?;
         }
         if let Some(received) = &self.received {
             write!(f, "\n  received: {}", show_bytes(received, SHOW_BYTES))?;
+        }
+        if let Some(saw) = &self.server_saw {
+            write!(f, "\n  server saw: {}", show_bytes(saw, SHOW_BYTES))?;
         }
         if let Some(stderr) = self.stderr.as_ref().filter(|s| !s.is_empty()) {
             let text = String::from_utf8_lossy(stderr);
@@ -155,5 +180,19 @@ mod tests {
         ] {
             assert!(text.contains(part), "{part} missing from:\n{text}");
         }
+    }
+
+    #[test]
+    fn no_field_floods() {
+        let huge = "x".repeat(1 << 20);
+        let text = Failure::new(huge.clone())
+            .command(&huge)
+            .expected(huge.clone())
+            .received(huge.clone().into_bytes())
+            .server_saw(huge.into_bytes())
+            .to_string();
+        assert!(text.len() < 4000, "{} bytes", text.len());
+        assert!(text.contains("… (1048576 characters)"), "{text}");
+        assert!(text.contains("server saw: "), "{text}");
     }
 }

@@ -45,12 +45,69 @@ pub struct Endpoint<const PORT: u16> {
     pub host: String,
 
     /// Port number, 0–65535. For a server, 0 lets the operating system choose a free port.
-    #[arg(long, short = 'p', default_value_t = PORT, value_name = "PORT")]
+    // `allow_hyphen_values`: `--port -1` reaches `port_number`, which says what a port is,
+    // instead of clap's "unexpected argument '-1'".
+    #[arg(long, short = 'p', default_value_t = PORT, value_name = "PORT",
+          value_parser = port_number, allow_hyphen_values = true)]
     pub port: u16,
 
     /// Silence the narration on stderr (results and errors are still printed).
     #[arg(long, short = 'q')]
     pub quiet: bool,
+}
+
+/// `--port`: a whole number from 0 to 65535, said in words when it is not (`--port -1`,
+/// `--port 70000`, `--port http`). Clap prints it after `invalid value '-1' for '--port <PORT>'`
+/// and exits 2.
+pub fn port_number(text: &str) -> Result<u16, String> {
+    text.trim()
+        .parse::<u16>()
+        .map_err(|_| "a port must be a whole number from 0 to 65535".to_string())
+}
+
+/// A parser for a whole-number flag in `min..=max`, for clap's `value_parser`, whose error says
+/// the range in words: `--workers 0` → "must be a whole number from 1 to 1024"; with `max` the
+/// type's largest value, "must be a whole number, at least 1" (not clap's
+/// `0 is not in 1..18446744073709551615`).
+pub fn whole_number<T>(
+    min: u64,
+    max: u64,
+) -> impl Fn(&str) -> Result<T, String> + Clone + Send + Sync + 'static
+where
+    T: TryFrom<u64> + Into<u64> + Bounded,
+{
+    move |text: &str| {
+        let max = max.min(T::MAX_U64);
+        let words = if max == T::MAX_U64 {
+            format!("must be a whole number, at least {min}")
+        } else {
+            format!("must be a whole number from {min} to {max}")
+        };
+        text.trim()
+            .parse::<u64>()
+            .ok()
+            .filter(|n| (min..=max).contains(n))
+            .and_then(|n| T::try_from(n).ok())
+            .ok_or(words)
+    }
+}
+
+/// The largest value of an unsigned integer type, as a `u64`, for [`whole_number`].
+pub trait Bounded {
+    /// `T::MAX`.
+    const MAX_U64: u64;
+}
+
+impl Bounded for u16 {
+    const MAX_U64: u64 = u16::MAX as u64;
+}
+
+impl Bounded for u32 {
+    const MAX_U64: u64 = u32::MAX as u64;
+}
+
+impl Bounded for u64 {
+    const MAX_U64: u64 = u64::MAX;
 }
 
 /// The host named on the command line could not be turned into an address.
@@ -127,6 +184,29 @@ mod tests {
         let err = resolve("no-such-host.invalid", 7).unwrap_err();
         assert!(err.downcast_ref::<UnknownHost>().is_some(), "{err:#}");
         assert!(format!("{err:#}").contains("no-such-host.invalid"));
+    }
+
+    #[test]
+    fn numbers_say_their_range_in_words() {
+        assert_eq!(port_number("0"), Ok(0));
+        for bad in ["-1", "70000", "http", ""] {
+            assert_eq!(
+                port_number(bad),
+                Err("a port must be a whole number from 0 to 65535".to_string())
+            );
+        }
+        let workers = whole_number::<u16>(1, 1024);
+        assert_eq!(workers("4"), Ok(4));
+        assert_eq!(
+            workers("0"),
+            Err("must be a whole number from 1 to 1024".to_string())
+        );
+        let count = whole_number::<u64>(1, u64::MAX);
+        assert_eq!(
+            count("0"),
+            Err("must be a whole number, at least 1".to_string())
+        );
+        assert_eq!(count("-5"), count("0"));
     }
 
     #[test]

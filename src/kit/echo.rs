@@ -152,7 +152,7 @@ pub fn echo_one(stream: &TcpStream, message: &[u8], say: &Narrator) -> Result<Ve
         while filled < echo.len() {
             let n = (&*stream)
                 .read(&mut echo[filled..])
-                .context("failed to read the echo")?;
+                .map_err(|e| read_failed(e, "failed to read the echo", "waiting for the echo"))?;
             if n == 0 {
                 bail!(
                     "the server closed the connection after echoing {filled} of {} bytes",
@@ -178,6 +178,25 @@ pub fn echo_one(stream: &TcpStream, message: &[u8], say: &Narrator) -> Result<Ve
     })
 }
 
+/// A failed read, in words: a timeout (`settimeout` above) says how long we waited and why a
+/// server may be that slow, not the operating system's "Resource temporarily unavailable".
+fn read_failed(e: std::io::Error, context: &str, waiting_for: &str) -> anyhow::Error {
+    use std::io::ErrorKind;
+    if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) {
+        return anyhow::Error::new(crate::kit::errors::Advice {
+            error: format!(
+                "timed out after {} s {waiting_for}: the server sent nothing",
+                CLIENT_TIMEOUT.as_secs()
+            ),
+            hint: "the server accepted the connection but does not answer: an iterative server \
+                   (lesson 02) serves one client at a time and may be busy with another client, \
+                   every worker of a pool (lesson 05) may be busy; try again when it is free"
+                .to_string(),
+        });
+    }
+    anyhow::Error::new(e).context(context.to_string())
+}
+
 /// shutdown(SHUT_WR): "I will send nothing more". The server's read returns 0, it closes, and
 /// our read returns 0 too: both sides agree the conversation is over.
 pub fn finish(stream: TcpStream, say: &Narrator) -> Result<()> {
@@ -194,7 +213,13 @@ pub fn finish(stream: TcpStream, say: &Narrator) -> Result<()> {
     (&stream)
         .take(READ_SIZE as u64)
         .read_to_end(&mut rest)
-        .context("failed waiting for the server to close")?;
+        .map_err(|e| {
+            read_failed(
+                e,
+                "failed waiting for the server to close",
+                "waiting for the server to close",
+            )
+        })?;
     if !rest.is_empty() {
         bail!(
             "the server sent {} bytes we did not ask for: {}",
@@ -269,5 +294,20 @@ mod tests {
         assert_eq!(read_line(&mut input).unwrap().unwrap(), b"one\n");
         assert_eq!(read_line(&mut input).unwrap().unwrap(), b"two\n");
         assert_eq!(read_line(&mut input).unwrap(), None);
+    }
+
+    #[test]
+    fn a_read_timeout_says_how_long_and_why() {
+        let err = read_failed(
+            std::io::Error::from(std::io::ErrorKind::WouldBlock),
+            "failed to read the echo",
+            "waiting for the echo",
+        );
+        assert_eq!(
+            format!("{err:#}"),
+            "timed out after 30 s waiting for the echo: the server sent nothing"
+        );
+        let hint = crate::kit::errors::hint("02_echo", &err).unwrap_or_default();
+        assert!(hint.contains("busy with another client"), "{hint}");
     }
 }

@@ -28,10 +28,26 @@ pub fn main(lesson: &str, run: impl FnOnce() -> anyhow::Result<()>) -> ExitCode 
 /// Print `err` as one `error:` line plus, when we know one, a `hint:` line.
 pub fn report(lesson: &str, err: &anyhow::Error) {
     use colored::Colorize;
-    eprintln!("{} {err:#}", "error:".red().bold());
+    eprintln!("{} {}", "error:".red().bold(), one_line(err));
     if let Some(hint) = hint(lesson, err) {
         eprintln!("{} {hint}", "hint:".yellow().bold());
     }
+}
+
+/// The error's chain of causes on one line, as `{err:#}` prints it — except that a read or write
+/// that timed out says so, instead of the operating system's "Resource temporarily unavailable"
+/// (EAGAIN is how a socket timeout set with `set_read_timeout` is reported).
+pub fn one_line(err: &anyhow::Error) -> String {
+    let causes: Vec<String> = err
+        .chain()
+        .map(|cause| match cause.downcast_ref::<io::Error>() {
+            Some(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
+                "timed out: nothing arrived in time".to_string()
+            }
+            _ => cause.to_string(),
+        })
+        .collect();
+    causes.join(": ")
 }
 
 /// An error that carries its own advice, for problems a lesson can explain better than the
@@ -96,8 +112,9 @@ pub fn io_hint(lesson: &str, err: &io::Error) -> Option<String> {
         ErrorKind::ConnectionReset => "the other side closed the connection abruptly (it may \
              have crashed or been stopped)"
             .to_string(),
-        ErrorKind::TimedOut | ErrorKind::WouldBlock => "no answer in time: is the server running, \
-             and are --host and --port right?"
+        ErrorKind::TimedOut | ErrorKind::WouldBlock => "no answer in time: the server may be busy \
+             (an iterative server serves one client at a time) or stuck; check too that --host \
+             and --port name the server you meant"
             .to_string(),
         ErrorKind::BrokenPipe => "the other side closed the connection before we finished \
              writing"
@@ -127,6 +144,7 @@ mod tests {
         );
         assert!(hint_for(ErrorKind::PermissionDenied).contains("1024"));
         assert!(hint_for(ErrorKind::ConnectionReset).contains("abruptly"));
+        assert!(hint_for(ErrorKind::WouldBlock).contains("busy"));
     }
 
     #[test]
@@ -150,6 +168,21 @@ mod tests {
             hint("03_udp", &err).as_deref(),
             Some("UDP promises nothing")
         );
+    }
+
+    #[test]
+    fn a_timeout_says_so() {
+        let err = Err::<(), _>(io::Error::from_raw_os_error(libc::EAGAIN))
+            .context("failed to read from 127.0.0.1:7001")
+            .unwrap_err();
+        assert_eq!(
+            one_line(&err),
+            "failed to read from 127.0.0.1:7001: timed out: nothing arrived in time"
+        );
+        let refused = Err::<(), _>(io::Error::from(ErrorKind::ConnectionRefused))
+            .context("failed to connect")
+            .unwrap_err();
+        assert_eq!(one_line(&refused), format!("{refused:#}"));
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! Lesson 01's command line: `demo` (the default), `server`, `client`.
 
 use clap::{Parser, Subcommand};
-use workbook::kit::cli::{Endpoint, ports};
+use workbook::kit::cli::{Endpoint, ports, whole_number};
 
 use crate::LESSON;
 
@@ -28,7 +28,8 @@ pub enum Mode {
         #[arg(long)]
         rfc868: bool,
         /// Stop after serving this many connections (default: serve forever).
-        #[arg(long, value_name = "K")]
+        #[arg(long, value_name = "K", value_parser = whole_number::<u64>(0, u64::MAX),
+              allow_hyphen_values = true)]
         exit_after: Option<u64>,
     },
     /// Connect, read the time to the end of the stream, print it.

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
-use workbook::kit::cli::{Endpoint, ports, resolve_one};
+use workbook::kit::cli::{Endpoint, ports, resolve_one, whole_number};
 use workbook::kit::narrate::Narrator;
 
 use crate::dropper::{Dropper, clock_seed};
@@ -42,7 +42,8 @@ pub enum Mode {
         #[arg(long, value_name = "N")]
         seed: Option<u64>,
         /// Stop after K datagrams (default: serve forever).
-        #[arg(long, value_name = "K")]
+        #[arg(long, value_name = "K", value_parser = whole_number::<u64>(0, u64::MAX),
+              allow_hyphen_values = true)]
         exit_after: Option<u64>,
     },
     /// Send each MESSAGE (or each line of stdin) as one datagram; print each echo.
@@ -51,10 +52,11 @@ pub enum Mode {
         at: Endpoint<{ ports::UDP }>,
         /// How long to wait for each echo before sending the datagram again.
         #[arg(long, value_name = "MS", default_value_t = 1000,
-              value_parser = clap::value_parser!(u64).range(1..))]
+              value_parser = whole_number::<u64>(1, u64::MAX), allow_hyphen_values = true)]
         timeout_ms: u64,
         /// How many times to send a datagram again when no echo comes back.
-        #[arg(long, value_name = "N", default_value_t = 3)]
+        #[arg(long, value_name = "N", default_value_t = 3,
+              value_parser = whole_number::<u32>(0, u64::MAX), allow_hyphen_values = true)]
         retries: u32,
         /// The messages, one datagram each; with none, each line of stdin is one message.
         messages: Vec<OsString>,
@@ -65,14 +67,15 @@ pub enum Mode {
         at: Endpoint<{ ports::UDP }>,
         /// How many probes to send.
         #[arg(long, value_name = "N", default_value_t = 10,
-              value_parser = clap::value_parser!(u64).range(1..))]
+              value_parser = whole_number::<u64>(1, u64::MAX), allow_hyphen_values = true)]
         count: u64,
         /// Pause between one probe's answer (or timeout) and the next probe.
-        #[arg(long, value_name = "MS", default_value_t = 200)]
+        #[arg(long, value_name = "MS", default_value_t = 200,
+              value_parser = whole_number::<u64>(0, u64::MAX), allow_hyphen_values = true)]
         interval_ms: u64,
         /// How long to wait for each probe's echo before counting it lost.
         #[arg(long, value_name = "MS", default_value_t = 1000,
-              value_parser = clap::value_parser!(u64).range(1..))]
+              value_parser = whole_number::<u64>(1, u64::MAX), allow_hyphen_values = true)]
         timeout_ms: u64,
     },
 }

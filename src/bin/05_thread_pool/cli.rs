@@ -1,7 +1,7 @@
 //! Lesson 05's command line: the demo, the server (with its two designs) and the client.
 
 use clap::{Parser, Subcommand, ValueEnum};
-use workbook::kit::cli::{Endpoint, ports};
+use workbook::kit::cli::{Endpoint, ports, whole_number};
 
 use crate::LESSON;
 
@@ -41,11 +41,12 @@ pub enum Mode {
         #[arg(long)]
         upper: bool,
         /// Stop accepting after this many connections, finish them, exit (default: forever).
-        #[arg(long, value_name = "K")]
+        #[arg(long, value_name = "K", value_parser = whole_number::<u64>(0, u64::MAX),
+              allow_hyphen_values = true)]
         exit_after: Option<u64>,
         /// How many worker threads, so how many clients are served at once.
         #[arg(long, value_name = "N", default_value_t = 4,
-              value_parser = clap::value_parser!(u16).range(1..=1024))]
+              value_parser = whole_number::<u16>(1, 1024), allow_hyphen_values = true)]
         workers: u16,
         /// Which design of pool.
         #[arg(long, value_enum, default_value_t = Model::Accept)]

@@ -17,8 +17,13 @@ use super::common::{
 };
 use super::{Failure, Outcome, common, ensure};
 use crate::checker::harness::{
-    RUN_TIMEOUT, Server, Target, TcpStub, connect, read_exact, read_to_end, run,
+    RESET, RUN_TIMEOUT, Server, Target, TcpStub, connect, describe_io, io_failure, read_exact,
+    read_to_end, run,
 };
+use crate::kit::narrate::show_bytes;
+
+/// How many bytes of a message an `expected:` line shows.
+const SHOW_BYTES: usize = 80;
 
 tcp_lesson! {
     /// Lesson 02's checks.
@@ -83,7 +88,7 @@ tcp_lesson! {
             title: "client with no MESSAGE sends each line of stdin",
             points: 2,
             section: "the-contract",
-            hint: "one message per stdin line; a last line without `\\n` gets one",
+            hint: "send each stdin line with its `\\n` (a last line without one gets one), then read until the whole echo is back: one recv() may return half of it",
         },
         client_large_message {
             title: "client echoes a 1 MiB line from stdin without deadlock or loss",
@@ -146,8 +151,28 @@ fn same(server: &Server, sent: &[u8], want: &[u8], got: &[u8], what: &str) -> Ou
 /// the same time), and read everything until the server closes.
 fn echo_and_close(server: &Server, data: &[u8]) -> Result<Vec<u8>, Failure> {
     let with_evidence = |f: Failure| {
+        // A reset: say how many of our bytes had not come back when the server closed.
+        let f = if f.reason.contains(RESET) {
+            let back = f.received.as_ref().map_or(0, Vec::len);
+            Failure {
+                reason: format!(
+                    "{RESET}: your server closed the connection with {} of our {} bytes not \
+                     echoed; closing a socket with unread data sends a reset (RST), not a \
+                     normal close",
+                    data.len().saturating_sub(back),
+                    data.len()
+                ),
+                ..f
+            }
+        } else {
+            f
+        };
         f.command(server.process.command_line())
             .sent(data.to_vec())
+            .expected(format!(
+                "the same {} bytes back, then the server's close",
+                data.len()
+            ))
             .stderr(server.stderr())
     };
     let mut stream = connect(server.addr).map_err(with_evidence)?;
@@ -198,7 +223,7 @@ pub fn server_echoes_as_data_arrives(target: &Target) -> Outcome {
     for piece in [&b"hel"[..], b"lo, ", b"world\n"] {
         stream
             .write_all(piece)
-            .map_err(Failure::io("sending a piece"))?;
+            .map_err(io_failure("sending a piece"))?;
         let got = read_exact(&mut stream, piece.len()).map_err(|f| {
             server
                 .failure(format!(
@@ -274,49 +299,76 @@ fn splitting_echo_stub() -> Result<TcpStub, Failure> {
         loop {
             let n = stream.read(&mut buf).map_err(|e| {
                 Failure::new(format!(
-                    "the client did not shut down or close its side: {e}"
+                    "the client did not shut down or close its side: {}",
+                    describe_io(&e)
                 ))
-                .received(received.clone())
+                .server_saw(received.clone())
             })?;
             if n == 0 {
                 return Ok(received);
             }
             received.extend_from_slice(&buf[..n]);
             let (first, second) = buf[..n].split_at(n.div_ceil(2));
-            stream.write_all(first).map_err(Failure::io("echoing"))?;
+            let echoing = |e: std::io::Error| {
+                Failure::new(format!(
+                    "while the test's server was echoing, the client left: {}",
+                    describe_io(&e)
+                ))
+                .server_saw(received.clone())
+            };
+            stream.write_all(first).map_err(echoing)?;
             if !second.is_empty() {
                 // Shapes the data into two TCP segments; nothing waits on this pause.
                 std::thread::sleep(Duration::from_millis(50));
-                stream.write_all(second).map_err(Failure::io("echoing"))?;
+                stream.write_all(second).map_err(echoing)?;
             }
         }
     })
 }
 
-/// Run the client against the splitting stub; check what it sent and what it printed.
+/// Run the client against the splitting stub; check what it sent and what it printed. The
+/// evidence is the client's: its command line, stdout and stderr, and what the test's server saw.
 fn client_against_stub(target: &Target, messages: &[&str], stdin: &[u8], want: &[u8]) -> Outcome {
     let stub = splitting_echo_stub()?;
     let port = stub.addr.port().to_string();
     let mut args = vec!["client", "--port", &port, "-q"];
     args.extend_from_slice(messages);
     let finished = run(target, &args, stdin, RUN_TIMEOUT)?;
-    let sent = stub
-        .finish()
-        .map_err(|f| f.context("the test's echo server"))?;
-    finished.expect_code(0)?;
+    let sent = stub.finish().map_err(|f| {
+        let saw = f.server_saw.clone().unwrap_or_default();
+        finished
+            .failure(f.reason)
+            .expected(format!(
+                "the client to send {} bytes, read every echo, then shut down its side",
+                want.len()
+            ))
+            .server_saw(saw)
+    })?;
+    finished
+        .expect_code(0)
+        .map_err(|f| f.server_saw(sent.clone()))?;
     ensure(sent == want, || {
         finished
             .failure("the client did not send each message followed by `\\n`")
-            .expected(String::from_utf8_lossy(want).into_owned())
+            .expected(format!(
+                "the test's server to receive: {}",
+                show_bytes(want, SHOW_BYTES)
+            ))
+            .server_saw(sent.clone())
     })?;
     ensure(finished.stdout == want, || {
         finished
-            .failure("the client did not print each whole echo")
+            .failure(
+                "the client did not print each whole echo (the test's server sends each echo in \
+                 two parts, 50 ms apart: a client that prints what one recv() returned prints \
+                 half of it)",
+            )
             .sent(sent.clone())
             .expected(format!(
                 "stdout exactly as sent: {}",
-                crate::kit::narrate::show_bytes(want, 80)
+                show_bytes(want, SHOW_BYTES)
             ))
+            .server_saw(sent.clone())
     })
 }
 

@@ -25,7 +25,7 @@ use super::common::{
     tcp_server_port_in_use as server_port_in_use, usage_errors_exit_2,
 };
 use super::{Failure, Outcome, common, l02_echo as echo};
-use crate::checker::harness::{IO_TIMEOUT, Process, Server, Target, connect, read_to_end};
+use crate::checker::harness::{IO_TIMEOUT, Process, Server, Target, connect, read_to_end, scaled};
 use echo::{
     client_large_message, client_prints_each_echo, client_reads_stdin_lines,
     server_echoes_as_data_arrives, server_echoes_bytes, server_echoes_large_message, server_ipv6,
@@ -177,6 +177,8 @@ impl Conn {
     /// Wait at most `within` for `len` bytes. `Ok(None)`: not one byte arrived in that time.
     /// Fails if the connection ends first, or if only part arrived.
     pub fn wait_for(&mut self, len: usize, within: Duration) -> Result<Option<Vec<u8>>, Failure> {
+        // Every wait, for an echo or for nothing to arrive, grows on a slow machine.
+        let within = scaled(within);
         let deadline = Instant::now() + within;
         let mut got = Vec::with_capacity(len);
         let mut buf = [0u8; 16 * 1024];
@@ -207,7 +209,7 @@ impl Conn {
                 Err(e) => break Err(format!("after {} of {len} bytes: {e}", got.len())),
             }
         };
-        let _ = self.stream.set_read_timeout(Some(IO_TIMEOUT));
+        let _ = self.stream.set_read_timeout(Some(scaled(IO_TIMEOUT)));
         let fail = |reason: String, got: Vec<u8>| {
             Err(Failure::new(format!("{}: {reason}", self.name)).received(got))
         };
@@ -236,9 +238,9 @@ impl Conn {
                 .expected("the same bytes back")
                 .received(got)),
             None => Err(Failure::new(format!(
-                "{}: no echo within {} s {when}",
+                "{}: timed out after {} s: no echo {when}",
                 self.name,
-                within.as_secs_f32()
+                scaled(within).as_secs_f32()
             ))
             .sent(sent.to_vec())
             .expected("the echo")),
@@ -288,7 +290,7 @@ pub fn with_evidence(server: &Server, failure: Failure) -> Failure {
 /// The server must still be running after [`WATCH`]: `while` says why it must ("while 2
 /// clients are still connected").
 pub fn still_running(process: &mut Process, while_: &str) -> Outcome {
-    match process.wait_timeout(WATCH) {
+    match process.wait_timeout(scaled(WATCH)) {
         None => Ok(()),
         Some(status) => Err(
             Failure::new(format!("the server exited ({status}) {while_}"))
@@ -299,14 +301,14 @@ pub fn still_running(process: &mut Process, while_: &str) -> Outcome {
 
 /// The server must exit with status 0 within [`IO_TIMEOUT`]; `after` says after what.
 pub fn exits_zero(process: &mut Process, after: &str) -> Outcome {
-    match process.wait_timeout(IO_TIMEOUT) {
+    match process.wait_timeout(scaled(IO_TIMEOUT)) {
         Some(status) if status.success() => Ok(()),
         Some(status) => Err(
             Failure::new(format!("the server exited ({status}) {after}")).expected("exit status 0"),
         ),
         None => Err(Failure::new(format!(
-            "the server was still running {} s {after}",
-            IO_TIMEOUT.as_secs()
+            "timed out after {} s: the server was still running {after}",
+            scaled(IO_TIMEOUT).as_secs_f64()
         ))
         .expected("the server exits with status 0")),
     }
@@ -366,7 +368,7 @@ pub fn server_serves_two_clients_at_once(target: &Target) -> Outcome {
         SecondClient::ServedAfterFirstClosed => Err(Failure::new(format!(
             "client 2's echo came only after client 1 disconnected ({} s later): the server \
              serves one client at a time",
-            IO_TIMEOUT.as_secs()
+            scaled(IO_TIMEOUT).as_secs_f64()
         ))
         .command(&target.display(&["server", "--port", "0", "-q"]))
         .expected("client 2's echo while client 1 is still connected")),

@@ -110,14 +110,14 @@ tcp_lesson! {
         accept_model_sigterm_lets_client_finish {
             title: "--model accept: after SIGTERM the connected client is still served, then the server exits 0",
             points: 3,
-            section: "graceful-shutdown",
-            hint: "handle SIGTERM by setting a flag and waking the workers in accept(); never exit with a client mid-echo",
+            section: "which-thread-gets-the-signal",
+            hint: "on SIGTERM set a flag, wake the workers in accept() and finish the client (see #graceful-shutdown); missed now and then: the signal went to a worker thread, so wait for it in one thread (Python: set_wakeup_fd + select)",
         },
         queue_model_sigterm_lets_client_finish {
             title: "--model queue: after SIGTERM the connected client is still served, then the server exits 0",
             points: 3,
-            section: "graceful-shutdown",
-            hint: "handle SIGTERM by setting a flag and waking the accepting thread; join the workers before exiting",
+            section: "which-thread-gets-the-signal",
+            hint: "on SIGTERM set a flag, wake the accepting thread and join the workers (see #graceful-shutdown); missed now and then: the signal went to a worker thread, so wait for it in one thread (Python: set_wakeup_fd + select)",
         },
         server_prints_only_listening_on {
             title: "server's stdout holds only the `listening on ADDR` line",

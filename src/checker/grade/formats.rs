@@ -18,9 +18,23 @@ pub fn to_json(report: &Report) -> Result<String, String> {
 }
 
 /// The CSV columns, one row per (student, lesson, check): the fields of [`CsvRow`], in order.
-pub const CSV_HEADER: [&str; 15] = [
-    "student", "lesson", "check", "title", "points", "earned", "status", "millis", "reason",
-    "command", "sent", "expected", "received", "stderr", "hint",
+pub const CSV_HEADER: [&str; 16] = [
+    "student",
+    "lesson",
+    "check",
+    "title",
+    "points",
+    "earned",
+    "status",
+    "millis",
+    "reason",
+    "command",
+    "sent",
+    "expected",
+    "received",
+    "server_saw",
+    "stderr",
+    "hint",
 ];
 
 /// One row of the CSV: one check of one scorecard. Its fields are the [`CSV_HEADER`] columns, in
@@ -53,6 +67,8 @@ pub struct CsvRow {
     pub expected: String,
     /// The evidence: what came back.
     pub received: String,
+    /// The evidence of a client check: what the test's server received from the client.
+    pub server_saw: String,
     /// The evidence: the last lines of the program's stderr, newline-separated.
     pub stderr: String,
     /// Where to look when it fails.
@@ -83,6 +99,7 @@ pub fn csv_rows(report: &Report) -> Vec<CsvRow> {
                 sent: field(evidence.and_then(|e| e.sent.as_ref())),
                 expected: field(evidence.and_then(|e| e.expected.as_ref())),
                 received: field(evidence.and_then(|e| e.received.as_ref())),
+                server_saw: field(evidence.and_then(|e| e.server_saw.as_ref())),
                 stderr: evidence.map(|e| e.stderr.join("\n")).unwrap_or_default(),
                 hint: check.hint.clone(),
             });

@@ -5,7 +5,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::checker::checks::Check;
-use crate::checker::evidence::Failure;
+use crate::checker::evidence::{Failure, SHOW_TEXT_CHARS, cap_text};
 use crate::kit::narrate::show_bytes;
 
 /// How many bytes of sent/received data a scorecard shows (escaped, that is up to four times as
@@ -62,6 +62,10 @@ pub struct Evidence {
     pub expected: Option<String>,
     /// What came back (escaped, truncated).
     pub received: Option<String>,
+    /// For a client check: what the test's own server received from the client (escaped,
+    /// truncated).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub server_saw: Option<String>,
     /// The last lines of the program's stderr (each cut at [`SHOW_LINE_CHARS`]).
     pub stderr: Vec<String>,
     /// How many lines the program's stderr had in all.
@@ -84,15 +88,15 @@ impl Evidence {
             }
             _ => (Vec::new(), 0),
         };
+        let text = |t: &String| cap_text(t, SHOW_TEXT_CHARS);
+        let bytes = |b: &Vec<u8>| show_bytes(b, SHOW_BYTES);
         Evidence {
-            reason: failure.reason.clone(),
-            command: failure.command.clone(),
-            sent: failure.sent.as_deref().map(|b| show_bytes(b, SHOW_BYTES)),
-            expected: failure.expected.clone(),
-            received: failure
-                .received
-                .as_deref()
-                .map(|b| show_bytes(b, SHOW_BYTES)),
+            reason: text(&failure.reason),
+            command: failure.command.as_ref().map(text),
+            sent: failure.sent.as_ref().map(bytes),
+            expected: failure.expected.as_ref().map(text),
+            received: failure.received.as_ref().map(bytes),
+            server_saw: failure.server_saw.as_ref().map(bytes),
             stderr,
             stderr_lines,
         }
@@ -110,6 +114,7 @@ impl Evidence {
         field("sent:", &self.sent);
         field("expected:", &self.expected);
         field("received:", &self.received);
+        field("server saw:", &self.server_saw);
         if !self.stderr.is_empty() {
             if self.stderr_lines > self.stderr.len() {
                 lines.push(format!(

@@ -27,8 +27,8 @@ pub mod reaper;
 mod wire;
 
 pub use wire::{
-    RefusingPort, TcpStub, connect, describe_io, exchange, read_exact, read_to_end, refusing_port,
-    udp_socket,
+    RESET, RefusingPort, TcpStub, connect, describe_io, exchange, io_failure, read_exact,
+    read_to_end, refusing_port, udp_socket,
 };
 
 /// How long a server may take to print `listening on ADDR`.
@@ -40,6 +40,28 @@ pub const RUN_TIMEOUT: Duration = Duration::from_secs(30);
 /// How long a killed program's output may take to reach end of file before its reader is left
 /// behind (only a process that escaped the group can keep the pipe open that long).
 pub const READER_GRACE: Duration = Duration::from_secs(1);
+/// The variable that multiplies every timeout of the checks, for a slow or busy machine:
+/// `WORKBOOK_TIMEOUT_SCALE=3 cargo test`. Unset (or not a number from 1 to 100): 1.
+pub const TIMEOUT_SCALE_VAR: &str = "WORKBOOK_TIMEOUT_SCALE";
+
+/// The factor from [`TIMEOUT_SCALE_VAR`], read once.
+pub fn timeout_scale() -> f64 {
+    static SCALE: std::sync::OnceLock<f64> = std::sync::OnceLock::new();
+    *SCALE.get_or_init(|| {
+        std::env::var(TIMEOUT_SCALE_VAR)
+            .ok()
+            .and_then(|v| v.trim().parse::<f64>().ok())
+            .filter(|f| (1.0..=100.0).contains(f))
+            .unwrap_or(1.0)
+    })
+}
+
+/// `timeout` times [`timeout_scale`]: every wait of the harness and the checks goes through it,
+/// so a loaded machine gets more time without a check becoming less strict.
+pub fn scaled(timeout: Duration) -> Duration {
+    timeout.mul_f64(timeout_scale())
+}
+
 /// How much of a program's stdout or stderr is kept (the rest is read and counted, not kept).
 pub const KEEP_BYTES: usize = 1 << 20;
 
@@ -222,7 +244,18 @@ impl Process {
             .stderr(Stdio::piped())
             .spawn()
             .map_err(|e| {
-                Failure::new(format!("could not start the program: {e}")).command(&command_line)
+                let why = match e.kind() {
+                    std::io::ErrorKind::NotFound => format!(
+                        "`{}` was not found: no such file, nor a command on PATH",
+                        target.argv[0]
+                    ),
+                    std::io::ErrorKind::PermissionDenied => format!(
+                        "`{}` is not executable (chmod +x, or name its interpreter first)",
+                        target.argv[0]
+                    ),
+                    _ => e.to_string(),
+                };
+                Failure::new(format!("could not start the program: {why}")).command(&command_line)
             })?;
         live.groups.push(child.id());
         drop(live);
@@ -265,7 +298,8 @@ impl Process {
         }
     }
 
-    /// Wait for the process to exit, at most `timeout`. `None` if it is still running.
+    /// Wait for the process to exit, at most `timeout` (the caller scales it: [`scaled`]).
+    /// `None` if it is still running.
     pub fn wait_timeout(&mut self, timeout: Duration) -> Option<ExitStatus> {
         let deadline = Instant::now() + timeout;
         loop {
@@ -359,11 +393,26 @@ impl Server {
                 process,
                 stdout_rest,
             }),
-            None => Err(fail(
-                "the first line on stdout is not `listening on ADDR`".to_string(),
-                &process,
-            )
-            .received(line)),
+            None => {
+                // `listening on ::1:40123` — an IPv6 address without its brackets — is the
+                // natural f-string; say what the contract wants instead.
+                let bare_ipv6 = text
+                    .trim_end()
+                    .strip_prefix("listening on ")
+                    .and_then(|a| a.rsplit_once(':'))
+                    .filter(|(ip, port)| {
+                        ip.parse::<std::net::Ipv6Addr>().is_ok() && port.parse::<u16>().is_ok()
+                    })
+                    .map(|(ip, port)| format!("[{ip}]:{port}"));
+                let reason = match bare_ipv6 {
+                    Some(bracketed) => format!(
+                        "an IPv6 address is written in brackets, before its port: \
+                         `listening on {bracketed}`"
+                    ),
+                    None => "the first line on stdout is not `listening on ADDR`".to_string(),
+                };
+                Err(fail(reason, &process).received(line))
+            }
         }
     }
 
@@ -423,7 +472,8 @@ fn first_line(
             })
             .stderr(process.stderr())
     };
-    let line = match first.recv_timeout(STARTUP_TIMEOUT) {
+    let startup = scaled(STARTUP_TIMEOUT);
+    let line = match first.recv_timeout(startup) {
         Ok(Ok(line)) if line.is_empty() => {
             let status = process.wait_timeout(Duration::from_secs(1));
             let how = status.map_or("closed stdout".to_string(), |s| format!("exited ({s})"));
@@ -442,8 +492,8 @@ fn first_line(
         Err(_) => {
             return Err(fail(
                 format!(
-                    "no `listening on {what}` line within {} s",
-                    STARTUP_TIMEOUT.as_secs()
+                    "timed out after {} s: no `listening on {what}` line",
+                    startup.as_secs_f64()
                 ),
                 &process,
             ));
@@ -506,6 +556,8 @@ pub struct Finished {
     pub stdout: Vec<u8>,
     /// Its stderr (up to [`KEEP_BYTES`]).
     pub stderr: Vec<u8>,
+    /// How long it was given (already scaled).
+    pub deadline: Duration,
 }
 
 impl Finished {
@@ -527,7 +579,10 @@ impl Finished {
     /// A failure carrying this run's command line, stdout and stderr as evidence.
     pub fn failure(&self, reason: impl Into<String>) -> Failure {
         let how = match self.status {
-            None => "killed after its deadline".to_string(),
+            None => format!(
+                "timed out after {} s: killed, still running",
+                self.deadline.as_secs_f64()
+            ),
             Some(status) => status.to_string(),
         };
         Failure::new(format!("{} ({how})", reason.into()))
@@ -565,7 +620,8 @@ pub fn run(
     run_with(target, args, Input::Bytes(stdin), timeout)
 }
 
-/// Run `target args` to completion reading `input`, killing it after `timeout`. Like every
+/// Run `target args` to completion reading `input`, killing it after `timeout` (times
+/// [`timeout_scale`]). Like every
 /// program the harness starts, it is registered for [`kill_all`] while it runs.
 pub fn run_with(
     target: &Target,
@@ -592,7 +648,8 @@ pub fn run_with(
             Input::KeptOpen => kept_open = Some(pipe),
         }
     }
-    let status = process.wait_timeout(timeout);
+    let deadline = scaled(timeout);
+    let status = process.wait_timeout(deadline);
     process.kill();
     drop(kept_open);
     Ok(Finished {
@@ -600,6 +657,7 @@ pub fn run_with(
         status,
         stdout: snapshot(&stdout_captured),
         stderr: process.stderr(),
+        deadline,
     })
 }
 
@@ -623,6 +681,16 @@ mod tests {
         let text = failure.to_string();
         assert!(text.contains("not `listening on ADDR`"), "{text}");
         assert!(text.contains("hello"), "{text}");
+    }
+
+    #[test]
+    fn an_ipv6_address_without_brackets_is_named() {
+        let t = Target::new(["sh", "-c", "echo 'listening on ::1:4000'; sleep 5"]);
+        let failure = Server::start(&t, &[]).err().expect("must fail");
+        assert!(
+            failure.reason.contains("`listening on [::1]:4000`"),
+            "{failure}"
+        );
     }
 
     #[test]

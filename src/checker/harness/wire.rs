@@ -11,13 +11,14 @@ use crate::checker::evidence::Failure;
 
 /// Connect to `addr` with [`IO_TIMEOUT`] on the connect and on every later read and write.
 pub fn connect(addr: SocketAddr) -> Result<TcpStream, Failure> {
-    let stream = TcpStream::connect_timeout(&addr, IO_TIMEOUT)
+    let timeout = super::scaled(IO_TIMEOUT);
+    let stream = TcpStream::connect_timeout(&addr, timeout)
         .map_err(|e| Failure::new(format!("could not connect to {addr}: {e}")))?;
     stream
-        .set_read_timeout(Some(IO_TIMEOUT))
+        .set_read_timeout(Some(timeout))
         .map_err(Failure::io("setting a read timeout"))?;
     stream
-        .set_write_timeout(Some(IO_TIMEOUT))
+        .set_write_timeout(Some(timeout))
         .map_err(Failure::io("setting a write timeout"))?;
     Ok(stream)
 }
@@ -51,15 +52,33 @@ pub fn read_to_end(stream: &mut TcpStream, max: usize) -> Result<Vec<u8>, Failur
     }
 }
 
-/// An I/O error in words a student understands: a read timeout is "nothing arrived within 5 s",
-/// not the operating system's "Resource temporarily unavailable".
+/// The words [`describe_io`] starts a reset with, so a check can add what it knows (how many
+/// bytes were left unread).
+pub const RESET: &str = "the connection was reset";
+
+/// An I/O error in words a student understands: a read timeout is "timed out after 5 s: nothing
+/// arrived", not the operating system's "Resource temporarily unavailable"; a reset says what
+/// sends one.
 pub fn describe_io(e: &std::io::Error) -> String {
+    use std::io::ErrorKind;
     match e.kind() {
-        std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut => {
-            format!("nothing arrived within {} s", IO_TIMEOUT.as_secs())
+        ErrorKind::WouldBlock | ErrorKind::TimedOut => format!(
+            "timed out after {} s: nothing arrived",
+            super::scaled(IO_TIMEOUT).as_secs_f64()
+        ),
+        ErrorKind::ConnectionReset | ErrorKind::ConnectionAborted => {
+            format!("{RESET} (RST): the program closed its socket with data unread, or died")
+        }
+        ErrorKind::BrokenPipe => {
+            "the program had already closed the connection (broken pipe)".to_string()
         }
         _ => e.to_string(),
     }
+}
+
+/// For `map_err`: an I/O error while doing `what`, in [`describe_io`]'s words.
+pub fn io_failure(what: &'static str) -> impl Fn(std::io::Error) -> Failure {
+    move |e| Failure::new(format!("{what}: {}", describe_io(&e)))
 }
 
 /// Read exactly `n` bytes (or fail, showing what arrived), each read bounded by the timeout.
@@ -140,11 +159,12 @@ impl TcpStub {
             let (mut stream, _) = listener
                 .accept()
                 .map_err(Failure::io("accepting the client"))?;
+            let timeout = super::scaled(IO_TIMEOUT);
             stream
-                .set_read_timeout(Some(IO_TIMEOUT))
+                .set_read_timeout(Some(timeout))
                 .map_err(Failure::io("setting a timeout"))?;
             stream
-                .set_write_timeout(Some(IO_TIMEOUT))
+                .set_write_timeout(Some(timeout))
                 .map_err(Failure::io("setting a timeout"))?;
             handle(&mut stream)
         });
@@ -220,7 +240,7 @@ pub fn udp_socket(family_of: SocketAddr) -> Result<UdpSocket, Failure> {
     };
     let socket = UdpSocket::bind(local).map_err(Failure::io("binding a UDP socket"))?;
     socket
-        .set_read_timeout(Some(IO_TIMEOUT))
+        .set_read_timeout(Some(super::scaled(IO_TIMEOUT)))
         .map_err(Failure::io("setting a read timeout"))?;
     Ok(socket)
 }

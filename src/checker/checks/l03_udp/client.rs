@@ -132,8 +132,13 @@ pub(super) fn client_against(
     let mut all = vec!["client", "--port", &port, "-q"];
     all.extend_from_slice(args);
     let finished = run(target, &all, stdin, RUN_TIMEOUT)?;
-    let received = stub.finish()?;
-    finished.expect_code(0)?;
+    // The evidence is the client's (command, stdout, stderr) and what the test's server saw.
+    let received = stub
+        .finish()
+        .map_err(|f| finished.failure(format!("the test's server: {}", f.reason)))?;
+    finished.expect_code(0).map_err(|f| {
+        f.with_reason_suffix(format!("; the test's server got {}", list(&received)))
+    })?;
     let want: Vec<Vec<u8>> = want_sent.iter().map(|d| d.to_vec()).collect();
     ensure(received == want, || {
         finished
@@ -145,7 +150,10 @@ pub(super) fn client_against(
     })?;
     ensure(finished.stdout == want_stdout, || {
         finished
-            .failure("the client did not print each echo on its own line")
+            .failure(format!(
+                "the client did not print each echo on its own line (the test's server got {})",
+                list(&received)
+            ))
             .expected(format!("stdout {}", show_bytes(want_stdout, 80)))
     })
 }
