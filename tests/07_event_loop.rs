@@ -66,7 +66,7 @@ fn demo_narrates_the_loop_and_ends_with_commands() {
         stderr.contains("cargo run --bin 07_event_loop -- server"),
         "{stderr}"
     );
-    assert!(stderr.contains("nc 127.0.0.1 7007"), "{stderr}");
+    assert!(stderr.contains("nc -N 127.0.0.1 7007"), "{stderr}");
     for line in [
         "ana ← [ana] hello, room",
         "sil ← * ben left",
