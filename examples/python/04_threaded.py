@@ -25,12 +25,19 @@ def say(args, text):
         sys.stderr.flush()
 
 
+def limit_idle(conn, args):
+    """--idle-timeout-ms: a recv() or send() that waits longer raises TimeoutError (an OSError),
+    so a silent client cannot hold its thread and descriptor forever. 0: no limit."""
+    conn.settimeout(args.idle_timeout_ms / 1000 if args.idle_timeout_ms else None)
+
+
 def handle(conn, peer, upper, args, live):
     """One client's whole life, on its own thread."""
     name = threading.current_thread().name
     say(args, f"{name}: serving {contract.show(peer)}")
     with conn:
         try:
+            limit_idle(conn, args)
             echo.echo_until_closed(conn, upper)
         except OSError as e:
             say(args, f"{name}: dropping {contract.show(peer)}: {e}")
@@ -52,12 +59,17 @@ def wait_for(threads):
         thread.join()
 
 
+def accept(listener, args):
+    """accept(), waiting out a shortage of descriptors: each client costs one."""
+    return contract.accept_retrying(listener, say=lambda text: say(args, text))
+
+
 def serve(listener, upper, args, exit_after=None):
     live = {"lock": threading.Lock(), "count": 0}
     threads = []
     accepted = 0
     while exit_after is None or accepted < exit_after:
-        conn, peer = listener.accept()
+        conn, peer = accept(listener, args)
         accepted += 1
         with live["lock"]:
             live["count"] += 1
@@ -72,6 +84,7 @@ def main():
     top, server, client = contract.parser("Lesson 04: an echo server, one thread per connection", 7004)
     server.add_argument("--upper", action="store_true")
     server.add_argument("--exit-after", type=int)
+    server.add_argument("--idle-timeout-ms", type=int, default=60000)
     client.add_argument("messages", nargs="*")
     args = top.parse_args()
     if args.mode == "server":
@@ -87,6 +100,7 @@ def main():
     else:
         listener = contract.listen("127.0.0.1", 0)
         host, port = listener.getsockname()[:2]
+        args.idle_timeout_ms = 60000
         server_thread = threading.Thread(target=serve, args=(listener, False, args, 2))
         server_thread.start()
         with contract.connect(host, port) as first, contract.connect(host, port) as second:

@@ -12,8 +12,10 @@ This module is that shell; each lesson file holds the lesson's own socket calls.
 """
 
 import argparse
+import errno
 import socket
 import sys
+import time
 
 HOST = "127.0.0.1"
 
@@ -74,6 +76,37 @@ def listen(host, port, backlog=16):
         raise ContractError(f"failed to bind {show(addr)}: {e.strerror}")
     sock.listen(backlog)
     return sock
+
+
+# accept() errors that end by themselves: out of descriptors (EMFILE, ENFILE) or kernel memory
+# (ENOBUFS, ENOMEM) comes back as clients leave. Wait FIRST_WAIT, doubling up to LONGEST_WAIT.
+SHORTAGE = {errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM}
+FIRST_WAIT, LONGEST_WAIT = 0.010, 1.0
+# accept() errors that concern one connection only (the client gave up, or Linux reporting its
+# network error): take the next one at once.
+THIS_CONNECTION = {errno.ECONNABORTED, errno.EPROTO, errno.EPERM, errno.ENETDOWN, errno.ENOPROTOOPT,
+                   errno.EHOSTDOWN, errno.ENONET, errno.EHOSTUNREACH, errno.EOPNOTSUPP,
+                   errno.ENETUNREACH}
+
+
+def accept_retrying(listener, stopped=lambda: False, say=lambda text: None):
+    """accept() that a busy server survives: a shortage is waited out (10 ms doubling to 1 s,
+    never a busy loop), a failed connection skipped. None when stopped() while waiting."""
+    wait = FIRST_WAIT
+    while True:
+        try:
+            return listener.accept()
+        except OSError as e:
+            if e.errno in SHORTAGE:
+                say(f"accept() failed: {e.strerror}; temporary: accept() again in {int(wait * 1000)} ms")
+                time.sleep(wait)
+                wait = min(wait * 2, LONGEST_WAIT)
+            elif e.errno in THIS_CONNECTION:
+                say(f"accept() failed: {e.strerror}; that client is gone, next one")
+            else:
+                raise
+        if stopped():
+            return None
 
 
 def announce(sock):

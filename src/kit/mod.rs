@@ -2,6 +2,7 @@
 //! earlier lesson taught (lesson 02's echo loop, reused by 04 and 05 from one copy). Imports
 //! nothing from the checker.
 
+pub mod backoff;
 pub mod cli;
 pub mod echo;
 pub mod errors;

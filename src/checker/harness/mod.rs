@@ -149,6 +149,26 @@ pub fn live_process_groups() -> Vec<u32> {
     live().groups.clone()
 }
 
+/// Lower `RLIMIT_NOFILE` (soft and hard, as `ulimit -n` does) in the child, between fork and
+/// exec: the program under test starts with at most `limit` file descriptors; we keep ours.
+fn limit_open_files(command: &mut Command, limit: u64) {
+    let rlimit = libc::rlimit {
+        rlim_cur: limit as libc::rlim_t,
+        rlim_max: limit as libc::rlim_t,
+    };
+    // SAFETY: the closure runs in the forked child before exec and calls only setrlimit(2),
+    // which is async-signal-safe; it touches no lock and allocates nothing.
+    unsafe {
+        command.pre_exec(move || {
+            if libc::setrlimit(libc::RLIMIT_NOFILE, &rlimit) == 0 {
+                Ok(())
+            } else {
+                Err(std::io::Error::last_os_error())
+            }
+        });
+    }
+}
+
 /// What a program wrote, kept up to [`KEEP_BYTES`].
 #[derive(Default, Debug)]
 struct Captured {
@@ -198,6 +218,7 @@ impl Process {
         target: &Target,
         args: &[&str],
         stdin: Stdio,
+        open_files: Option<u64>,
     ) -> Result<
         (
             Process,
@@ -215,8 +236,11 @@ impl Process {
                     .command(&command_line),
             );
         }
-        let mut child = target
-            .command(args)
+        let mut command = target.command(args);
+        if let Some(limit) = open_files {
+            limit_open_files(&mut command, limit);
+        }
+        let mut child = command
             .stdin(stdin)
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -263,6 +287,32 @@ impl Process {
             // because we have not reaped the child, so its pid cannot have been reused.
             unsafe { libc::kill(self.child.id() as libc::pid_t, signal) };
         }
+    }
+
+    /// For `within`, how often (0.0 to 1.0) some thread of the process is running or ready to
+    /// run, sampling `/proc/PID/task/*/stat` every 5 ms (Linux; `None` elsewhere or once it has
+    /// exited). A program that waits is almost always asleep; one that retries in a tight loop
+    /// is always runnable — on a loaded machine too, unlike the CPU time it gets.
+    pub fn busy_share(&self, within: Duration) -> Option<f64> {
+        let tasks = format!("/proc/{}/task", self.child.id());
+        let deadline = Instant::now() + within;
+        let (mut samples, mut busy) = (0u32, 0u32);
+        while Instant::now() < deadline {
+            let mut running = false;
+            for task in std::fs::read_dir(&tasks).ok()?.flatten() {
+                let stat = std::fs::read_to_string(task.path().join("stat")).unwrap_or_default();
+                // `pid (comm) state …`: the state is the first field after the `)`.
+                let state = stat
+                    .rfind(')')
+                    .and_then(|at| stat[at + 1..].split_whitespace().next());
+                running |= state == Some("R");
+            }
+            samples += 1;
+            busy += u32::from(running);
+            // Polling is the only way to watch another process's state; 5 ms keeps it cheap.
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        (samples > 0).then(|| f64::from(busy) / f64::from(samples))
     }
 
     /// Wait for the process to exit, at most `timeout`. `None` if it is still running.
@@ -339,7 +389,26 @@ impl Server {
     /// Start `target args` and wait (at most [`STARTUP_TIMEOUT`]) for its first stdout line,
     /// which must be exactly `listening on ADDR`.
     pub fn start(target: &Target, args: &[&str]) -> Result<Server, Failure> {
-        let (mut process, _stdin, stdout) = Process::spawn(target, args, Stdio::null())?;
+        Server::start_with(target, args, None)
+    }
+
+    /// [`Server::start`] with at most `open_files` file descriptors (`ulimit -n`): for the checks
+    /// that a server survives running out of them.
+    pub fn start_with_open_files(
+        target: &Target,
+        args: &[&str],
+        open_files: u64,
+    ) -> Result<Server, Failure> {
+        Server::start_with(target, args, Some(open_files))
+    }
+
+    fn start_with(
+        target: &Target,
+        args: &[&str],
+        open_files: Option<u64>,
+    ) -> Result<Server, Failure> {
+        let (mut process, _stdin, stdout) =
+            Process::spawn(target, args, Stdio::null(), open_files)?;
         let stdout_rest = Shared::default();
         let (first_line, first) = mpsc::channel();
         let rest = stdout_rest.clone();
@@ -505,7 +574,7 @@ pub fn run_with(
     input: Input<'_>,
     timeout: Duration,
 ) -> Result<Finished, Failure> {
-    let (mut process, child_stdin, stdout) = Process::spawn(target, args, Stdio::piped())?;
+    let (mut process, child_stdin, stdout) = Process::spawn(target, args, Stdio::piped(), None)?;
     let stdout_captured = Shared::default();
     process.readers.push(drain(stdout, stdout_captured.clone()));
     // Held until the program is killed below, for `Input::KeptOpen`.
@@ -565,6 +634,22 @@ mod tests {
             failure.to_string().contains("without printing"),
             "{failure}"
         );
+    }
+
+    #[test]
+    fn a_server_can_start_with_few_descriptors() {
+        let t = Target::new([
+            "sh",
+            "-c",
+            "echo \"listening on 127.0.0.1:1\"; ulimit -n >&2; sleep 5",
+        ]);
+        let mut server = Server::start_with_open_files(&t, &[], 64).unwrap();
+        let deadline = Instant::now() + IO_TIMEOUT;
+        while !server.stderr().ends_with(b"\n") && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        assert_eq!(server.stderr(), b"64\n");
+        server.process.kill();
     }
 
     #[test]
