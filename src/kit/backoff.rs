@@ -15,6 +15,7 @@ pub const FIRST: Duration = Duration::from_millis(10);
 /// freed, and the most a stop request waits for a thread that is backing off.
 pub const MOST: Duration = Duration::from_secs(1);
 
+// ANCHOR: backoff
 /// A doubling delay, from [`FIRST`] to [`MOST`].
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Backoff {
@@ -45,6 +46,7 @@ impl Backoff {
         self.next = FIRST;
     }
 }
+// ANCHOR_END: backoff
 
 #[cfg(test)]
 mod tests {
