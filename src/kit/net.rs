@@ -165,3 +165,22 @@ pub fn connect(addrs: &[SocketAddr], say: &Narrator) -> Result<TcpStream> {
     Err(last_error.unwrap_or_else(|| anyhow!("no address to connect to")))
 }
 // ANCHOR_END: connect
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn accept_errors_are_sorted_by_what_helps() {
+        let of = |errno| AcceptError::of(&io::Error::from_raw_os_error(errno));
+        for errno in [libc::EMFILE, libc::ENFILE, libc::ENOBUFS, libc::ENOMEM] {
+            assert_eq!(of(errno), AcceptError::Shortage, "errno {errno}");
+        }
+        for errno in [libc::ECONNABORTED, libc::EPROTO, libc::ENETUNREACH] {
+            assert_eq!(of(errno), AcceptError::ThisConnection, "errno {errno}");
+        }
+        for errno in [libc::EBADF, libc::EINVAL, libc::ENOTSOCK] {
+            assert_eq!(of(errno), AcceptError::Fatal, "errno {errno}");
+        }
+    }
+}
