@@ -89,18 +89,32 @@ THIS_CONNECTION = {errno.ECONNABORTED, errno.EPROTO, errno.EPERM, errno.ENETDOWN
                    errno.ENETUNREACH}
 
 
+class Backoff:
+    """How long to wait after each failure in a row: FIRST_WAIT, doubling, at most LONGEST_WAIT."""
+
+    def __init__(self):
+        self.wait = FIRST_WAIT
+
+    def next(self):
+        wait, self.wait = self.wait, min(self.wait * 2, LONGEST_WAIT)
+        return wait
+
+    def reset(self):
+        self.wait = FIRST_WAIT
+
+
 def accept_retrying(listener, stopped=lambda: False, say=lambda text: None):
     """accept() that a busy server survives: a shortage is waited out (10 ms doubling to 1 s,
     never a busy loop), a failed connection skipped. None when stopped() while waiting."""
-    wait = FIRST_WAIT
+    backoff = Backoff()
     while True:
         try:
             return listener.accept()
         except OSError as e:
             if e.errno in SHORTAGE:
+                wait = backoff.next()
                 say(f"accept() failed: {e.strerror}; temporary: accept() again in {int(wait * 1000)} ms")
                 time.sleep(wait)
-                wait = min(wait * 2, LONGEST_WAIT)
             elif e.errno in THIS_CONNECTION:
                 say(f"accept() failed: {e.strerror}; that client is gone, next one")
             else:

@@ -3,6 +3,7 @@
 //! nothing from the checker.
 
 pub mod backoff;
+pub mod chat_text;
 pub mod cli;
 pub mod echo;
 pub mod errors;
