@@ -16,6 +16,8 @@
 //! - [`kit::echo`] — lesson 02's echo loop and client: one copy, used by 02, 04 and 05.
 //! - [`kit::shutdown`] — graceful stop on Ctrl-C, SIGTERM or `--exit-after K`; waking `accept()`.
 //! - [`kit::pool`] — the fixed-size thread pool of lesson 05 (the `queue` design).
+//! - [`kit::chat_demo`] — the client the demos of 06 and 07 talk through, and their burst.
+//! - [`kit::framing`] — lesson 08's frame: a 2-byte big-endian length, a JSON header, content; limits.
 //!
 //! [`checker`] — what `cargo test` and `grade` use (the grader's side), layered bottom-up:
 //! - [`checker::evidence`] — `Failure` and `Outcome`: what a check returns; imports nothing above it.
@@ -32,7 +34,10 @@
 //! - `04_threaded` — the echo contract, one thread per connection.
 //! - `05_thread_pool` — the echo contract, a fixed pool of workers (two designs), graceful stop.
 //! - `06_group_chat` — a line-based chat room that a stalled reader cannot stall.
+//! - `07_event_loop` — lesson 06's chat on one thread: non-blocking sockets and a `mio` poller.
+//! - `08_protocol` — request/response frames over TCP or a Unix socket; errors, limits.
 //! - `grade` — the grading tool (not a lesson).
+//! - `bench` — the load tool: echo, connect, udp and chat load, and the side-by-side suite.
 
 pub mod checker;
 pub mod kit;

@@ -28,6 +28,10 @@ pub mod ports {
     pub const THREAD_POOL: u16 = 7005;
     /// `06_group_chat`
     pub const GROUP_CHAT: u16 = 7006;
+    /// `07_event_loop`
+    pub const EVENT_LOOP: u16 = 7007;
+    /// `08_protocol`
+    pub const PROTOCOL: u16 = 7008;
 }
 
 /// `--host`, `--port` and `-q`, shared by every `server` and `client` subcommand.

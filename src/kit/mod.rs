@@ -3,10 +3,12 @@
 //! nothing from the checker.
 
 pub mod backoff;
+pub mod chat_demo;
 pub mod chat_text;
 pub mod cli;
 pub mod echo;
 pub mod errors;
+pub mod framing;
 pub mod narrate;
 pub mod net;
 pub mod pool;

@@ -10,6 +10,8 @@
 use std::fmt::Display;
 use std::io::IsTerminal;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Mutex, PoisonError};
+use std::time::{Duration, Instant};
 
 use colored::{Color, Colorize};
 
@@ -138,6 +140,68 @@ pub fn try_next(commands: &[String]) {
     eprintln!("{}", "Try it in two terminals:".bold());
     for command in commands {
         eprintln!("    {command}");
+    }
+}
+
+/// A call's result as narration shows it: `ok`, or `failed: …`.
+pub fn result_text(result: &std::io::Result<()>) -> String {
+    match result {
+        Ok(()) => "ok".to_string(),
+        Err(e) => format!("failed: {e}"),
+    }
+}
+
+/// Narration that stays readable when a server is busy: the first few events of a kind in each
+/// second are told, the rest only counted (`… 4,996 more broadcasts not shown`). Shared by
+/// lesson 06's threads (hence the lock) and lesson 07's loop.
+pub struct Chatter<'a> {
+    say: &'a Narrator,
+    what: &'static str,
+    window: Mutex<(Instant, u32, u64)>,
+}
+
+/// How many events of one kind are told in full each second.
+const TOLD_PER_SECOND: u32 = 5;
+
+impl<'a> Chatter<'a> {
+    /// Tell at most a few events of the kind `what` per second.
+    pub fn new(say: &'a Narrator, what: &'static str) -> Chatter<'a> {
+        Chatter {
+            say,
+            what,
+            window: Mutex::new((Instant::now(), 0, 0)),
+        }
+    }
+
+    /// Say how many events went untold, and start counting afresh.
+    pub fn flush(&self) {
+        let mut window = self.window.lock().unwrap_or_else(PoisonError::into_inner);
+        self.restart(&mut window);
+    }
+
+    fn restart(&self, window: &mut (Instant, u32, u64)) {
+        if window.2 > 0 {
+            self.say
+                .note(format!("… {} more {} not shown", window.2, self.what));
+        }
+        *window = (Instant::now(), 0, 0);
+    }
+
+    /// Tell `text()` if fewer than a few events were told this second; otherwise count it.
+    pub fn tell(&self, text: impl FnOnce() -> String) {
+        if self.say.is_quiet() {
+            return;
+        }
+        let mut window = self.window.lock().unwrap_or_else(PoisonError::into_inner);
+        if window.0.elapsed() >= Duration::from_secs(1) {
+            self.restart(&mut window);
+        }
+        if window.1 < TOLD_PER_SECOND {
+            window.1 += 1;
+            self.say.note(text());
+        } else {
+            window.2 += 1;
+        }
     }
 }
 

@@ -8,10 +8,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use anyhow::{Result, anyhow};
-use workbook::kit::narrate::{Narrator, role_colour};
+use workbook::kit::narrate::{Narrator, result_text, role_colour};
 use workbook::kit::net;
-
-use crate::result_text;
 
 /// A client gives up on a server that has not closed this long after our `/quit`.
 const QUIT_TIMEOUT: Duration = Duration::from_secs(10);

@@ -263,14 +263,6 @@ fn write_loop(room: &Room, client: &Client) {
 }
 // ANCHOR_END: writer
 
-/// How a narrated call went: `ok`, or `failed: …`.
-fn result_text(result: &io::Result<()>) -> String {
-    match result {
-        Ok(()) => "ok".to_string(),
-        Err(e) => format!("failed: {e}"),
-    }
-}
-
 /// The command line (`demo`, `server`, `client`) is in `cli.rs`.
 fn main() -> ExitCode {
     cli::main()

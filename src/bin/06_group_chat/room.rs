@@ -9,10 +9,9 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
 use socket2::SockRef;
-use workbook::kit::narrate::Narrator;
+use workbook::kit::narrate::{Chatter, Narrator, result_text};
 
 use crate::cli::Settings;
-use crate::result_text;
 
 /// A name is 1 to this many visible characters.
 const MAX_NAME: usize = 32;
@@ -438,54 +437,3 @@ impl Room<'_> {
     }
 }
 // ANCHOR_END: shutdown
-
-/// Narration that stays readable when the room is busy: the first few events of a kind in
-/// each second are told, the rest only counted (`… 4,996 more broadcasts`).
-pub struct Chatter<'a> {
-    say: &'a Narrator,
-    what: &'static str,
-    window: Mutex<(Instant, u32, u64)>,
-}
-
-/// How many events of one kind are told in full each second.
-const TOLD_PER_SECOND: u32 = 5;
-
-impl<'a> Chatter<'a> {
-    fn new(say: &'a Narrator, what: &'static str) -> Chatter<'a> {
-        Chatter {
-            say,
-            what,
-            window: Mutex::new((Instant::now(), 0, 0)),
-        }
-    }
-
-    /// Say how many events went untold, and start counting afresh.
-    fn flush(&self) {
-        let mut window = lock(&self.window);
-        self.restart(&mut window);
-    }
-
-    fn restart(&self, window: &mut (Instant, u32, u64)) {
-        if window.2 > 0 {
-            self.say
-                .note(format!("… {} more {} not shown", window.2, self.what));
-        }
-        *window = (Instant::now(), 0, 0);
-    }
-
-    pub fn tell(&self, text: impl FnOnce() -> String) {
-        if self.say.is_quiet() {
-            return;
-        }
-        let mut window = lock(&self.window);
-        if window.0.elapsed() >= Duration::from_secs(1) {
-            self.restart(&mut window);
-        }
-        if window.1 < TOLD_PER_SECOND {
-            window.1 += 1;
-            self.say.note(text());
-        } else {
-            window.2 += 1;
-        }
-    }
-}

@@ -10,6 +10,7 @@
 //! cargo run --release --bin bench -- udp 127.0.0.1:7003 --size 64 --duration 5
 //! cargo run --release --bin bench -- chat 127.0.0.1:7006 --clients 100 --lines 2000 --stalled 1
 //! cargo run --release --bin bench -- suite                # every lesson server, side by side
+//! cargo run --release --bin bench -- idle --clients 1000,5000   # threads and memory per idle client
 //! ```
 //!
 //! Each mode prints a report (throughput, latency percentiles, errors, mismatches) on stdout,
@@ -18,6 +19,7 @@
 mod chat;
 mod connect;
 mod echo;
+mod idle;
 mod report;
 mod suite;
 mod udp;
@@ -118,6 +120,8 @@ enum Mode {
     /// Start every lesson server and the peers, measure them side by side, write a Markdown
     /// table and SVG charts.
     Suite(suite::Args),
+    /// Threads and resident memory of lesson servers holding N idle clients (lesson 07).
+    Idle(idle::Args),
     /// A minimal std thread-per-connection echo server: the suite's baseline. Prints
     /// `listening on ADDR`.
     #[command(hide = true)]
@@ -190,6 +194,7 @@ fn run(cli: Cli) -> Result<()> {
             })?
         }
         Mode::Suite(args) => return suite::run(&args),
+        Mode::Idle(args) => return idle::run(&args),
         Mode::BaselineEcho { port } => return echo::baseline_server(port),
         Mode::BaselineTime => return suite::baseline_time_server(),
     };

@@ -42,11 +42,17 @@ use crate::checker::harness::Target;
 /// It makes `pub const LESSON: Lesson`, and a macro `tests: NAME` exported at the crate root
 /// that a lesson's test file calls with its built binary, `workbook::l02_echo_tests!(BUILT);`,
 /// to get one `#[test]` per check: the ids are never typed a second time.
+///
+/// A lesson that keeps an earlier lesson's contract whole (07 serves 06's chat) says so once,
+/// `inherits: [l06_group_chat, l06_group_chat_tests],` before its `checks`: its `LESSON` is the
+/// earlier lesson's checks, unchanged (their hints still point at the page that states that
+/// contract), then its own; its test macro makes a `#[test]` for each of them.
 macro_rules! lesson {
     (
         $(#[$meta:meta])*
         name: $name:literal,
         tests: $tests:ident,
+        $(inherits: [$parent:ident, $parent_tests:ident] $(,)?)?
         checks: [
             $(
                 $id:ident {
@@ -58,28 +64,47 @@ macro_rules! lesson {
             ),+ $(,)?
         ] $(,)?
     ) => {
-        $(#[$meta])*
-        pub const LESSON: $crate::checker::checks::Lesson = $crate::checker::checks::Lesson {
-            name: $name,
-            checks: &[
-                $(
-                    $crate::checker::checks::Check {
-                        id: stringify!($id),
-                        title: $title,
-                        points: $points,
-                        hint: concat!("lessons/", $name, ".md#", $section, ": ", $hint),
-                        run: $id,
-                    }
-                ),+
-            ],
-        };
+        lesson!(@lesson [$($meta)*] $name [$($parent)?] [
+            $(
+                $crate::checker::checks::Check {
+                    id: stringify!($id),
+                    title: $title,
+                    points: $points,
+                    hint: concat!("lessons/", $name, ".md#", $section, ": ", $hint),
+                    run: $id,
+                }
+            ),+
+        ]);
 
         // The test generator needs `$` in its own matcher, which a macro cannot write directly:
         // hand it over as a token.
-        lesson!(@tests ($) $name, $tests, $($id),+);
+        lesson!(@tests ($) $name, $tests, [$($parent_tests)?], $($id),+);
     };
 
-    (@tests ($d:tt) $name:literal, $tests:ident, $($id:ident),+) => {
+    (@lesson [$($meta:meta)*] $name:literal [] [$($check:expr),+]) => {
+        $(#[$meta])*
+        pub const LESSON: $crate::checker::checks::Lesson = $crate::checker::checks::Lesson {
+            name: $name,
+            checks: &[$($check),+],
+        };
+    };
+
+    (@lesson [$($meta:meta)*] $name:literal [$parent:ident] [$($check:expr),+]) => {
+        /// This lesson's own checks, after those it inherits.
+        const OWN_CHECKS: &[$crate::checker::checks::Check] = &[$($check),+];
+        /// The inherited checks, then this lesson's own: built at compile time.
+        const ALL_CHECKS: [$crate::checker::checks::Check;
+            super::$parent::LESSON.checks.len() + OWN_CHECKS.len()] =
+            $crate::checker::checks::concat_checks(super::$parent::LESSON.checks, OWN_CHECKS);
+
+        $(#[$meta])*
+        pub const LESSON: $crate::checker::checks::Lesson = $crate::checker::checks::Lesson {
+            name: $name,
+            checks: &ALL_CHECKS,
+        };
+    };
+
+    (@tests ($d:tt) $name:literal, $tests:ident, [$($parent_tests:ident)?], $($id:ident),+) => {
         #[doc = concat!(
             "One `#[test]` per check of lesson `", $name, "`, run against `WORKBOOK_TARGET_",
             "<LESSON>` if set, else `$built` (`env!(\"CARGO_BIN_EXE_", $name, "\")`); and one test ",
@@ -87,7 +112,21 @@ macro_rules! lesson {
         )]
         #[macro_export]
         macro_rules! $tests {
+            // For a lesson that inherits these checks: the same tests, run as that lesson's.
+            (@for $d lesson:literal, $d built:expr) => {
+                $(
+                    #[test]
+                    fn $id() -> ::std::result::Result<(), $crate::checker::checks::Failure> {
+                        $crate::checker::checks::run_as_test($d lesson, stringify!($id), $d built)
+                    }
+                )+
+            };
+            // The ids these tests cover, inherited ones included.
+            (@ids) => {
+                [$($crate::$parent_tests!(@ids).as_slice(),)? &[$(stringify!($id)),+][..]].concat()
+            };
             ($d built:expr $d(,)?) => {
+                $($crate::$parent_tests!(@for $name, $d built);)?
                 $(
                     #[test]
                     fn $id() -> ::std::result::Result<(), $crate::checker::checks::Failure> {
@@ -98,7 +137,7 @@ macro_rules! lesson {
                 #[test]
                 fn every_check_of_the_lesson_has_a_test() {
                     if let Err(problem) =
-                        $crate::checker::checks::tests_cover($name, &[$(stringify!($id)),+])
+                        $crate::checker::checks::tests_cover($name, &$crate::$tests!(@ids))
                     {
                         panic!("{problem}");
                     }
@@ -106,6 +145,25 @@ macro_rules! lesson {
             };
         }
     };
+}
+
+/// `first`, then `then`, as one array: how a lesson that inherits checks builds its list at
+/// compile time (see [`lesson!`]'s `inherits`). `N` must be the sum of the two lengths.
+#[doc(hidden)]
+pub const fn concat_checks<const N: usize>(first: &[Check], then: &[Check]) -> [Check; N] {
+    assert!(first.len() + then.len() == N && N > 0);
+    let mut all = [if first.is_empty() { then[0] } else { first[0] }; N];
+    let mut i = 0;
+    while i < first.len() {
+        all[i] = first[i];
+        i += 1;
+    }
+    let mut j = 0;
+    while j < then.len() {
+        all[first.len() + j] = then[j];
+        j += 1;
+    }
+    all
 }
 
 /// A TCP lesson: [`lesson!`] plus the four error checks every TCP lesson shares, declared here
@@ -163,6 +221,8 @@ pub mod l03_udp;
 pub mod l04_threaded;
 pub mod l05_thread_pool;
 pub mod l06_group_chat;
+pub mod l07_event_loop;
+pub mod l08_protocol;
 
 /// One check of a lesson's contract, with the data a scorecard shows next to it.
 #[derive(Clone, Copy)]
@@ -211,6 +271,8 @@ pub const LESSONS: &[Lesson] = &[
     l04_threaded::LESSON,
     l05_thread_pool::LESSON,
     l06_group_chat::LESSON,
+    l07_event_loop::LESSON,
+    l08_protocol::LESSON,
 ];
 
 /// The lesson with this binary name.
@@ -302,8 +364,14 @@ mod tests {
                     lesson.name,
                     check.id
                 );
+                // A check inherited from an earlier lesson (07 runs all of 06's) points at the
+                // page where its contract is written: that lesson's.
+                let pages = LESSONS
+                    .iter()
+                    .filter(|l| l.name == lesson.name || l.check(check.id).is_some())
+                    .map(|l| format!("lessons/{}.md", l.name));
                 assert!(
-                    check.hint.contains(&format!("lessons/{}.md", lesson.name)),
+                    pages.into_iter().any(|page| check.hint.contains(&page)),
                     "{}: the hint of {} must point at the lesson page",
                     lesson.name,
                     check.id

@@ -226,7 +226,8 @@ mod tests {
         for name in ["02_echo", "02", "2", "echo"] {
             assert_eq!(find_lesson(name).map(|l| l.name), Some("02_echo"), "{name}");
         }
-        assert!(find_lesson("07").is_none());
+        assert_eq!(find_lesson("07").map(|l| l.name), Some("07_event_loop"));
+        assert!(find_lesson("99").is_none());
         assert!(find_lesson("").is_none());
     }
 

@@ -407,52 +407,16 @@ impl Server {
         args: &[&str],
         open_files: Option<u64>,
     ) -> Result<Server, Failure> {
-        let (mut process, _stdin, stdout) =
-            Process::spawn(target, args, Stdio::null(), open_files)?;
-        let stdout_rest = Shared::default();
-        let (first_line, first) = mpsc::channel();
-        let rest = stdout_rest.clone();
-        process.readers.push(std::thread::spawn(move || {
-            let mut reader = BufReader::new(stdout);
-            let mut line = Vec::new();
-            // A line longer than 4 KiB is not a `listening on` line; stop there.
-            let got = (&mut reader).take(4096).read_until(b'\n', &mut line);
-            let _ = first_line.send(got.map(|_| line));
-            drain(reader, rest).join().ok();
-        }));
+        let (process, line, stdout_rest) = first_line(target, args, "ADDR", open_files)?;
+        let text = String::from_utf8_lossy(&line);
         let fail = |reason: String, process: &Process| {
             Failure::new(reason)
                 .command(process.command_line())
-                .expected("a first line `listening on ADDR` on stdout, e.g. `listening on 127.0.0.1:40123`")
+                .expected(
+                    "a first line `listening on ADDR` on stdout, e.g. `listening on 127.0.0.1:40123`",
+                )
                 .stderr(process.stderr())
         };
-        let line = match first.recv_timeout(STARTUP_TIMEOUT) {
-            Ok(Ok(line)) if line.is_empty() => {
-                let status = process.wait_timeout(Duration::from_secs(1));
-                let how = status.map_or("closed stdout".to_string(), |s| format!("exited ({s})"));
-                return Err(fail(
-                    format!("the server {how} without printing `listening on ADDR`"),
-                    &process,
-                ));
-            }
-            Ok(Ok(line)) => line,
-            Ok(Err(e)) => {
-                return Err(fail(
-                    format!("could not read the server's stdout: {e}"),
-                    &process,
-                ));
-            }
-            Err(_) => {
-                return Err(fail(
-                    format!(
-                        "no `listening on ADDR` line within {} s",
-                        STARTUP_TIMEOUT.as_secs()
-                    ),
-                    &process,
-                ));
-            }
-        };
-        let text = String::from_utf8_lossy(&line);
         let addr = text
             .strip_suffix('\n')
             .and_then(|l| l.strip_prefix("listening on "))
@@ -493,6 +457,110 @@ impl Server {
         Failure::new(reason)
             .command(self.process.command_line())
             .stderr(self.stderr())
+    }
+}
+
+/// Start `target args` and wait (at most [`STARTUP_TIMEOUT`]) for its first stdout line, which
+/// a server prints when ready: `listening on WHAT`. Returns the process, the line, and what
+/// stdout holds after it.
+fn first_line(
+    target: &Target,
+    args: &[&str],
+    what: &str,
+    open_files: Option<u64>,
+) -> Result<(Process, Vec<u8>, Shared), Failure> {
+    let (mut process, _stdin, stdout) = Process::spawn(target, args, Stdio::null(), open_files)?;
+    let stdout_rest = Shared::default();
+    let (first_line, first) = mpsc::channel();
+    let rest = stdout_rest.clone();
+    process.readers.push(std::thread::spawn(move || {
+        let mut reader = BufReader::new(stdout);
+        let mut line = Vec::new();
+        // A line longer than 4 KiB is not a `listening on` line; stop there.
+        let got = (&mut reader).take(4096).read_until(b'\n', &mut line);
+        let _ = first_line.send(got.map(|_| line));
+        drain(reader, rest).join().ok();
+    }));
+    let fail = |reason: String, process: &Process| {
+        Failure::new(reason)
+            .command(process.command_line())
+            .expected(if what == "ADDR" {
+                "a first line `listening on ADDR` on stdout, e.g. `listening on 127.0.0.1:40123`"
+                    .to_string()
+            } else {
+                format!("a first line `listening on {what}` on stdout")
+            })
+            .stderr(process.stderr())
+    };
+    let line = match first.recv_timeout(STARTUP_TIMEOUT) {
+        Ok(Ok(line)) if line.is_empty() => {
+            let status = process.wait_timeout(Duration::from_secs(1));
+            let how = status.map_or("closed stdout".to_string(), |s| format!("exited ({s})"));
+            return Err(fail(
+                format!("the server {how} without printing `listening on {what}`"),
+                &process,
+            ));
+        }
+        Ok(Ok(line)) => line,
+        Ok(Err(e)) => {
+            return Err(fail(
+                format!("could not read the server's stdout: {e}"),
+                &process,
+            ));
+        }
+        Err(_) => {
+            return Err(fail(
+                format!(
+                    "no `listening on {what}` line within {} s",
+                    STARTUP_TIMEOUT.as_secs()
+                ),
+                &process,
+            ));
+        }
+    };
+    Ok((process, line, stdout_rest))
+}
+
+/// A server under test listening on a Unix domain socket: `server --unix PATH` printed
+/// `listening on PATH`.
+pub struct UnixServer {
+    /// The socket file's path.
+    pub path: std::path::PathBuf,
+    /// The running process (dropped ⇒ killed).
+    pub process: Process,
+}
+
+impl UnixServer {
+    /// Start `target server --unix PATH -q EXTRA…` and wait for `listening on PATH`.
+    pub fn start(
+        target: &Target,
+        path: &std::path::Path,
+        extra: &[&str],
+    ) -> Result<UnixServer, Failure> {
+        let shown = path.display().to_string();
+        let mut args = vec!["server", "--unix", &shown, "-q"];
+        args.extend_from_slice(extra);
+        let (process, line, _) = first_line(target, &args, &shown, None)?;
+        if line != format!("listening on {shown}\n").as_bytes() {
+            return Err(
+                Failure::new("the first line on stdout is not `listening on PATH`")
+                    .command(process.command_line())
+                    .expected(format!("listening on {shown}"))
+                    .received(line)
+                    .stderr(process.stderr()),
+            );
+        }
+        Ok(UnixServer {
+            path: path.to_path_buf(),
+            process,
+        })
+    }
+
+    /// A failure that carries this server's command line and stderr as evidence.
+    pub fn failure(&self, reason: impl Into<String>) -> Failure {
+        Failure::new(reason)
+            .command(self.process.command_line())
+            .stderr(self.process.stderr())
     }
 }
 

@@ -1,0 +1,373 @@
+#!/usr/bin/env python3
+"""Lesson 08 in Python: a request/response protocol — length, JSON header, content.
+
+A complete, correct version of the lesson's contract. Grade it like any student's program:
+
+    WORKBOOK_TARGET_08_PROTOCOL="python3 examples/python/08_protocol.py" cargo test --test 08_protocol
+
+A frame is a 2-byte big-endian header length, a UTF-8 JSON header (byteorder, content-type,
+content-encoding, content-length), then exactly content-length bytes of content.
+"""
+
+import datetime
+import json
+import os
+import signal
+import socket
+import stat
+import sys
+import tempfile
+import threading
+import zlib
+
+import contract
+
+MAX_HEADER = 8 * 1024  # bytes of JSON header
+MAX_CONTENT = 1 << 20  # bytes of content: 1 MiB
+JSON, UTF8 = "application/json", "utf-8"
+BINARY, RAW = "application/octet-stream", "binary"
+REQUIRED = ("byteorder", "content-type", "content-encoding", "content-length")
+IDLE_TIMEOUT = 30  # seconds a connection may stay silent
+MAX_CONNECTIONS = 64
+
+DICTIONARY = {
+    "socket": "an endpoint of a conversation between two programs",
+    "port": "a 16-bit number that picks one program on a host",
+    "frame": "one message on a byte stream: length, header, content",
+    "endian": "the order of a number's bytes; big-endian puts the most significant first",
+    "🦀": "Ferris, the Rust crab",
+}
+
+
+class FrameError(contract.ContractError):
+    """A frame that breaks the protocol; the message says how."""
+
+
+class Refusal(Exception):
+    """A well-formed request the server will not answer."""
+
+
+# --- framing ---------------------------------------------------------------------------------
+
+def length_prefix(n):
+    """The header's length as 2 bytes, big-endian (network byte order)."""
+    return n.to_bytes(2, "big")
+
+
+def encode(content_type, encoding, content):
+    header = json.dumps({
+        "byteorder": sys.byteorder,
+        "content-type": content_type,
+        "content-encoding": encoding,
+        "content-length": len(content),
+    }, separators=(",", ":")).encode("utf-8")
+    return length_prefix(len(header)) + header + content
+
+
+def encode_json(value):
+    return encode(JSON, UTF8, json.dumps(value, ensure_ascii=False).encode("utf-8"))
+
+
+def recv_exactly(sock, n, part, end_ok=False):
+    """Exactly n bytes, however many recv() calls it takes. The buffer grows with what arrives,
+    never with what was claimed. None if the stream ends before the first byte and end_ok."""
+    data = bytearray()
+    while len(data) < n:
+        chunk = sock.recv(min(n - len(data), 65536))
+        if not chunk:
+            if end_ok and not data:
+                return None
+            raise FrameError(f"truncated frame: the stream ended after {len(data)} of the "
+                             f"{n} bytes of the {part}")
+        data += chunk
+    return bytes(data)
+
+
+def check_header(raw):
+    try:
+        header = json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError) as e:
+        raise FrameError(f"invalid header: {e}")
+    if not isinstance(header, dict):
+        raise FrameError("invalid header: not a JSON object")
+    for field in REQUIRED:
+        if field not in header:
+            raise FrameError(f"invalid header: missing field `{field}`")
+    length = header["content-length"]
+    if not isinstance(length, int) or isinstance(length, bool) or length < 0:
+        raise FrameError("invalid header: content-length must be a whole number of bytes")
+    if header["byteorder"] not in ("big", "little"):
+        raise FrameError("invalid header: byteorder must be big or little")
+    return header
+
+
+def read_frame(sock):
+    """(header, content), or None when the stream ends cleanly between frames."""
+    prefix = recv_exactly(sock, 2, "header length", end_ok=True)
+    if prefix is None:
+        return None
+    header_length = int.from_bytes(prefix, "big")
+    if header_length > MAX_HEADER:  # a claim, checked before reading anything for it
+        raise FrameError(f"header length {header_length} is over the limit of {MAX_HEADER} bytes")
+    header = check_header(recv_exactly(sock, header_length, "header"))
+    if header["content-length"] > MAX_CONTENT:  # refused before a byte of content is read
+        raise FrameError(f"content-length {header['content-length']} is over the limit of "
+                         f"{MAX_CONTENT} bytes")
+    return header, recv_exactly(sock, header["content-length"], "content")
+
+
+# --- the server ------------------------------------------------------------------------------
+
+def now():
+    moment = datetime.datetime.now(datetime.timezone.utc)
+    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def respond(header, content):
+    kind = (header["content-type"], header["content-encoding"])
+    if kind == (BINARY, RAW):
+        return encode(BINARY, RAW, content)  # binary content is an echo
+    if kind != (JSON, UTF8):
+        raise Refusal(f"unsupported content: content-type `{kind[0]}` with content-encoding `{kind[1]}`")
+    try:
+        body = json.loads(content.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError) as e:
+        raise Refusal(f"the content is not valid JSON: {e}")
+    if not isinstance(body, dict) or "action" not in body:
+        raise Refusal("missing field `action` in the request")
+    action = body["action"]
+    if action == "search":
+        if not isinstance(body.get("value"), str):
+            raise Refusal("missing field `value` in the request")
+        result = DICTIONARY.get(body["value"])
+    elif action == "echo":
+        if "value" not in body:
+            raise Refusal("missing field `value` in the request")
+        result = body["value"]
+    elif action == "time":
+        result = now()
+    else:
+        raise Refusal(f"unknown action `{action}`: the actions are search, echo and time")
+    response = {"action": action, "result": result}
+    if "value" in body:
+        response["value"] = body["value"]
+    return encode_json(response)
+
+
+def refuse(conn, why):
+    """An error frame, then a graceful close: FIN after the frame, and a short bounded drain so
+    that closing with unread data does not send a reset over the error frame."""
+    try:
+        conn.sendall(encode_json({"error": why}))
+        conn.shutdown(socket.SHUT_WR)
+        conn.settimeout(1)
+        drained = 0
+        while drained < MAX_CONTENT:
+            data = conn.recv(65536)
+            if not data:
+                break
+            drained += len(data)
+    except OSError:
+        pass
+
+
+def serve_connection(conn, args):
+    with conn:
+        conn.settimeout(IDLE_TIMEOUT)
+        while True:
+            try:
+                frame = read_frame(conn)
+            except FrameError as e:
+                return refuse(conn, str(e))
+            except socket.timeout:
+                return refuse(conn, f"no complete frame within {IDLE_TIMEOUT} s")
+            except OSError:
+                return
+            if frame is None:
+                return
+            try:
+                response = respond(*frame)
+            except Refusal as e:
+                return refuse(conn, str(e))
+            try:
+                conn.sendall(response)
+            except OSError:
+                return
+
+
+def serve(listener, args, exit_after=None):
+    active = threading.BoundedSemaphore(MAX_CONNECTIONS)
+    served = 0
+    workers = []
+    while exit_after is None or served < exit_after:
+        conn, _ = listener.accept()
+        served += 1
+        contract.say(args, f"accepted connection {served}")
+        if not active.acquire(blocking=False):
+            refuse(conn, f"busy: {MAX_CONNECTIONS} connections already")
+            conn.close()
+            continue
+
+        def work(conn=conn):
+            try:
+                serve_connection(conn, args)
+            finally:
+                active.release()
+
+        worker = threading.Thread(target=work, daemon=True)
+        worker.start()
+        workers.append(worker)
+    for worker in workers:
+        worker.join()
+
+
+def listen_unix(path, args):
+    """AF_UNIX: a stale socket file is replaced, anything else at the path is left alone."""
+    try:
+        mode = os.lstat(path).st_mode
+    except FileNotFoundError:
+        mode = None
+    if mode is not None:
+        if not stat.S_ISSOCK(mode):
+            raise contract.ContractError(f"{path} exists and is not a socket: refusing to replace it")
+        probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            probe.connect(path)
+        except ConnectionRefusedError:
+            os.unlink(path)
+            contract.say(args, f"removed {path}: a stale socket file nobody listens on")
+        else:
+            raise contract.ContractError(f"{path} is in use: another server is listening on it")
+        finally:
+            probe.close()
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    old = os.umask(0o177)  # the file is created rw------- : only its owner may connect
+    try:
+        sock.bind(path)
+    except OSError as e:
+        raise contract.ContractError(f"failed to bind {path}: {e.strerror or e}")
+    finally:
+        os.umask(old)
+    sock.listen(16)
+    return sock
+
+
+def run_server(args):
+    def stop(signum, frame):
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, stop)
+    if args.unix:
+        listener = listen_unix(args.unix, args)
+        print(f"listening on {args.unix}", flush=True)
+        try:
+            serve(listener, args, args.exit_after)
+        except KeyboardInterrupt:
+            pass
+        finally:
+            os.unlink(args.unix)  # the socket file goes with the server
+    else:
+        listener = contract.listen(args.host, args.port)
+        contract.announce(listener)
+        try:
+            serve(listener, args, args.exit_after)
+        except KeyboardInterrupt:
+            pass
+
+
+# --- the client ------------------------------------------------------------------------------
+
+def request(action, value):
+    if action == "echo" and value is not None:
+        return encode(BINARY, RAW, value.encode("utf-8"))
+    body = {"action": action} if value is None else {"action": action, "value": value}
+    return encode_json(body)
+
+
+def show(header, content):
+    if header["content-type"] != JSON:
+        print(f"binary: {len(content)} bytes, crc32 {zlib.crc32(content):08x}", flush=True)
+        return
+    value = json.loads(content.decode("utf-8"))
+    print(json.dumps(value, indent=2, ensure_ascii=False), flush=True)
+    if isinstance(value, dict) and "error" in value:
+        raise contract.ContractError(f"the server refused the request: {value['error']}")
+
+
+def requests(args):
+    if args.action:
+        yield args.action, args.value
+        return
+    for line in sys.stdin:
+        line = line.rstrip("\r\n")
+        action, _, value = line.partition(" ")
+        if action:
+            yield action, (value if _ else None)
+
+
+def talk(sock, pairs):
+    for action, value in pairs:
+        sock.sendall(request(action, value))
+        frame = read_frame(sock)
+        if frame is None:
+            raise contract.ContractError("the server closed the connection without answering")
+        show(*frame)
+    sock.shutdown(socket.SHUT_WR)
+    if read_frame(sock) is not None:
+        raise contract.ContractError("the server sent a frame we did not ask for")
+
+
+def connect_unix(path):
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    sock.settimeout(30)
+    try:
+        sock.connect(path)
+    except OSError as e:
+        sock.close()
+        raise contract.ContractError(f"failed to connect to {path}: {e.strerror or e}")
+    return sock
+
+
+def run_client(args):
+    sock = connect_unix(args.unix) if args.unix else contract.connect(args.host, args.port, timeout=30)
+    with sock:
+        talk(sock, requests(args))
+
+
+def demo(args):
+    listener = contract.listen("127.0.0.1", 0)
+    host, port = listener.getsockname()[:2]
+    server = threading.Thread(target=serve, args=(listener, args, 1))
+    server.start()
+    with contract.connect(host, port) as sock:
+        talk(sock, [("search", "socket"), ("echo", "hello"), ("time", None)])
+    server.join()
+    with tempfile.TemporaryDirectory() as folder:
+        path = os.path.join(folder, "08.sock")
+        listener = listen_unix(path, args)
+        server = threading.Thread(target=serve, args=(listener, args, 1))
+        server.start()
+        with connect_unix(path) as sock:
+            talk(sock, [("search", "frame")])
+        server.join()
+    print(f"try: python3 {sys.argv[0]} server", file=sys.stderr)
+
+
+def main():
+    top, server, client = contract.parser("Lesson 08: a request/response protocol", 7008)
+    for mode in (server, client):
+        mode.add_argument("--unix", metavar="PATH")
+    server.add_argument("--exit-after", type=int)
+    client.add_argument("action", nargs="?")
+    client.add_argument("value", nargs="?")
+    args = top.parse_args()
+    if args.mode == "server":
+        run_server(args)
+    elif args.mode == "client":
+        run_client(args)
+    else:
+        demo(args)
+
+
+if __name__ == "__main__":
+    contract.run(main)

@@ -1,0 +1,168 @@
+//! # Lesson 07 — one thread, thousands of clients: an event loop
+//!
+//! Lesson 06's group chat — the same lines on the wire, the same commands, the same
+//! `* NAME left (too slow)` — served by **one thread**. Lesson 06 gave each client two threads
+//! that may block; here nothing ever blocks except one call, the poller's wait:
+//!
+//! 1. every socket is **non-blocking**: `accept`, `recv` and `send` return `WouldBlock`
+//!    (`EWOULDBLOCK`) instead of waiting;
+//! 2. one call — `epoll_wait`, through `mio::Poll` — waits until *some* socket is ready, and
+//!    says which, and for what (readable, writable);
+//! 3. the loop does what each ready socket allows, without waiting, and goes back to 2.
+//!
+//! What a thread used to remember on its stack (how much of a line has arrived, what is left to
+//! send) now lives in a [`room::Conn`] per connection: a read buffer split at `\n`, a bounded
+//! write buffer, and whether we asked to hear when the socket is writable — only while there is
+//! something to write.
+//!
+//! Run it:
+//!
+//! ```text
+//! cargo run --bin 07_event_loop                               # demo: the loop, narrated
+//! cargo run --bin 07_event_loop -- server                     # terminal 1
+//! cargo run --bin 07_event_loop -- client --name ana          # terminal 2
+//! nc 127.0.0.1 7007                                           # terminal 3: plain netcat joins too
+//! ```
+//!
+//! The page: `lessons/07_event_loop.md`.
+
+mod cli;
+mod client;
+mod demo;
+mod room;
+
+use std::io;
+use std::net::TcpListener;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use mio::{Events, Interest, Poll, Token, Waker};
+use workbook::kit::narrate::Narrator;
+use workbook::kit::shutdown::Stop;
+
+use room::{Room, Settings};
+
+const LESSON: &str = "07_event_loop";
+
+/// The listening socket's token: the poller names each ready socket by the token we gave it.
+const LISTENER: Token = Token(0);
+/// The waker's token: another thread (the signal handler's, or the demo's) ends a `poll`.
+const WAKER: Token = Token(1);
+/// Connections are numbered from here, in order of arrival.
+const FIRST_CLIENT: usize = 2;
+
+/// How many readiness events one `poll` can hand back; more wait for the next call.
+const EVENTS_PER_POLL: usize = 1024;
+
+fn main() -> std::process::ExitCode {
+    cli::main()
+}
+
+// ANCHOR: serve
+/// The whole server: one thread, one loop. Returns when `stop` is set (Ctrl-C, SIGTERM,
+/// `--exit-after`), after telling every client and sending what is left (bounded).
+fn serve(listener: TcpListener, settings: &Settings, stop: &Stop, say: &Narrator) -> Result<()> {
+    // 1. A non-blocking listener: accept() says WouldBlock when no connection is waiting.
+    listener
+        .set_nonblocking(true)
+        .context("fcntl(O_NONBLOCK) failed")?;
+    say.call(
+        "fcntl(listener, F_SETFL, O_NONBLOCK)",
+        "ok: no call on it will wait",
+    );
+    let mut listener = mio::net::TcpListener::from_std(listener);
+
+    // 2. The poller: an epoll instance, and the sockets it watches, each with a token.
+    let mut poll = Poll::new().context("epoll_create() failed")?;
+    say.call("epoll_create1()", "ok: the poller (mio::Poll)");
+    poll.registry()
+        .register(&mut listener, LISTENER, Interest::READABLE)
+        .context("epoll_ctl(ADD, listener) failed")?;
+    say.call("epoll_ctl(ADD, listener, readable)", "ok");
+    // A stop asked for by another thread must end our wait: the waker is one more source.
+    // The loop keeps its own handle: the eventfd closes when the last one is dropped, and a
+    // wake-up written just before that close would be lost.
+    let waker = Arc::new(Waker::new(poll.registry(), WAKER).context("eventfd() failed")?);
+    let waking = waker.clone();
+    stop.on_stop(move || {
+        let _ = waking.wake();
+    });
+
+    let mut room = Room::new(settings, say);
+    let mut events = Events::with_capacity(EVENTS_PER_POLL);
+    while !stop.is_stopped() {
+        // 3. Wait until a socket is ready — or a deadline of ours comes (a stall timeout).
+        let timeout = room.next_timeout();
+        if let Err(e) = poll.poll(&mut events, timeout) {
+            if e.kind() == io::ErrorKind::Interrupted {
+                continue; // a signal arrived during the wait: look at the flag, wait again
+            }
+            return Err(e).context("epoll_wait() failed");
+        }
+        room.narrate_wake_up(&events, timeout);
+        // 4. Do what each ready socket allows, without waiting.
+        for event in events.iter() {
+            match event.token() {
+                LISTENER => accept_all(&listener, &mut room, stop, poll.registry())?,
+                WAKER => {} // the stop flag is looked at by the loop
+                Token(id) => room.ready(
+                    id,
+                    event.is_readable() || event.is_read_closed() || event.is_error(),
+                    event.is_writable() || event.is_write_closed(),
+                ),
+            }
+        }
+        // 5. Read what the ready sockets hold, a fair turn each; then send what is queued.
+        room.read_input(poll.registry());
+        room.flush(poll.registry());
+        room.drop_stalled(poll.registry());
+    }
+    // Stop accepting (close the listener), tell everyone, send what is left.
+    drop((listener, waker));
+    say.call("close(listener)", "ok: no new connections");
+    room.shut_down(&mut poll, &mut events)
+}
+// ANCHOR_END: serve
+
+// ANCHOR: accept
+/// accept() until it says WouldBlock. The poller reports a readiness *change* once (mio is
+/// edge-triggered), so every connection waiting must be taken now, not one per wake-up.
+fn accept_all(
+    listener: &mio::net::TcpListener,
+    room: &mut Room,
+    stop: &Stop,
+    registry: &mio::Registry,
+) -> Result<()> {
+    while !stop.is_stopped() {
+        match listener.accept() {
+            Ok((conn, peer)) => {
+                let n = stop.accepted(); // `--exit-after K` stops the loop after the K-th
+                room.say
+                    .call("accept()", format!("connection {n} from {peer}"));
+                room.admit(conn, peer, registry);
+            }
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                room.chatter
+                    .tell(|| "accept() → WouldBlock: nobody else is waiting".to_string());
+                return Ok(());
+            }
+            // The client gave up between the handshake and our accept(): not our problem.
+            Err(e) if e.kind() == io::ErrorKind::ConnectionAborted => continue,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            // Out of descriptors (EMFILE): say so; the waiting client stays in the backlog.
+            Err(e) => {
+                room.say.warn(format!("accept() failed: {e}"));
+                return Ok(());
+            }
+        }
+    }
+    Ok(())
+}
+// ANCHOR_END: accept
+
+/// A client's stall timeout when none is given, as in lesson 06.
+pub const DEFAULT_STALL_MS: u64 = 5000;
+
+/// How long `shut_down` waits past the stall timeout for the last lines to leave.
+pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(1);
