@@ -85,7 +85,8 @@ def start_worker(name, target, args):
 def join_workers(threads, stop):
     """Each worker finishes the client it is serving and returns; wait for every one."""
     for thread in threads:
-        thread.join()
+        while thread.is_alive():
+            thread.join(0.5)  # bounded: the main thread must get back to run a signal handler
 
 
 def limit_idle(conn, args):

@@ -421,8 +421,8 @@ def stop_on_signals():
 
 
 def client(args):
-    sock = contract.connect(args.host, args.port, timeout=None)
-    sock.settimeout(None)
+    sock = contract.connect(args.host, args.port)  # at most 10 s for connect() itself
+    sock.settimeout(None)  # then a chat may be quiet for as long as it likes
     quitting = threading.Event()
 
     def printer():

@@ -13,6 +13,7 @@ This module is that shell; each lesson file holds the lesson's own socket calls.
 
 import argparse
 import errno
+import select
 import socket
 import sys
 import time
@@ -108,6 +109,12 @@ def accept_retrying(listener, stopped=lambda: False, say=lambda text: None):
     never a busy loop), a failed connection skipped. None when stopped() while waiting."""
     backoff = Backoff()
     while True:
+        # Python runs a signal handler only between bytecodes, and a signal delivered to
+        # another thread does not interrupt this one's accept(): wait in bounded slices, so a
+        # stop asked for by a handler is seen within half a second.
+        while not select.select([listener], [], [], 0.5)[0]:
+            if stopped():
+                return None
         try:
             return listener.accept()
         except OSError as e:

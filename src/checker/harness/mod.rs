@@ -330,12 +330,36 @@ impl Process {
         }
     }
 
-    /// The exit status if the process has exited, without waiting.
+    /// The exit status if the process has exited, without waiting. When it has, whatever it
+    /// left running in its process group is killed first, while its zombie still holds the
+    /// group's id (after reaping, that number may be reused: see [`Process::kill`]).
     pub fn try_status(&mut self) -> Option<ExitStatus> {
-        if self.status.is_none() {
+        if self.status.is_none() && self.exited_unreaped() {
+            let group = -(self.child.id() as libc::pid_t);
+            // SAFETY: kill(2) has no memory-safety preconditions; the group's id is still ours.
+            unsafe { libc::kill(group, libc::SIGKILL) };
             self.status = self.child.try_wait().ok().flatten();
         }
         self.status
+    }
+
+    /// Whether the process has exited, without reaping it (`waitid` with `WNOWAIT`).
+    fn exited_unreaped(&self) -> bool {
+        // SAFETY: an all-zero siginfo_t is a valid value; waitid writes into the one we pass.
+        let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
+        let options = libc::WEXITED | libc::WNOHANG | libc::WNOWAIT;
+        // SAFETY: waitid only writes `info`; P_PID names our own unreaped child.
+        let found = unsafe {
+            libc::waitid(
+                libc::P_PID,
+                self.child.id() as libc::id_t,
+                &mut info,
+                options,
+            )
+        };
+        // With WNOHANG, si_pid stays 0 while the child is still running.
+        // SAFETY: si_pid is valid to read for a siginfo_t that waitid filled or left zeroed.
+        found == 0 && unsafe { info.si_pid() } != 0
     }
 
     /// Everything the program wrote on stderr so far (up to [`KEEP_BYTES`]).
@@ -345,8 +369,14 @@ impl Process {
 
     /// Kill the whole process group (the program and anything it forked) and reap it.
     pub fn kill(&mut self) {
-        // SAFETY: as in `signal`; a negative pid names the process group we created at spawn.
-        unsafe { libc::kill(-(self.child.id() as libc::pid_t), libc::SIGKILL) };
+        // Only while the leader is not reaped: until then its pid — the group's id — cannot be
+        // reused. Once reaped (it exited, and `try_status` collected it), that number may
+        // already belong to another test's server, leader of a group of its own, and this
+        // SIGKILL would end it instead (seen: a 05 server reset mid-check, under load).
+        if self.try_status().is_none() {
+            // SAFETY: as in `signal`; a negative pid names the process group we created at spawn.
+            unsafe { libc::kill(-(self.child.id() as libc::pid_t), libc::SIGKILL) };
+        }
         let _ = self.child.kill();
         if self.status.is_none() {
             self.status = self.child.wait().ok();
