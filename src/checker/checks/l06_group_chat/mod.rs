@@ -5,7 +5,9 @@
 //! `/who`, `/quit` and `quit`; `* NAME left` however a client goes; lines over 4096 bytes are
 //! refused and discarded; invalid UTF-8 is replaced; `--max-clients`; a client that stops
 //! reading is dropped (`* NAME left (too slow)`) while a burst costs nobody anything;
-//! `* server shutting down` on SIGTERM and after `--exit-after K` connections.
+//! `* server shutting down` on SIGTERM and after `--exit-after K` connections. What the room
+//! lets through (`hostile.rs`): no control character relayed or printed raw, an ASCII name
+//! grammar, names unique however they are written; running out of descriptors ends nothing.
 //! Client: `client [--name NAME]` sends `/nick NAME`, then each stdin line, then `/quit`, and
 //! prints every line the server sends; it exits 0 when the server closes.
 //!
