@@ -203,6 +203,13 @@ class Room:
             return
         try:
             sock.sendall(encode("! server busy"))
+        except OSError:
+            pass
+        self.writer_done(cid, sock)
+
+    def writer_done(self, cid, sock):
+        """Close the connection (both ways: this wakes its reader too); shutdown stops waiting for it."""
+        try:
             sock.shutdown(socket.SHUT_RDWR)
         except OSError:
             pass
@@ -329,13 +336,7 @@ def write_loop(room, cid, outbox, sock):
             sock.sendall(b"".join(batch))
     except OSError:
         room.leave(cid)
-    try:
-        sock.shutdown(socket.SHUT_RDWR)
-    except OSError:
-        pass
-    with room.writers_done:
-        room.writing.pop(cid, None)
-        room.writers_done.notify_all()
+    room.writer_done(cid, sock)
 
 
 def start_thread(target, *args):
@@ -376,14 +377,11 @@ def serve(listener, room, exit_after=None, wakeup=None):
             except BlockingIOError:
                 continue
             except OSError as e:
-                if e.errno in contract.THIS_CONNECTION:
-                    continue
-                if e.errno not in contract.SHORTAGE:
-                    raise
                 # Out of descriptors: a shortage that ends when a client leaves. Wait (for the
                 # wake-up byte too), then try again; the room goes on meanwhile.
-                wait = backoff.next()
-                room.say(f"accept() failed: {e.strerror}; temporary: accept() again in {int(wait * 1000)} ms")
+                wait = contract.shortage_wait(e, backoff, room.say)
+                if wait is None:
+                    continue
                 if wakeup is None:
                     time.sleep(wait)
                     continue

@@ -341,14 +341,11 @@ def serve(listener, args, stall, exit_after=None, wakeup=None):
                     except (BlockingIOError, InterruptedError):
                         break
                     except OSError as e:
-                        if e.errno in contract.THIS_CONNECTION:
+                        wait = contract.shortage_wait(e, backoff, room.say)
+                        if wait is None:
                             continue
-                        if e.errno not in contract.SHORTAGE:
-                            raise
                         # Out of descriptors: the listener stays "ready", so stop watching it
                         # for a backoff (10 ms doubling to 1 s) instead of spinning.
-                        wait = backoff.next()
-                        room.say(f"accept() failed: {e.strerror}; temporary: accept() again in {int(wait * 1000)} ms")
                         selector.unregister(listener)
                         accept_again = time.monotonic() + wait
                         break

@@ -104,6 +104,18 @@ class Backoff:
         self.wait = FIRST_WAIT
 
 
+def shortage_wait(error, backoff, say):
+    """What to do about an accept() error: None, take the next connection at once (that client
+    gave up); or how many seconds to wait first (a shortage, narrated). Anything else is raised."""
+    if error.errno in THIS_CONNECTION:
+        return None
+    if error.errno not in SHORTAGE:
+        raise error
+    wait = backoff.next()
+    say(f"accept() failed: {error.strerror}; temporary: accept() again in {int(wait * 1000)} ms")
+    return wait
+
+
 def accept_retrying(listener, stopped=lambda: False, say=lambda text: None):
     """accept() that a busy server survives: a shortage is waited out (10 ms doubling to 1 s,
     never a busy loop), a failed connection skipped. None when stopped() while waiting."""
@@ -118,14 +130,9 @@ def accept_retrying(listener, stopped=lambda: False, say=lambda text: None):
         try:
             return listener.accept()
         except OSError as e:
-            if e.errno in SHORTAGE:
-                wait = backoff.next()
-                say(f"accept() failed: {e.strerror}; temporary: accept() again in {int(wait * 1000)} ms")
+            wait = shortage_wait(e, backoff, say)
+            if wait is not None:
                 time.sleep(wait)
-            elif e.errno in THIS_CONNECTION:
-                say(f"accept() failed: {e.strerror}; that client is gone, next one")
-            else:
-                raise
         if stopped():
             return None
 

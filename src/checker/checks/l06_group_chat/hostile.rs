@@ -183,23 +183,7 @@ pub fn client_prints_no_control_characters(target: &Target) -> Outcome {
         .map(|(_, text)| format!("[mallory] {text}\n"))
         .collect();
     let sent = format!("* welcome someone, 2 online\n{hostile}{SHUTTING_DOWN}\n");
-    let stub = {
-        let sent = sent.clone();
-        TcpStub::start("127.0.0.1:0", move |stream| {
-            stream
-                .write_all(sent.as_bytes())
-                .map_err(Failure::io("the test's server could not send"))?;
-            Ok(Vec::new()) // and the connection closes
-        })?
-    };
-    let port = stub.addr.port().to_string();
-    let finished = run_with(
-        target,
-        &["client", "--port", &port, "-q"],
-        Input::KeptOpen,
-        Duration::from_secs(5),
-    )?;
-    stub.finish()?;
+    let finished = super::client::client_hearing(target, sent.clone())?;
     // Whether the client exits when the server closes is `client_exits_when_server_closes`'s
     // to check: this one looks only at what it printed.
     let printed = finished.stdout_text();
