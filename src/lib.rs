@@ -12,11 +12,14 @@
 //! - [`kit::cli`] — the `--host`/`--port`/`-q` flags every lesson flattens in, default ports, resolving.
 //! - [`kit::narrate`] — the numbered story of each socket call, on stderr, coloured on a terminal.
 //! - [`kit::errors`] — `error: …` plus a `hint: …` a beginner can act on; exit codes.
-//! - [`kit::net`] — `listen` (socket + bind + listen) and `connect`, narrated, written once for 02–06.
+//! - [`kit::net`] — `listen` (socket + bind + listen) and `connect`, narrated, written once for 02–06;
+//!   `accept_retrying`, which waits out running out of descriptors (04–06).
+//! - [`kit::backoff`] — a delay doubling from 10 ms to 1 s: how a server waits out a shortage.
 //! - [`kit::echo`] — lesson 02's echo loop and client: one copy, used by 02, 04 and 05.
 //! - [`kit::shutdown`] — graceful stop on Ctrl-C, SIGTERM or `--exit-after K`; waking `accept()`.
 //! - [`kit::pool`] — the fixed-size thread pool of lesson 05 (the `queue` design).
 //! - [`kit::chat_demo`] — the client the demos of 06 and 07 talk through, and their burst.
+//! - [`kit::chat_text`] — what the chat room lets through (06, 07): controls made visible, names.
 //! - [`kit::framing`] — lesson 08's frame: a 2-byte big-endian length, a JSON header, content; limits.
 //!
 //! [`checker`] — what `cargo test` and `grade` use (the grader's side), layered bottom-up:

@@ -40,7 +40,10 @@ fn demo_narrates_the_calls_in_order_and_ends_with_commands() {
         "close()",
     ];
     common::assert_in_order(&stderr, &order);
-    for command in ["cargo run --bin 03_udp -- server", "nc -u -q 1 127.0.0.1 7003"] {
+    for command in [
+        "cargo run --bin 03_udp -- server",
+        "nc -u -q 1 127.0.0.1 7003",
+    ] {
         assert!(
             stderr.contains(command),
             "{command} missing from:\n{stderr}"

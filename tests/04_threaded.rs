@@ -86,6 +86,7 @@ fn fixture_serving_one_client_at_a_time_fails() {
             "server_serves_two_clients_at_once",
             "server_idle_clients_do_not_delay_others",
             "server_serves_200_concurrent_clients",
+            "server_survives_running_out_of_descriptors",
             "server_exit_after_waits_for_its_clients",
         ],
     );
@@ -99,4 +100,30 @@ fn fixture_exiting_without_joining_its_threads_fails() {
         &wrong,
         &["server_exit_after_waits_for_its_clients"],
     );
+}
+
+#[test]
+fn fixture_dying_when_out_of_descriptors_fails() {
+    let wrong = common::python("tests/fixtures/04_dies_out_of_descriptors.py");
+    common::expect_failures(
+        &LESSON,
+        &wrong,
+        &["server_survives_running_out_of_descriptors"],
+    );
+}
+
+#[test]
+fn fixture_spinning_when_out_of_descriptors_fails() {
+    let wrong = common::python("tests/fixtures/04_spins_out_of_descriptors.py");
+    common::expect_failures(
+        &LESSON,
+        &wrong,
+        &["server_survives_running_out_of_descriptors"],
+    );
+}
+
+#[test]
+fn fixture_never_closing_idle_clients_fails() {
+    let wrong = common::python("tests/fixtures/04_never_times_out.py");
+    common::expect_failures(&LESSON, &wrong, &["server_closes_idle_clients"]);
 }

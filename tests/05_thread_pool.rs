@@ -159,6 +159,10 @@ fn fixture_serving_more_than_n_at_once_fails() {
         &[
             "accept_model_serves_exactly_n",
             "queue_model_serves_exactly_n",
+            // Ten workers where the check asks for 30 or 100: the clients it does not serve
+            // overflow Python's listen backlog of 16.
+            "accept_model_survives_running_out_of_descriptors",
+            "queue_model_survives_running_out_of_descriptors",
         ],
     );
 }
@@ -187,6 +191,8 @@ fn fixture_dying_on_sigterm_fails() {
         &[
             "accept_model_sigterm_lets_client_finish",
             "queue_model_sigterm_lets_client_finish",
+            "accept_model_sigterm_with_silent_clients",
+            "queue_model_sigterm_with_silent_clients",
         ],
     );
 }
@@ -202,6 +208,9 @@ fn fixture_whose_workers_serve_one_client_each_fails() {
             "queue_model_serves_exactly_n",
             "accept_model_serves_200_short_clients",
             "queue_model_serves_200_short_clients",
+            "accept_model_survives_running_out_of_descriptors",
+            "accept_model_closes_idle_clients",
+            "queue_model_closes_idle_clients",
             "accept_model_exit_after",
             "queue_model_exit_after",
         ],
@@ -212,4 +221,30 @@ fn fixture_whose_workers_serve_one_client_each_fails() {
 fn fixture_accepting_zero_workers_fails() {
     let wrong = common::python("tests/fixtures/05_zero_workers.py");
     common::expect_failures(&LESSON, &wrong, &["usage_errors_exit_2"]);
+}
+
+#[test]
+fn fixture_stopping_when_out_of_descriptors_fails() {
+    let wrong = common::python("tests/fixtures/05_dies_out_of_descriptors.py");
+    // Its accept model never runs out: Python's workers share one listening socket, no dup().
+    common::expect_failures(
+        &LESSON,
+        &wrong,
+        &["queue_model_survives_running_out_of_descriptors"],
+    );
+}
+
+#[test]
+fn fixture_never_closing_idle_clients_fails() {
+    let wrong = common::python("tests/fixtures/05_never_times_out.py");
+    common::expect_failures(
+        &LESSON,
+        &wrong,
+        &[
+            "accept_model_closes_idle_clients",
+            "queue_model_closes_idle_clients",
+            "accept_model_sigterm_with_silent_clients",
+            "queue_model_sigterm_with_silent_clients",
+        ],
+    );
 }

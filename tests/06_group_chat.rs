@@ -259,3 +259,39 @@ fn fixture_client_ignoring_the_server_closing_fails() {
     let wrong = common::python("tests/fixtures/06_client_ignores_server_close.py");
     common::expect_failures(&LESSON, &wrong, &["client_exits_when_server_closes"]);
 }
+
+#[test]
+fn fixture_relaying_control_characters_fails() {
+    let wrong = common::python("tests/fixtures/06_relays_control_characters.py");
+    common::expect_failures(
+        &LESSON,
+        &wrong,
+        &[
+            "server_relays_no_control_characters",
+            "client_prints_no_control_characters",
+        ],
+    );
+}
+
+#[test]
+fn fixture_accepting_any_printable_name_fails() {
+    let wrong = common::python("tests/fixtures/06_any_printable_name.py");
+    common::expect_failures(
+        &LESSON,
+        &wrong,
+        &[
+            "server_refuses_look_alike_names",
+            "server_names_cannot_squat",
+        ],
+    );
+}
+
+#[test]
+fn fixture_dying_when_out_of_descriptors_fails() {
+    let wrong = common::python("tests/fixtures/06_dies_out_of_descriptors.py");
+    common::expect_failures(
+        &LESSON,
+        &wrong,
+        &["server_survives_running_out_of_descriptors"],
+    );
+}

@@ -28,6 +28,12 @@ def say(args, text):
         sys.stderr.flush()
 
 
+def limit_idle(conn, args):
+    """--idle-timeout-ms: a recv() or send() that waits longer raises TimeoutError (an OSError),
+    so a silent client cannot hold its thread and descriptor forever. 0: no limit."""
+    conn.settimeout(args.idle_timeout_ms / 1000 if args.idle_timeout_ms else None)
+
+
 # ANCHOR: handle
 def handle(conn, peer, upper, args, live):
     """One client's whole life, on its own thread."""
@@ -35,6 +41,7 @@ def handle(conn, peer, upper, args, live):
     say(args, f"{name}: serving {contract.show(peer)}")
     with conn:
         try:
+            limit_idle(conn, args)
             echo.echo_until_closed(conn, upper)
         except OSError as e:
             say(args, f"{name}: dropping {contract.show(peer)}: {e}")
@@ -58,21 +65,21 @@ def wait_for(threads):
         thread.join()
 
 
+def accept(listener, args, wakeup=None):
+    """accept(), waiting out a shortage of descriptors: each client costs one. None: a signal."""
+    return contract.accept_retrying(listener, say=lambda text: say(args, text), wakeup=wakeup)
+
+
 def serve(listener, upper, args, exit_after=None, wakeup=None):
     live = {"lock": threading.Lock(), "count": 0}
     threads = []
     accepted = 0
     listener.setblocking(False)  # select() said "ready"; a client that left meanwhile must not block us
-    waiting_on = [listener] if wakeup is None else [listener, wakeup]
     while exit_after is None or accepted < exit_after:
-        ready, _, _ = select.select(waiting_on, [], [])
-        if wakeup in ready:
+        got = accept(listener, args, wakeup)
+        if got is None:
             raise KeyboardInterrupt  # contract.run exits 130; client threads finish their clients
-        try:
-            conn, peer = listener.accept()
-        except BlockingIOError:
-            continue
-        conn.setblocking(True)
+        conn, peer = got
         accepted += 1
         with live["lock"]:
             live["count"] += 1
@@ -104,6 +111,7 @@ def main():
     top, server, client = contract.parser("Lesson 04: an echo server, one thread per connection", 7004)
     server.add_argument("--upper", action="store_true")
     server.add_argument("--exit-after", type=int)
+    server.add_argument("--idle-timeout-ms", type=int, default=60000)
     client.add_argument("messages", nargs="*")
     args = top.parse_args()
     if args.mode == "server":
@@ -120,6 +128,7 @@ def main():
     else:
         listener = contract.listen("127.0.0.1", 0)
         host, port = listener.getsockname()[:2]
+        args.idle_timeout_ms = 60000
         server_thread = threading.Thread(target=serve, args=(listener, False, args, 2))
         server_thread.start()
         with contract.connect(host, port) as first, contract.connect(host, port) as second:

@@ -125,13 +125,21 @@ def start_worker(name, target, args):
 def join_workers(threads, stop):
     """Each worker finishes the client it is serving and returns; wait for every one."""
     for thread in threads:
-        thread.join()
+        while thread.is_alive():
+            thread.join(0.5)  # bounded: the main thread must get back to run a signal handler
+
+
+def limit_idle(conn, args):
+    """--idle-timeout-ms: a recv() or send() that waits longer raises TimeoutError (an OSError),
+    so a silent client cannot hold a worker forever. 0: no limit."""
+    conn.settimeout(args.idle_timeout_ms / 1000 if args.idle_timeout_ms else None)
 
 
 def serve_client(conn, peer, args):
     name = threading.current_thread().name
     with conn:
         try:
+            limit_idle(conn, args)
             echo.echo_until_closed(conn, args.upper)
         except OSError as e:
             say(args, f"{name}: dropping {contract.show(peer)}: {e}")
@@ -149,6 +157,11 @@ class Counter:
             return self.accepted
 
 
+def accept(listener, args, stop):
+    """accept(), waiting out a shortage of descriptors; None if stopped meanwhile."""
+    return contract.accept_retrying(listener, lambda: stop.stopped, lambda text: say(args, text))
+
+
 # ANCHOR: accept_model
 def accept_worker(listener, counter, args, stop):
     """The accept model: accept, serve that client to the end, accept again."""
@@ -156,11 +169,14 @@ def accept_worker(listener, counter, args, stop):
     served = 0
     while not stop.stopped and (args.exit_after is None or counter.accepted < args.exit_after):
         try:
-            conn, peer = listener.accept()
+            accepted = accept(listener, args, stop)
         except OSError as e:
             say(args, f"{name}: accept() failed: {e}")
             stop.stop()
             break
+        if accepted is None:  # asked to stop while waiting out a shortage of descriptors
+            break
+        conn, peer = accepted
         if stop.stopped:  # our own wake-up connection, or a client who came as we stopped
             conn.close()
             break
@@ -205,7 +221,10 @@ def queue_model(listener, args, stop, workers):
     threads = [start_worker(f"worker-{i}", queue_worker, (jobs, args)) for i in range(1, workers + 1)]
     accepted = 0
     while not stop.stopped and (args.exit_after is None or accepted < args.exit_after):
-        conn, peer = listener.accept()
+        got = accept(listener, args, stop)
+        if got is None:  # asked to stop while waiting out a shortage of descriptors
+            break
+        conn, peer = got
         if stop.stopped:
             conn.close()
             break
@@ -243,6 +262,7 @@ def main():
     server.add_argument("--exit-after", type=int)
     server.add_argument("--workers", type=at_least_one, default=4)
     server.add_argument("--model", choices=sorted(MODELS), default="accept")
+    server.add_argument("--idle-timeout-ms", type=int, default=60000)
     client.add_argument("messages", nargs="*")
     args = top.parse_args()
     if args.mode == "server":
@@ -263,7 +283,8 @@ def main():
 
 def demo():
     """Two workers, three clients: the third waits until the first leaves."""
-    args = argparse.Namespace(upper=False, exit_after=3, workers=2, model="accept", quiet=False)
+    args = argparse.Namespace(upper=False, exit_after=3, workers=2, model="accept", quiet=False,
+                              idle_timeout_ms=60000)
     listener = contract.listen("127.0.0.1", 0)
     host, port = listener.getsockname()[:2]
     stop = Stop(listener, workers_for(args))

@@ -82,8 +82,37 @@ def encode(text):
     return (text + "\n").encode()
 
 
+NAME_RULE = f"! a name is 1 to {MAX_NAME} ASCII letters, digits, '-', '_' or '.', starting with a letter"
+BIDI = {"\u061c", "\u200e", "\u200f", *map(chr, range(0x202A, 0x202F)), *map(chr, range(0x2066, 0x206A))}
+
+
 def valid_name(name):
-    return 1 <= len(name) <= MAX_NAME and all(c.isprintable() and not c.isspace() for c in name)
+    """ASCII only, a letter first: no look-alike letters from other scripts, no invisible
+    characters, and nothing that looks like the address a client is named after (no ':')."""
+    return (1 <= len(name) <= MAX_NAME and name.isascii() and name[0].isalpha()
+            and all(c.isalnum() or c in "-_." for c in name))
+
+
+def look_alike_key(name):
+    """Names with the same key cannot both be in the room: case does not count, nor the ASCII
+    characters a font can show alike (I, l and 1; O and 0)."""
+    return "".join("l" if c in "I1" else "o" if c == "0" else c.lower() for c in name)
+
+
+def visible(text):
+    """Control characters in caret notation (ESC -> ^[, CR -> ^M, DEL -> ^?), C1 controls and
+    bidirectional overrides as U+FFFD: nothing a terminal would obey, the rest unchanged."""
+    out = []
+    for c in text:
+        if c < " ":
+            out.append("^" + chr(ord(c) ^ 0x40))
+        elif c == "\x7f":
+            out.append("^?")
+        elif "\x80" <= c <= "\x9f" or c in BIDI:
+            out.append("\ufffd")
+        else:
+            out.append(c)
+    return "".join(out)
 
 
 class Room:
@@ -155,15 +184,42 @@ class Room:
 
     def rename(self, cid, new):
         if not valid_name(new):
-            return None, f"! a name is 1 to {MAX_NAME} visible characters, without spaces"
+            return None, NAME_RULE
         with self.lock:
-            if any(m[0] == new for m in self.members.values()):
+            if any(look_alike_key(m[0]) == look_alike_key(new) for m in self.members.values()):
                 return None, f"! the name {new} is already in use"
             member = self.members.get(cid)
             if member is None:
                 return None, "! you are not in the room"
             old, member[0] = member[0], new
             return old, None
+
+    def refuse(self, cid, writing):
+        """A client whose threads could not start: out of the room without a word to the others
+        (they never heard it join), told `! server busy`, closed."""
+        with self.lock:
+            member = self.members.pop(cid, None)
+        if member is None:
+            return
+        name, outbox, sock = member
+        if writing:
+            outbox.close(encode("! server busy"))  # its writer sends it last, then closes
+            return
+        try:
+            sock.sendall(encode("! server busy"))
+        except OSError:
+            pass
+        self.writer_done(cid, sock)
+
+    def writer_done(self, cid, sock):
+        """Close the connection (both ways: this wakes its reader too); shutdown stops waiting for it."""
+        try:
+            sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+        with self.writers_done:
+            self.writing.pop(cid, None)
+            self.writers_done.notify_all()
 
     def who(self):
         with self.lock:
@@ -236,7 +292,7 @@ def act_on(room, cid, text):
         name = room.name_of(cid)
         if name is None:
             return False
-        room.broadcast(f"[{name}] {text}")
+        room.broadcast(f"[{name}] {visible(text)}")  # never a raw control to anyone's terminal
         return True
     word, _, argument = text[1:].partition(" ")
     if word == "quit":
@@ -252,7 +308,7 @@ def act_on(room, cid, text):
             room.say(f"{old} is now {new}")
             room.broadcast(f"* {old} is now {new}")
     else:
-        room.tell(cid, f"! unknown command /{word}")
+        room.tell(cid, f"! unknown command /{visible(word)}")
     return True
 
 
@@ -287,18 +343,26 @@ def write_loop(room, cid, outbox, sock):
             sock.sendall(b"".join(batch))
     except OSError:
         room.leave(cid)
-    try:
-        sock.shutdown(socket.SHUT_RDWR)
-    except OSError:
-        pass
-    with room.writers_done:
-        room.writing.pop(cid, None)
-        room.writers_done.notify_all()
+    room.writer_done(cid, sock)
 # ANCHOR_END: writer
 
 
 def start_thread(target, *args):
     threading.Thread(target=target, args=args, daemon=True).start()
+
+
+def start_threads(room, client):
+    """A writer and a reader for the client; if a thread cannot start (out of memory or of
+    threads), that one client is refused with `! server busy` and the room goes on."""
+    cid, name, outbox, sock, present = client
+    writing = False
+    try:
+        start_thread(write_loop, room, cid, outbox, sock)
+        writing = True
+        start_thread(read_loop, room, cid, name, sock, present)
+    except RuntimeError as e:  # "can't start new thread"
+        room.say(f"{name}: {e}: refusing it with `! server busy`")
+        room.refuse(cid, writing)
 
 
 # ANCHOR: accept
@@ -311,6 +375,7 @@ def serve(listener, room, exit_after=None, wakeup=None):
         watch.register(wakeup, selectors.EVENT_READ)
     listener.setblocking(False)  # select() said "ready"; a client that left meanwhile must not block us
     accepted = 0
+    backoff = contract.Backoff()
     try:
         while exit_after is None or accepted < exit_after:
             ready = [key.fileobj for key, _ in watch.select()]
@@ -320,13 +385,27 @@ def serve(listener, room, exit_after=None, wakeup=None):
                 sock, peer = listener.accept()
             except BlockingIOError:
                 continue
+            except OSError as e:
+                # Out of descriptors: a shortage that ends when a client leaves. Wait (for the
+                # wake-up byte too), then try again; the room goes on meanwhile.
+                wait = contract.shortage_wait(e, backoff, room.say)
+                if wait is None:
+                    continue
+                if wakeup is None:
+                    time.sleep(wait)
+                    continue
+                watch.unregister(listener)  # still "ready": watching it now would spin
+                woken = watch.select(wait)  # the wake-up byte only (a new selector would need a descriptor)
+                watch.register(listener, selectors.EVENT_READ)
+                if woken:
+                    break
+                continue
+            backoff.reset()
             sock.setblocking(True)
             accepted += 1
             client = room.admit(sock, peer)
             if client:
-                cid, name, outbox, sock, present = client
-                start_thread(write_loop, room, cid, outbox, sock)
-                start_thread(read_loop, room, cid, name, sock, present)
+                start_threads(room, client)
     finally:
         room.close()
 # ANCHOR_END: accept
@@ -351,8 +430,8 @@ def stop_on_signals():
 
 # ANCHOR: client
 def client(args):
-    sock = contract.connect(args.host, args.port, timeout=None)
-    sock.settimeout(None)
+    sock = contract.connect(args.host, args.port)  # at most 10 s for connect() itself
+    sock.settimeout(None)  # then a chat may be quiet for as long as it likes
     quitting = threading.Event()
 
     def printer():
@@ -361,7 +440,9 @@ def client(args):
             line = reader.readline(65536)
             if not line:
                 break
-            sys.stdout.buffer.write(line)
+            # Whatever the server sends, nothing on our terminal obeys it.
+            text = line.decode("utf-8", "replace")
+            sys.stdout.buffer.write(visible(text.removesuffix("\n")).encode() + b"\n")
             sys.stdout.flush()
         if not quitting.is_set():
             print("the server closed the connection", file=sys.stderr, flush=True)

@@ -145,8 +145,9 @@ class Room:
 
     def rename(self, cid, new):
         if not chat.valid_name(new):
-            return None, f"! a name is 1 to {chat.MAX_NAME} visible characters, without spaces"
-        if any(c.member and c.name == new for c in self.conns.values()):
+            return None, chat.NAME_RULE
+        key = chat.look_alike_key(new)
+        if any(c.member and chat.look_alike_key(c.name) == key for c in self.conns.values()):
             return None, f"! the name {new} is already in use"
         conn = self.conns[cid]
         old, conn.name = conn.name, new
@@ -320,8 +321,16 @@ def serve(listener, args, stall, exit_after=None, wakeup=None):
         selector.register(wakeup, selectors.EVENT_READ, "wakeup")
     accepted = 0
     running = True
+    backoff, accept_again = contract.Backoff(), None  # out of descriptors: when to try again
     while running:
-        ready = selector.select(room.timeout())
+        timeout = room.timeout()
+        if accept_again is not None:
+            left = max(0.0, accept_again - time.monotonic())
+            timeout = left if timeout is None else min(timeout, left)
+            if left == 0.0:
+                selector.register(listener, selectors.EVENT_READ, "listener")
+                accept_again = None
+        ready = selector.select(timeout)
         for key, events in ready:
             if key.data == "wakeup":
                 running = False
@@ -331,8 +340,16 @@ def serve(listener, args, stall, exit_after=None, wakeup=None):
                         sock, peer = listener.accept()
                     except (BlockingIOError, InterruptedError):
                         break
-                    except ConnectionAbortedError:
-                        continue
+                    except OSError as e:
+                        wait = contract.shortage_wait(e, backoff, room.say)
+                        if wait is None:
+                            continue
+                        # Out of descriptors: the listener stays "ready", so stop watching it
+                        # for a backoff (10 ms doubling to 1 s) instead of spinning.
+                        selector.unregister(listener)
+                        accept_again = time.monotonic() + wait
+                        break
+                    backoff.reset()
                     accepted += 1
                     room.admit(sock, peer)
                     if exit_after is not None and accepted >= exit_after:
@@ -347,7 +364,8 @@ def serve(listener, args, stall, exit_after=None, wakeup=None):
                 room.take_lines(cid)
         room.flush()
         room.deadlines()
-    selector.unregister(listener)
+    if accept_again is None:
+        selector.unregister(listener)
     listener.close()
     shut_down(room)
 

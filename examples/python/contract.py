@@ -12,8 +12,11 @@ This module is that shell; each lesson file holds the lesson's own socket calls.
 """
 
 import argparse
+import errno
+import select
 import socket
 import sys
+import time
 
 HOST = "127.0.0.1"
 
@@ -78,6 +81,74 @@ def listen(host, port, backlog=16):
     sock.listen(backlog)
     return sock
 # ANCHOR_END: listen
+
+
+# accept() errors that end by themselves: out of descriptors (EMFILE, ENFILE) or kernel memory
+# (ENOBUFS, ENOMEM) comes back as clients leave. Wait FIRST_WAIT, doubling up to LONGEST_WAIT.
+SHORTAGE = {errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM}
+FIRST_WAIT, LONGEST_WAIT = 0.010, 1.0
+# accept() errors that concern one connection only (the client gave up, or Linux reporting its
+# network error): take the next one at once.
+THIS_CONNECTION = {errno.ECONNABORTED, errno.EPROTO, errno.EPERM, errno.ENETDOWN, errno.ENOPROTOOPT,
+                   errno.EHOSTDOWN, errno.ENONET, errno.EHOSTUNREACH, errno.EOPNOTSUPP,
+                   errno.ENETUNREACH}
+
+
+class Backoff:
+    """How long to wait after each failure in a row: FIRST_WAIT, doubling, at most LONGEST_WAIT."""
+
+    def __init__(self):
+        self.wait = FIRST_WAIT
+
+    def next(self):
+        wait, self.wait = self.wait, min(self.wait * 2, LONGEST_WAIT)
+        return wait
+
+    def reset(self):
+        self.wait = FIRST_WAIT
+
+
+def shortage_wait(error, backoff, say):
+    """What to do about an accept() error: None, take the next connection at once (that client
+    gave up); or how many seconds to wait first (a shortage, narrated). Anything else is raised."""
+    if error.errno in THIS_CONNECTION:
+        return None
+    if error.errno not in SHORTAGE:
+        raise error
+    wait = backoff.next()
+    say(f"accept() failed: {error.strerror}; temporary: accept() again in {int(wait * 1000)} ms")
+    return wait
+
+
+def accept_retrying(listener, stopped=lambda: False, say=lambda text: None, wakeup=None):
+    """accept() that a busy server survives: a shortage is waited out (10 ms doubling to 1 s,
+    never a busy loop), a failed connection skipped. None when stopped() while waiting, or when
+    `wakeup` (the read end of a signal.set_wakeup_fd pair) becomes readable: a signal came."""
+    backoff = Backoff()
+    waiting_on = [listener] if wakeup is None else [listener, wakeup]
+    while True:
+        # Python runs a signal handler only between bytecodes, and a signal delivered to
+        # another thread does not interrupt this one's accept(): wait in bounded slices, so a
+        # stop asked for by a handler is seen within half a second.
+        ready = []
+        while not ready:
+            ready = select.select(waiting_on, [], [], 0.5)[0]
+            if wakeup is not None and wakeup in ready:
+                return None
+            if not ready and stopped():
+                return None
+        try:
+            conn, peer = listener.accept()
+            conn.setblocking(True)
+            return conn, peer
+        except BlockingIOError:
+            continue  # the client left between select() and accept() (a non-blocking listener)
+        except OSError as e:
+            wait = shortage_wait(e, backoff, say)
+            if wait is not None:
+                time.sleep(wait)
+        if stopped():
+            return None
 
 
 def announce(sock):

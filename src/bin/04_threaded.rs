@@ -33,7 +33,7 @@ use std::thread;
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
 use workbook::kit::cli::{Endpoint, ports, resolve, resolve_one, whole_number};
-use workbook::kit::echo::{self, Transform};
+use workbook::kit::echo::{self, IdleTimeout, Transform};
 use workbook::kit::narrate::{Narrator, show_bytes, try_next};
 use workbook::kit::net;
 use workbook::kit::shutdown::Stop;
@@ -43,7 +43,13 @@ const LESSON: &str = "04_threaded";
 // ANCHOR: accept_loop
 /// The main thread only accepts: each connection goes to a new thread, and the main thread is
 /// back in `accept()` straight away — until `stop` says otherwise (`--exit-after K`).
-fn serve(listener: &TcpListener, transform: Transform, stop: &Stop, say: &Narrator) -> Result<()> {
+fn serve(
+    listener: &TcpListener,
+    transform: Transform,
+    idle: IdleTimeout,
+    stop: &Stop,
+    say: &Narrator,
+) -> Result<()> {
     // How many client threads are alive right now: the cost of this design, made visible.
     let live = AtomicUsize::new(0);
     // A *scoped* thread may borrow from this function (the narrator, the counter), and the
@@ -52,11 +58,11 @@ fn serve(listener: &TcpListener, transform: Transform, stop: &Stop, say: &Narrat
     thread::scope(|scope| -> Result<()> {
         while !stop.is_stopped() {
             say.note("main thread waits in accept(); the client threads keep serving meanwhile");
-            let (stream, peer) = match listener.accept() {
-                Ok(accepted) => accepted,
-                // The client gave up between its handshake and our accept: not our problem.
-                Err(e) if e.kind() == std::io::ErrorKind::ConnectionAborted => continue,
-                Err(e) => return Err(e).context("accept() failed"),
+            // Out of descriptors (a thread per client uses one each) is waited out, not fatal:
+            // see `net::accept_retrying`. `None`: asked to stop while waiting.
+            let accepted = net::accept_retrying(listener, stop, say).context("accept() failed")?;
+            let Some((stream, peer)) = accepted else {
+                break;
             };
             // Counted by `stop`: with `--exit-after K`, the K-th connection is the last one.
             let n = stop.accepted();
@@ -70,7 +76,7 @@ fn serve(listener: &TcpListener, transform: Transform, stop: &Stop, say: &Narrat
                 .name(name.clone())
                 .spawn_scoped(scope, {
                     let live = &live;
-                    move || handle(stream, peer, transform, live, say)
+                    move || handle(stream, peer, transform, idle, live, say)
                 });
             match spawned {
                 Ok(_) => say.call(
@@ -109,6 +115,7 @@ fn handle(
     stream: TcpStream,
     peer: SocketAddr,
     transform: Transform,
+    idle: IdleTimeout,
     live: &AtomicUsize,
     server: &Narrator,
 ) {
@@ -116,10 +123,21 @@ fn handle(
     let me = thread::current();
     let say = server.for_role(me.name().unwrap_or("thread"));
     say.note(format!("serving {peer}; recv() blocks this thread only"));
-    match echo::echo_until_closed(&stream, transform, &say) {
+    // A client that sends nothing would hold this thread (and a descriptor) forever.
+    let served = idle
+        .apply(&stream)
+        .and_then(|()| echo::echo_until_closed(&stream, transform, &say));
+    match served {
         Ok((bytes, reads)) => say.call(
             "recv()",
             format!("0 bytes: {peer} closed its side after {bytes} bytes in {reads} reads"),
+        ),
+        Err(e) if IdleTimeout::is_expiry(&e) => say.call(
+            "recv()/send()",
+            format!(
+                "nothing for {} ms (--idle-timeout-ms): closing {peer}",
+                idle.ms
+            ),
         ),
         // A reset or vanished client ends this thread, not the server.
         Err(e) => say.call("recv()/send()", format!("failed: {e}; dropping {peer}")),
@@ -161,6 +179,8 @@ enum Mode {
         #[arg(long, value_name = "K", value_parser = whole_number::<u64>(0, u64::MAX),
               allow_hyphen_values = true)]
         exit_after: Option<u64>,
+        #[command(flatten)]
+        idle: IdleTimeout,
     },
     /// Send each MESSAGE (or each line of stdin) followed by a newline; print each echo.
     Client {
@@ -179,12 +199,13 @@ fn main() -> ExitCode {
             at,
             upper,
             exit_after,
+            idle,
         } => {
             let say = Narrator::new("server", at.quiet);
             let listener = net::listen(resolve_one(&at.host, at.port)?, &say)?;
             net::announce(&listener)?;
             let stop = Stop::new().after(exit_after);
-            serve(&listener, Transform::from_flag(upper), &stop, &say)
+            serve(&listener, Transform::from_flag(upper), idle, &stop, &say)
         }
         Mode::Client { at, messages } => {
             let say = Narrator::new("client", at.quiet);
@@ -201,7 +222,10 @@ fn demo() -> Result<()> {
     let addr = listener.local_addr()?;
     let stop = Stop::new().after(Some(2));
     thread::scope(|scope| -> Result<()> {
-        let serving = scope.spawn(|| serve(&listener, Transform::Echo, &stop, &server));
+        let serving = scope.spawn(|| {
+            let idle = IdleTimeout::default();
+            serve(&listener, Transform::Echo, idle, &stop, &server)
+        });
         let talked = talk(addr);
         if talked.is_err() {
             // Stop the server and wake it from accept(), so that the demo cannot hang.

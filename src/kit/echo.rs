@@ -31,6 +31,51 @@ const NARRATED_READS: usize = 4;
 /// client waiting (iterative in 02, every worker busy in 05), so this is generous.
 pub const CLIENT_TIMEOUT: Duration = Duration::from_secs(30);
 
+/// `--idle-timeout-ms`'s default: a minute. Long enough that someone typing into `nc` who stops
+/// to think is not cut off; short enough that silent connections hold a thread (04) or a worker
+/// (05) for a minute, not forever. Apache's `Timeout` has the same default.
+pub const IDLE_TIMEOUT_MS: u64 = 60_000;
+
+// ANCHOR: idle
+/// `--idle-timeout-ms MS`, the servers' bound on a client that sends nothing (04 and 05).
+#[derive(clap::Args, Debug, Clone, Copy, PartialEq, Eq)]
+pub struct IdleTimeout {
+    /// Close a connection that sends nothing (or reads none of its echo) for this long; 0: never.
+    #[arg(long = "idle-timeout-ms", value_name = "MS", default_value_t = IDLE_TIMEOUT_MS)]
+    pub ms: u64,
+}
+
+impl Default for IdleTimeout {
+    fn default() -> Self {
+        IdleTimeout {
+            ms: IDLE_TIMEOUT_MS,
+        }
+    }
+}
+
+impl IdleTimeout {
+    /// The limit, `None` for "never" (0).
+    pub fn limit(self) -> Option<Duration> {
+        (self.ms > 0).then(|| Duration::from_millis(self.ms))
+    }
+
+    /// Set the limit on `stream`: a recv() that waits longer, or a send() the client does not
+    /// make room for in time, fails with a timeout ([`IdleTimeout::is_expiry`]).
+    pub fn apply(self, stream: &TcpStream) -> std::io::Result<()> {
+        stream.set_read_timeout(self.limit())?;
+        stream.set_write_timeout(self.limit())
+    }
+
+    /// Whether `err` is this limit expiring (a socket timeout shows as EAGAIN on Unix).
+    pub fn is_expiry(err: &std::io::Error) -> bool {
+        matches!(
+            err.kind(),
+            std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+        )
+    }
+}
+// ANCHOR_END: idle
+
 /// The longest stdin line the client accepts as one message: every buffer has a limit.
 const MAX_LINE: usize = 64 << 20;
 

@@ -2,7 +2,9 @@
 //! earlier lesson taught (lesson 02's echo loop, reused by 04 and 05 from one copy). Imports
 //! nothing from the checker.
 
+pub mod backoff;
 pub mod chat_demo;
+pub mod chat_text;
 pub mod cli;
 pub mod echo;
 pub mod errors;

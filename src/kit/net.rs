@@ -4,13 +4,16 @@
 //! [`TcpListener::bind`] makes all three and [`TcpStream::connect`] makes `socket()` +
 //! `connect()`. These helpers add the narration and the error context a beginner needs.
 
-use std::io::Write;
+use std::io::{self, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::time::Duration;
 
 use anyhow::{Context, Result, anyhow};
 
+use crate::kit::backoff::Backoff;
 use crate::kit::cli::unspecified_warning;
 use crate::kit::narrate::Narrator;
+use crate::kit::shutdown::Stop;
 
 /// The backlog std's `TcpListener::bind` passes to `listen()` on Unix.
 pub const STD_BACKLOG: u32 = 128;
@@ -40,13 +43,102 @@ pub fn announce(listener: &TcpListener) -> Result<()> {
     Ok(())
 }
 
+// ANCHOR: accept
+/// What a failed `accept()` means for the server that called it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AcceptError {
+    /// Out of a resource that comes back when clients leave — file descriptors (EMFILE for this
+    /// process, ENFILE for the whole system) or kernel memory (ENOBUFS, ENOMEM): wait, then try
+    /// again. The connection stays in the listen backlog meanwhile.
+    Shortage,
+    /// That one connection failed before we took it (ECONNABORTED: the client gave up; Linux
+    /// also reports a new connection's network errors here): try the next one at once.
+    ThisConnection,
+    /// The listening socket itself is broken (EBADF, EINVAL, …): retrying cannot help.
+    Fatal,
+}
+
+impl AcceptError {
+    /// Classify an `accept()` error (`accept(2)`, "Error handling": Linux passes a new
+    /// connection's pending network errors to `accept()`, to be treated like EAGAIN).
+    pub fn of(err: &io::Error) -> AcceptError {
+        match err.raw_os_error() {
+            Some(libc::EMFILE | libc::ENFILE | libc::ENOBUFS | libc::ENOMEM) => {
+                AcceptError::Shortage
+            }
+            Some(
+                libc::ECONNABORTED
+                | libc::EINTR
+                | libc::EPROTO
+                | libc::EPERM
+                | libc::ENETDOWN
+                | libc::ENOPROTOOPT
+                | libc::EHOSTDOWN
+                | libc::ENONET
+                | libc::EHOSTUNREACH
+                | libc::EOPNOTSUPP
+                | libc::ENETUNREACH,
+            ) => AcceptError::ThisConnection,
+            _ => AcceptError::Fatal,
+        }
+    }
+}
+
+/// `accept()` that survives what a busy server meets: a connection that failed before we took it
+/// is skipped, and a shortage of descriptors or memory is waited out with a [`Backoff`]
+/// (10 ms doubling to 1 s) — narrated, never fatal, never a busy loop. Returns `Ok(None)` when
+/// `stop` was asked for while we waited; only a broken listening socket is an error.
+pub fn accept_retrying(
+    listener: &TcpListener,
+    stop: &Stop,
+    say: &Narrator,
+) -> io::Result<Option<(TcpStream, SocketAddr)>> {
+    let mut backoff = Backoff::new();
+    loop {
+        let err = match listener.accept() {
+            Ok(accepted) => return Ok(Some(accepted)),
+            Err(err) => err,
+        };
+        match AcceptError::of(&err) {
+            AcceptError::Fatal => return Err(err),
+            AcceptError::ThisConnection => {
+                say.call(
+                    "accept()",
+                    format!("failed: {err}; that client is gone, next one"),
+                );
+            }
+            AcceptError::Shortage => {
+                let wait = backoff.next_delay();
+                say.call(
+                    "accept()",
+                    format!(
+                        "failed: {err}; temporary: serving on, accept() again in {} ms",
+                        wait.as_millis()
+                    ),
+                );
+                std::thread::sleep(wait);
+            }
+        }
+        if stop.is_stopped() {
+            return Ok(None);
+        }
+    }
+}
+// ANCHOR_END: accept
+
+/// How long a client waits for `connect()` to complete: a server that drops our SYNs (a
+/// firewall, a host that is down) would otherwise keep us waiting for the kernel's two minutes
+/// of retransmissions.
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
 // ANCHOR: connect
 /// socket + connect: std's `TcpStream::connect` makes both calls; we try each address in turn
-/// (a name like `localhost` may resolve to `::1` and `127.0.0.1`) and report the last failure.
+/// (a name like `localhost` may resolve to `::1` and `127.0.0.1`), each for at most
+/// [`CONNECT_TIMEOUT`], and report the last failure.
 pub fn connect(addrs: &[SocketAddr], say: &Narrator) -> Result<TcpStream> {
     let mut last_error = None;
     for &addr in addrs {
-        match TcpStream::connect(addr) {
+        match TcpStream::connect_timeout(&addr, CONNECT_TIMEOUT) {
             Ok(stream) => {
                 say.call(
                     format!("socket() + connect({addr})"),
@@ -59,6 +151,13 @@ pub fn connect(addrs: &[SocketAddr], say: &Narrator) -> Result<TcpStream> {
                     format!("socket() + connect({addr})"),
                     format!("failed: {e}"),
                 );
+                // Say how long we waited rather than the errno text; the kind stays, for the hint.
+                let e = if e.kind() == io::ErrorKind::TimedOut {
+                    let waited = format!("timed out after {} s", CONNECT_TIMEOUT.as_secs());
+                    io::Error::new(io::ErrorKind::TimedOut, waited)
+                } else {
+                    e
+                };
                 last_error = Some(anyhow!(e).context(format!("failed to connect to {addr}")));
             }
         }
@@ -66,3 +165,22 @@ pub fn connect(addrs: &[SocketAddr], say: &Narrator) -> Result<TcpStream> {
     Err(last_error.unwrap_or_else(|| anyhow!("no address to connect to")))
 }
 // ANCHOR_END: connect
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn accept_errors_are_sorted_by_what_helps() {
+        let of = |errno| AcceptError::of(&io::Error::from_raw_os_error(errno));
+        for errno in [libc::EMFILE, libc::ENFILE, libc::ENOBUFS, libc::ENOMEM] {
+            assert_eq!(of(errno), AcceptError::Shortage, "errno {errno}");
+        }
+        for errno in [libc::ECONNABORTED, libc::EPROTO, libc::ENETUNREACH] {
+            assert_eq!(of(errno), AcceptError::ThisConnection, "errno {errno}");
+        }
+        for errno in [libc::EBADF, libc::EINVAL, libc::ENOTSOCK] {
+            assert_eq!(of(errno), AcceptError::Fatal, "errno {errno}");
+        }
+    }
+}

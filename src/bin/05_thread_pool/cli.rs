@@ -2,6 +2,7 @@
 
 use clap::{Parser, Subcommand, ValueEnum};
 use workbook::kit::cli::{Endpoint, ports, whole_number};
+use workbook::kit::echo::IdleTimeout;
 
 use crate::LESSON;
 
@@ -51,6 +52,8 @@ pub enum Mode {
         /// Which design of pool.
         #[arg(long, value_enum, default_value_t = Model::Accept)]
         model: Model,
+        #[command(flatten)]
+        idle: IdleTimeout,
     },
     /// Send each MESSAGE (or each line of stdin) followed by a newline; print each echo.
     Client {

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use anyhow::Result;
 use workbook::kit::cli::ports;
-use workbook::kit::echo::{self, Transform};
+use workbook::kit::echo::{self, IdleTimeout, Transform};
 use workbook::kit::narrate::{Narrator, show_bytes, try_next};
 use workbook::kit::net;
 use workbook::kit::shutdown::Stop;
@@ -23,6 +23,7 @@ pub fn run(model: Model) -> Result<()> {
     let settings = Settings {
         workers: 2,
         transform: Transform::Echo,
+        idle: IdleTimeout::default(),
     };
     let name = if model == Model::Accept {
         "accept"

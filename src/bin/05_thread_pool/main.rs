@@ -40,7 +40,7 @@ use std::time::Instant;
 use anyhow::{Context, Result};
 use clap::Parser;
 use workbook::kit::cli::{resolve, resolve_one};
-use workbook::kit::echo::{self, Transform};
+use workbook::kit::echo::{self, IdleTimeout, Transform};
 use workbook::kit::narrate::Narrator;
 use workbook::kit::net;
 use workbook::kit::pool::ThreadPool;
@@ -135,9 +135,11 @@ fn accept_worker(listener: TcpListener, shared: &Shared, server: &Narrator) -> R
     let (mut served, mut outcome) = (0, Ok(()));
     while !stop.is_stopped() {
         say.note("in accept(): takes the oldest client waiting in the backlog, or blocks");
-        let (stream, peer) = match listener.accept() {
-            Ok(accepted) => accepted,
-            Err(e) if e.kind() == std::io::ErrorKind::ConnectionAborted => continue,
+        // Out of descriptors is waited out, not fatal (`net::accept_retrying`); `None`: asked to
+        // stop while waiting.
+        let (stream, peer) = match net::accept_retrying(&listener, stop, &say) {
+            Ok(Some(accepted)) => accepted,
+            Ok(None) => break,
             Err(e) => {
                 stop.stop(); // a broken listener stops the whole server, not one worker
                 outcome = Err(anyhow::Error::new(e).context("accept() failed"));
@@ -160,7 +162,7 @@ fn accept_worker(listener: TcpListener, shared: &Shared, server: &Narrator) -> R
         } else if busy == workers {
             say.note("every worker is busy: new clients wait in the listen backlog until one of us is back in accept()");
         }
-        serve_client(&stream, peer, shared.settings.transform, &say);
+        serve_client(&stream, peer, shared.settings, &say);
         shared.busy.fetch_sub(1, Ordering::SeqCst);
         served += 1;
     }
@@ -187,10 +189,10 @@ fn queue_model(
     );
     while !stop.is_stopped() {
         say.note("in accept(): only this thread accepts");
-        let (stream, peer) = match listener.accept() {
-            Ok(connection) => connection,
-            Err(e) if e.kind() == std::io::ErrorKind::ConnectionAborted => continue,
-            Err(e) => return Err(e).context("accept() failed"), // dropping the pool joins it
+        // Out of descriptors is waited out, not fatal (`net::accept_retrying`).
+        let accepted = net::accept_retrying(&listener, stop, say);
+        let Some((stream, peer)) = accepted.context("accept() failed")? else {
+            break; // asked to stop while waiting (an error: dropping the pool joins it)
         };
         if stop.is_stopped() {
             break; // Stop's wake-up connection, or a client who came as we stopped
@@ -207,7 +209,7 @@ fn queue_model(
         if pool.waiting() >= QUEUE {
             say.note("the queue is full: execute() blocks, and new clients wait in the backlog");
         }
-        let (transform, quiet, queued) = (settings.transform, say.is_quiet(), Instant::now());
+        let (settings, quiet, queued) = (settings.clone(), say.is_quiet(), Instant::now());
         pool.execute(move || {
             // This runs on whichever worker took the job; it narrates under that worker's name.
             let me = thread::current();
@@ -216,7 +218,7 @@ fn queue_model(
                 "picked up connection {accepted} from {peer} after {} ms in the queue",
                 queued.elapsed().as_millis()
             ));
-            serve_client(&stream, peer, transform, &say);
+            serve_client(&stream, peer, &settings, &say);
         })
         .context("the pool's workers have stopped")?;
     }
@@ -234,12 +236,24 @@ fn queue_model(
 }
 // ANCHOR_END: queue_model
 
-/// Serve one client to the end with lesson 02's echo loop, then close.
-fn serve_client(stream: &TcpStream, peer: SocketAddr, transform: Transform, say: &Narrator) {
-    match echo::echo_until_closed(stream, transform, say) {
+/// Serve one client to the end with lesson 02's echo loop, then close — or close it sooner when
+/// it sends nothing for `--idle-timeout-ms`: a silent client must not hold a worker forever.
+fn serve_client(stream: &TcpStream, peer: SocketAddr, settings: &Settings, say: &Narrator) {
+    let served = settings
+        .idle
+        .apply(stream)
+        .and_then(|()| echo::echo_until_closed(stream, settings.transform, say));
+    match served {
         Ok((bytes, reads)) => say.call(
             "recv() → 0 bytes, close()",
             format!("{peer} done after {bytes} bytes in {reads} reads"),
+        ),
+        Err(e) if IdleTimeout::is_expiry(&e) => say.call(
+            "recv()/send()",
+            format!(
+                "nothing for {} ms (--idle-timeout-ms): closing {peer}; the worker is free",
+                settings.idle.ms
+            ),
         ),
         // A reset or vanished client ends this connection, never the worker.
         Err(e) => say.call("recv()/send()", format!("failed: {e}; dropping {peer}")),
@@ -277,9 +291,11 @@ fn wake_on_stop(stop: &Stop, listener: &TcpListener, model: Model, workers: usiz
 // ANCHOR_END: shutdown
 
 /// What both models need to know.
+#[derive(Clone)]
 struct Settings {
     workers: usize,
     transform: Transform,
+    idle: IdleTimeout,
 }
 
 /// Run the chosen design until `stop` says stop.
@@ -313,12 +329,14 @@ fn main() -> ExitCode {
             exit_after,
             workers,
             model,
+            idle,
         } => {
             let say = Narrator::new("server", at.quiet);
             let listener = net::listen(resolve_one(&at.host, at.port)?, &say)?;
             let settings = Settings {
                 workers: usize::from(workers),
                 transform: Transform::from_flag(upper),
+                idle,
             };
             let stop = Stop::new().after(exit_after);
             stop_on_signals(&stop, &listener, model, settings.workers)?;

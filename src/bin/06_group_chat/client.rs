@@ -8,6 +8,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use anyhow::{Result, anyhow};
+use workbook::kit::chat_text;
 use workbook::kit::narrate::{Narrator, result_text, role_colour};
 use workbook::kit::net;
 
@@ -80,7 +81,8 @@ fn print_lines(conn: &TcpStream, colour: bool, quitting: &AtomicBool) -> io::Res
         let text = String::from_utf8_lossy(&line);
         let text = text.strip_suffix('\n').unwrap_or(&text);
         let mut stdout = io::stdout().lock();
-        writeln!(stdout, "{}", paint(text, colour))?;
+        // Whatever the server sends, our terminal obeys none of it: controls are shown, not run.
+        writeln!(stdout, "{}", paint(&chat_text::visible(text), colour))?;
         stdout.flush()?;
     }
     if !quitting.load(Ordering::SeqCst) {

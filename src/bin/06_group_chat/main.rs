@@ -27,6 +27,7 @@ use std::net::{Shutdown, SocketAddr, TcpListener};
 use std::process::ExitCode;
 
 use anyhow::{Context, Result};
+use workbook::kit::chat_text;
 use workbook::kit::narrate::Narrator;
 use workbook::kit::net;
 use workbook::kit::shutdown::Stop;
@@ -79,11 +80,11 @@ fn accept_loop<'scope>(
     let say = room.say;
     let mut accepted = 0u64;
     while !stop.is_stopped() {
-        let (conn, peer) = match listener.accept() {
-            Ok(accepted) => accepted,
-            // The client gave up between the handshake and our accept(): not our problem.
-            Err(e) if e.kind() == io::ErrorKind::ConnectionAborted => continue,
-            Err(e) => return Err(e).context("accept() failed"),
+        // Out of descriptors (every client costs one) is waited out, never the end of the room:
+        // see `net::accept_retrying`. `None`: asked to stop while waiting.
+        let accepted_one = net::accept_retrying(listener, stop, say).context("accept() failed")?;
+        let Some((conn, peer)) = accepted_one else {
+            break;
         };
         if stop.is_stopped() {
             break; // the wake-up connection from Stop, or a client arriving as we stop
@@ -91,15 +92,32 @@ fn accept_loop<'scope>(
         accepted += 1;
         say.call("accept()", format!("connection from {peer}"));
         if let Some(client) = room.admit(conn, peer) {
-            let for_writer = client.clone();
-            scope.spawn(move || write_loop(room, &for_writer));
-            scope.spawn(move || read_loop(room, &client));
+            start_threads(room, client, scope);
         }
         if settings.exit_after_reached(accepted, say) {
             break; // the test hook `--exit-after K`
         }
     }
     Ok(())
+}
+
+/// Start a client's writer, then its reader. A thread that cannot start (out of memory for its
+/// stack, or `ulimit -u`) costs that one client `! server busy`, never the room.
+fn start_threads<'scope>(
+    room: &'scope Room,
+    client: Client,
+    scope: &'scope std::thread::Scope<'scope, '_>,
+) {
+    let (id, for_writer) = (client.id, client.clone());
+    let writer =
+        std::thread::Builder::new().spawn_scoped(scope, move || write_loop(room, &for_writer));
+    let writing = writer.is_ok();
+    let started = writer.and_then(|_| {
+        std::thread::Builder::new().spawn_scoped(scope, move || read_loop(room, &client))
+    });
+    if let Err(e) = started {
+        room.refuse(id, writing, &e);
+    }
 }
 // ANCHOR_END: accept
 
@@ -150,6 +168,8 @@ fn act_on(room: &Room, id: u64, text: &str) -> Act {
         let Some(name) = room.name_of(id) else {
             return Act::Quit;
         };
+        // Text, never instructions: no control character reaches a terminal (ours included).
+        let text = chat_text::visible(text);
         room.broadcasts
             .tell(|| format!("[{name}] {text} → everyone"));
         room.broadcast(&format!("[{name}] {text}"));
@@ -167,7 +187,10 @@ fn act_on(room: &Room, id: u64, text: &str) -> Act {
             }
             Err(error) => room.tell(id, &error),
         },
-        _ => room.tell(id, &format!("! unknown command /{word}")),
+        _ => room.tell(
+            id,
+            &format!("! unknown command /{}", chat_text::visible(word)),
+        ),
     }
     Act::Continue
 }

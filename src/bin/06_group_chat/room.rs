@@ -9,12 +9,10 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
 use socket2::SockRef;
+use workbook::kit::chat_text;
 use workbook::kit::narrate::{Chatter, Narrator, result_text};
 
 use crate::cli::Settings;
-
-/// A name is 1 to this many visible characters.
-const MAX_NAME: usize = 32;
 
 /// How many lines wait in one client's outbox before a broadcaster has to wait for room. With
 /// the batch its writer is sending, a client holds at most 2 × 256 lines of our memory.
@@ -27,6 +25,9 @@ const SEND_BUFFER: usize = 64 * 1024;
 
 /// The line every client receives when the server stops.
 const SHUTTING_DOWN: &str = "* server shutting down";
+
+/// The line a client gets when the server cannot start a thread for it.
+const SERVER_BUSY: &str = "! server busy";
 
 /// `lock()` that survives a panicked thread: the data is still consistent here (every update
 /// is a single insert, remove or push), so a poisoned lock is not a reason to stop the room.
@@ -288,23 +289,43 @@ impl<'a> Room<'a> {
     }
 
     /// `/nick NEW`: rename member `id`, unless the name is taken or not a valid name.
+    /// The name must follow the grammar (`chat_text::check_name`: ASCII, a letter first), and
+    /// look like no current name — address names included, case and `I`/`l`/`1`, `O`/`0` aside.
     pub fn rename(&self, id: u64, new: &str) -> Result<String, String> {
-        let length = new.chars().count();
-        if !(1..=MAX_NAME).contains(&length)
-            || new.chars().any(|c| c.is_whitespace() || c.is_control())
-        {
-            return Err(format!(
-                "! a name is 1 to {MAX_NAME} visible characters, without spaces"
-            ));
-        }
+        chat_text::check_name(new)?;
+        let key = chat_text::look_alike_key(new);
         let mut members = lock(&self.members);
-        if members.values().any(|m| m.name == new) {
+        if members
+            .values()
+            .any(|m| chat_text::look_alike_key(&m.name) == key)
+        {
             return Err(format!("! the name {new} is already in use"));
         }
         let member = members
             .get_mut(&id)
             .ok_or_else(|| "! you are not in the room".to_string())?;
         Ok(std::mem::replace(&mut member.name, new.to_string()))
+    }
+
+    /// A client whose threads could not start: out of the room without a word to the others
+    /// (they never heard it join), told `! server busy`, closed. `writing`: whether its writer
+    /// thread started; `e`: why a spawn failed.
+    pub fn refuse(&self, id: u64, writing: bool, e: &std::io::Error) {
+        let Some(member) = lock(&self.members).remove(&id) else {
+            return;
+        };
+        self.say.warn(format!(
+            "{}: could not start a thread for it ({e}): `{SERVER_BUSY}`",
+            member.name
+        ));
+        if writing {
+            // Its writer sends this last, then closes the connection.
+            member.outbox.close(Some(line(SERVER_BUSY)));
+            return;
+        }
+        let _ = (&*member.conn).write_all(&line(SERVER_BUSY));
+        let _ = member.conn.shutdown(Shutdown::Both);
+        self.writer_done(id);
     }
 
     /// `/who`: the names, in order of arrival.

@@ -13,6 +13,7 @@ use std::os::fd::AsRawFd;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
+use workbook::kit::chat_text;
 use workbook::kit::narrate::Narrator;
 use workbook::kit::net::connect;
 
@@ -146,18 +147,22 @@ fn receive(conn: &mut std::net::TcpStream, inbox: &mut Vec<u8>) -> io::Result<bo
     }
 }
 
-/// Print each whole line in `inbox` (and, at the end, a last piece without `\n`).
+/// Print each whole line in `inbox` (and, at the end, a last piece without `\n`), with its
+/// control characters shown, never obeyed (lesson 06's rule: a client cannot trust its server).
 fn print_lines(inbox: &mut Vec<u8>, at_end: bool) -> Result<()> {
     let mut stdout = io::stdout().lock();
     let mut start = 0;
+    let mut print = |line: &[u8]| {
+        let text = String::from_utf8_lossy(line);
+        writeln!(stdout, "{}", chat_text::visible(&text))
+    };
     while let Some(at) = inbox[start..].iter().position(|&b| b == b'\n') {
-        stdout.write_all(&inbox[start..=start + at])?;
+        print(&inbox[start..start + at])?;
         start += at + 1;
     }
     inbox.drain(..start);
     if (at_end && !inbox.is_empty()) || inbox.len() > LONGEST_LINE {
-        stdout.write_all(inbox)?;
-        stdout.write_all(b"\n")?;
+        print(inbox)?;
         inbox.clear();
     }
     stdout.flush()?;

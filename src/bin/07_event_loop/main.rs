@@ -34,11 +34,13 @@ mod room;
 use std::io;
 use std::net::TcpListener;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 use mio::{Events, Interest, Poll, Token, Waker};
+use workbook::kit::backoff::Backoff;
 use workbook::kit::narrate::Narrator;
+use workbook::kit::net::AcceptError;
 use workbook::kit::shutdown::Stop;
 
 use room::{Room, Settings};
@@ -91,9 +93,17 @@ fn serve(listener: TcpListener, settings: &Settings, stop: &Stop, say: &Narrator
 
     let mut room = Room::new(settings, say);
     let mut events = Events::with_capacity(EVENTS_PER_POLL);
+    // Out of descriptors, the listener gets no new readiness event for the clients still
+    // waiting: we come back to it ourselves, after a backoff (10 ms doubling to 1 s).
+    let (mut backoff, mut accept_again) = (Backoff::new(), None::<Instant>);
     while !stop.is_stopped() {
-        // 3. Wait until a socket is ready — or a deadline of ours comes (a stall timeout).
-        let timeout = room.next_timeout();
+        // 3. Wait until a socket is ready — or a deadline of ours comes (a stall timeout, or
+        // trying accept() again).
+        let retry = accept_again.map(|at| at.saturating_duration_since(Instant::now()));
+        let timeout = match (room.next_timeout(), retry) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
         if let Err(e) = poll.poll(&mut events, timeout) {
             if e.kind() == io::ErrorKind::Interrupted {
                 continue; // a signal arrived during the wait: look at the flag, wait again
@@ -102,9 +112,10 @@ fn serve(listener: TcpListener, settings: &Settings, stop: &Stop, say: &Narrator
         }
         room.narrate_wake_up(&events, timeout);
         // 4. Do what each ready socket allows, without waiting.
+        let mut accept_now = accept_again.is_some_and(|at| Instant::now() >= at);
         for event in events.iter() {
             match event.token() {
-                LISTENER => accept_all(&listener, &mut room, stop, poll.registry())?,
+                LISTENER => accept_now = true,
                 WAKER => {} // the stop flag is looked at by the loop
                 Token(id) => room.ready(
                     id,
@@ -112,6 +123,14 @@ fn serve(listener: TcpListener, settings: &Settings, stop: &Stop, say: &Narrator
                     event.is_writable() || event.is_write_closed(),
                 ),
             }
+        }
+        if accept_now {
+            accept_again = if accept_all(&listener, &mut room, stop, poll.registry())? {
+                backoff.reset();
+                None
+            } else {
+                Some(Instant::now() + backoff.next_delay())
+            };
         }
         // 5. Read what the ready sockets hold, a fair turn each; then send what is queued.
         room.read_input(poll.registry());
@@ -128,12 +147,13 @@ fn serve(listener: TcpListener, settings: &Settings, stop: &Stop, say: &Narrator
 // ANCHOR: accept
 /// accept() until it says WouldBlock. The poller reports a readiness *change* once (mio is
 /// edge-triggered), so every connection waiting must be taken now, not one per wake-up.
+/// `false`: out of descriptors (or memory) with clients still waiting — try again later.
 fn accept_all(
     listener: &mio::net::TcpListener,
     room: &mut Room,
     stop: &Stop,
     registry: &mio::Registry,
-) -> Result<()> {
+) -> Result<bool> {
     while !stop.is_stopped() {
         match listener.accept() {
             Ok((conn, peer)) => {
@@ -145,19 +165,24 @@ fn accept_all(
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
                 room.chatter
                     .tell(|| "accept() → WouldBlock: nobody else is waiting".to_string());
-                return Ok(());
+                return Ok(true);
             }
-            // The client gave up between the handshake and our accept(): not our problem.
-            Err(e) if e.kind() == io::ErrorKind::ConnectionAborted => continue,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            // Out of descriptors (EMFILE): say so; the waiting client stays in the backlog.
-            Err(e) => {
-                room.say.warn(format!("accept() failed: {e}"));
-                return Ok(());
-            }
+            Err(e) => match AcceptError::of(&e) {
+                // The client gave up between the handshake and our accept(): not our problem.
+                AcceptError::ThisConnection => continue,
+                // Out of descriptors (EMFILE) or memory: the waiting client stays in the
+                // backlog, and the loop tries again after a backoff.
+                AcceptError::Shortage => {
+                    room.say.warn(format!(
+                        "accept() failed: {e}; temporary: trying again soon"
+                    ));
+                    return Ok(false);
+                }
+                AcceptError::Fatal => return Err(e).context("accept() failed"),
+            },
         }
     }
-    Ok(())
+    Ok(true)
 }
 // ANCHOR_END: accept
 

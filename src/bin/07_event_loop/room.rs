@@ -10,15 +10,13 @@ use anyhow::Result;
 use mio::net::TcpStream;
 use mio::{Events, Interest, Poll, Registry, Token};
 use socket2::SockRef;
+use workbook::kit::chat_text;
 use workbook::kit::narrate::{Chatter, Narrator, result_text};
 
 use crate::{FIRST_CLIENT, SHUTDOWN_GRACE};
 
 /// The longest line a client may send, in bytes, without its `\n` (or `\r\n`), as in 06.
 pub const MAX_LINE: usize = 4096;
-
-/// A name is 1 to this many visible characters.
-const MAX_NAME: usize = 32;
 
 /// A client's write buffer is *full* past this many bytes. While any buffer is full the loop
 /// reads nobody's input — every sender waits, as 06's broadcaster waited for room — and a
@@ -369,6 +367,8 @@ impl<'a> Room<'a> {
         }
         let Some(command) = text.strip_prefix('/') else {
             let name = self.name_of(id);
+            // Lesson 06's rule: text, never instructions for anyone's terminal.
+            let text = chat_text::visible(text);
             self.broadcasts
                 .tell(|| format!("[{name}] {text} → everyone"));
             self.broadcast(&format!("[{name}] {text}"));
@@ -395,7 +395,10 @@ impl<'a> Room<'a> {
                 }
                 Err(error) => self.tell(id, &error),
             },
-            _ => self.tell(id, &format!("! unknown command /{word}")),
+            _ => self.tell(
+                id,
+                &format!("! unknown command /{}", chat_text::visible(word)),
+            ),
         }
         Act::Continue
     }
@@ -408,16 +411,15 @@ impl<'a> Room<'a> {
     }
 
     /// `/nick NEW`: rename member `id`, unless the name is taken or not a valid name.
+    /// Lesson 06's rules: the name grammar, and no name that looks like a member's.
     fn rename(&mut self, id: usize, new: &str) -> Result<String, String> {
-        let length = new.chars().count();
-        if !(1..=MAX_NAME).contains(&length)
-            || new.chars().any(|c| c.is_whitespace() || c.is_control())
+        chat_text::check_name(new)?;
+        let key = chat_text::look_alike_key(new);
+        if self
+            .conns
+            .values()
+            .any(|c| c.member && chat_text::look_alike_key(&c.name) == key)
         {
-            return Err(format!(
-                "! a name is 1 to {MAX_NAME} visible characters, without spaces"
-            ));
-        }
-        if self.conns.values().any(|c| c.member && c.name == new) {
             return Err(format!("! the name {new} is already in use"));
         }
         let conn = self

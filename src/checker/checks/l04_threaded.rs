@@ -85,6 +85,18 @@ tcp_lesson! {
             section: "what-a-thread-costs",
             hint: "one thread per connection, each with its own socket; never share one buffer between threads",
         },
+        server_survives_running_out_of_descriptors {
+            title: "70 clients under `ulimit -n 64`: accept() failing with EMFILE is waited out, and every client is served",
+            points: 3,
+            section: "running-out-of-descriptors",
+            hint: "treat EMFILE/ENFILE/ENOBUFS/ENOMEM from accept() as temporary: wait (10 ms doubling to 1 s) and accept again",
+        },
+        server_closes_idle_clients {
+            title: "--idle-timeout-ms 500: a client silent for 500 ms is closed, others are served",
+            points: 2,
+            section: "idle-clients",
+            hint: "set a read (and write) timeout on each accepted socket; when recv() times out, close the connection",
+        },
         server_exit_after_waits_for_its_clients {
             title: "--exit-after 2 stops accepting after 2 connections, finishes both, exits 0",
             points: 2,
@@ -258,6 +270,42 @@ impl Conn {
         match self.wait_for(1, within)? {
             None => Ok(()),
             Some(got) => Err(Failure::new(format!("{}: {why}", self.name)).received(got)),
+        }
+    }
+
+    /// The server must close this connection (end of stream, or a reset) within `within`,
+    /// sending nothing; `why` says why it must ("after 500 ms of silence").
+    pub fn expect_closed(&mut self, within: Duration, why: &str) -> Outcome {
+        let mut buf = [0u8; 1024];
+        let deadline = Instant::now() + within;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return Err(Failure::new(format!(
+                    "{}: still open {} ms later",
+                    self.name,
+                    within.as_millis()
+                ))
+                .expected(format!("the server closes the connection {why}")));
+            }
+            self.stream
+                .set_read_timeout(Some(left))
+                .map_err(|e| Failure::new(format!("setting a read timeout: {e}")))?;
+            match self.stream.read(&mut buf) {
+                Ok(0) => return Ok(()),
+                Ok(n) => {
+                    return Err(Failure::new(format!(
+                        "{}: bytes nobody asked for, {why}",
+                        self.name
+                    ))
+                    .received(buf[..n].to_vec()));
+                }
+                Err(e) if e.kind() == ErrorKind::Interrupted => {}
+                Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {}
+                // A reset is a close too: the server may close with our bytes unread.
+                Err(e) if e.kind() == ErrorKind::ConnectionReset => return Ok(()),
+                Err(e) => return Err(Failure::new(format!("{}: {e}", self.name))),
+            }
         }
     }
 
@@ -460,4 +508,129 @@ pub fn server_exit_after_waits_for_its_clients(target: &Target) -> Outcome {
 /// `client --host no-such-host.invalid hello`.
 pub fn unknown_host(target: &Target) -> Outcome {
     common::unknown_host(target, "client", &["hello"])
+}
+
+/// The file-descriptor limit [`survives_running_out_of_descriptors`] gives the server
+/// (`ulimit -n 64`), and how many clients it then connects: more than the server can hold.
+pub const FD_LIMIT: u64 = 64;
+/// See [`FD_LIMIT`].
+pub const FD_CLIENTS: usize = 70;
+/// How often a server out of descriptors may be found running (or ready to run) in [`WATCH`]:
+/// one that waits before retrying sleeps nearly all the time; one that retries `accept()` in a
+/// tight loop is always running.
+pub const MOST_BUSY: f64 = 0.5;
+
+/// Start `server --port 0 -q EXTRA…` with at most [`FD_LIMIT`] descriptors, and connect
+/// `clients` clients ([`FD_CLIENTS`] for 04), each sending one message: the server runs out of
+/// descriptors and its
+/// `accept()` fails (EMFILE) while the last clients wait in the listen backlog. Meanwhile it must
+/// not spin ([`MOST_BUSY`]). Then the clients leave one by one, in order, each after its echo:
+/// as descriptors come free, every waiting client must be served (within [`IO_TIMEOUT`] plus a
+/// backoff's second). Last, a new client must be served: the server survived.
+pub fn survives_running_out_of_descriptors(
+    target: &Target,
+    extra: &[&str],
+    clients: usize,
+) -> Outcome {
+    let mut args = vec!["server", "--port", "0", "-q"];
+    args.extend_from_slice(extra);
+    let server = Server::start_with_open_files(target, &args, FD_LIMIT)?;
+    let addr = server.addr;
+    let scenario = || -> Outcome {
+        let mut connected = Vec::with_capacity(clients);
+        for n in 1..=clients {
+            let mut client = Conn::open(addr, format!("client {n} of {clients}"))?;
+            client.send(&client.message(1))?;
+            connected.push(client);
+        }
+        let mut connected = connected.into_iter();
+        if let Some(mut first) = connected.next() {
+            first.expect_echo(&first.message(1), IO_TIMEOUT, "(the first client)")?;
+            // Watch the server while it is out of descriptors: no echo may come, and it must
+            // wait, not spin.
+            let busy = server.process.busy_share(WATCH);
+            first.expect_no_echo(Duration::ZERO, "an echo nobody asked for")?;
+            if let Some(busy) = busy.filter(|&share| share > MOST_BUSY) {
+                return Err(Failure::new(format!(
+                    "while out of descriptors the server was running in {:.0}% of {} ms",
+                    busy * 100.0,
+                    WATCH.as_millis()
+                ))
+                .expected(format!(
+                    "at most {:.0}%: after accept() fails with EMFILE, wait before trying again \
+                     (10 ms, doubling to 1 s) instead of retrying at once",
+                    MOST_BUSY * 100.0
+                )));
+            }
+            first.close()?;
+        }
+        let patience = IO_TIMEOUT + Duration::from_secs(1);
+        for mut client in connected {
+            client.expect_echo(
+                &client.message(1),
+                patience,
+                &format!(
+                    "under `ulimit -n {FD_LIMIT}`, once the clients before it had left: a \
+                     server out of descriptors must accept again when they come free"
+                ),
+            )?;
+            client.close()?;
+        }
+        let mut newcomer = Conn::open(addr, "a new client")?;
+        newcomer.echo(
+            &newcomer.message(1),
+            &format!("after {clients} clients under `ulimit -n {FD_LIMIT}` had left"),
+        )?;
+        newcomer.close()
+    };
+    scenario().map_err(|f| with_evidence(&server, f))
+}
+
+/// 04 with 70 clients under `ulimit -n 64`.
+pub fn server_survives_running_out_of_descriptors(target: &Target) -> Outcome {
+    survives_running_out_of_descriptors(target, &[], FD_CLIENTS)
+}
+
+/// The `--idle-timeout-ms` the idle-client checks give the server: short, so the checks are.
+pub const IDLE_MS: &str = "500";
+
+/// Start `server --port 0 -q --idle-timeout-ms 500 EXTRA…`. `idle` clients are each served one
+/// echo (so each holds a thread or a worker) and then fall silent. A new client must then be
+/// echoed — at once by a thread per client, or by a worker the idle timeout freed — and every
+/// silent one must see the server close its connection: a silent client cannot hold the server
+/// forever.
+pub fn idle_clients_are_closed(target: &Target, extra: &[&str], idle: usize) -> Outcome {
+    let mut args = vec!["--idle-timeout-ms", IDLE_MS];
+    args.extend_from_slice(extra);
+    let server = Server::start_quiet(target, &args)?;
+    let scenario = || -> Outcome {
+        let mut silent = Vec::with_capacity(idle);
+        for n in 1..=idle {
+            let mut client = Conn::open(server.addr, format!("silent client {n}"))?;
+            client.echo(&client.message(1), "(then it falls silent)")?;
+            silent.push(client);
+        }
+        let mut active = Conn::open(server.addr, "active client")?;
+        active.send(&active.message(1))?;
+        active.expect_echo(
+            &active.message(1),
+            IO_TIMEOUT,
+            &format!("while {idle} silent client(s) are connected (--idle-timeout-ms {IDLE_MS})"),
+        )?;
+        for client in &mut silent {
+            client.expect_closed(
+                IO_TIMEOUT,
+                &format!(
+                    "after {IDLE_MS} ms in which it sent nothing (--idle-timeout-ms {IDLE_MS})"
+                ),
+            )?;
+        }
+        active.close()
+    };
+    scenario().map_err(|f| with_evidence(&server, f))
+}
+
+/// 04: one silent client is closed after `--idle-timeout-ms`.
+pub fn server_closes_idle_clients(target: &Target) -> Outcome {
+    idle_clients_are_closed(target, &[], 1)
 }

@@ -95,6 +95,30 @@ tcp_lesson! {
             section: "when-every-worker-is-busy-the-backlog",
             hint: "every queued connection must reach a worker",
         },
+        accept_model_survives_running_out_of_descriptors {
+            title: "--model accept --workers 30, 40 clients under `ulimit -n 64`: accept() failing with EMFILE is waited out, every client served",
+            points: 2,
+            section: "running-out-of-descriptors",
+            hint: "a worker whose accept() fails with EMFILE/ENFILE/ENOBUFS/ENOMEM waits (10 ms doubling to 1 s) and accepts again; it does not stop the server",
+        },
+        queue_model_survives_running_out_of_descriptors {
+            title: "--model queue --workers 100, 70 clients under `ulimit -n 64`: accept() failing with EMFILE is waited out, every client served",
+            points: 2,
+            section: "running-out-of-descriptors",
+            hint: "the accepting thread treats EMFILE/ENFILE/ENOBUFS/ENOMEM as temporary: wait (10 ms doubling to 1 s) and accept again",
+        },
+        accept_model_closes_idle_clients {
+            title: "--model accept --workers 2 --idle-timeout-ms 500: two silent clients are closed, and a third is served",
+            points: 2,
+            section: "idle-clients",
+            hint: "set a read (and write) timeout on each accepted socket; when recv() times out, close it and free the worker",
+        },
+        queue_model_closes_idle_clients {
+            title: "--model queue --workers 2 --idle-timeout-ms 500: two silent clients are closed, and a third is served",
+            points: 2,
+            section: "idle-clients",
+            hint: "set a read (and write) timeout on each accepted socket; when recv() times out, close it and free the worker",
+        },
         accept_model_exit_after {
             title: "--model accept --exit-after 3: serves exactly 3 connections, finishes them, exits 0",
             points: 3,
@@ -118,6 +142,18 @@ tcp_lesson! {
             points: 3,
             section: "which-thread-gets-the-signal",
             hint: "on SIGTERM set a flag, wake the accepting thread and join the workers (see #graceful-shutdown); missed now and then: the signal went to a worker thread, so wait for it in one thread (Python: set_wakeup_fd + select)",
+        },
+        accept_model_sigterm_with_silent_clients {
+            title: "--model accept --idle-timeout-ms 1000: SIGTERM with two silent clients connected, the server exits 0 within seconds",
+            points: 2,
+            section: "graceful-shutdown",
+            hint: "graceful shutdown waits for the clients being served; the idle timeout is what bounds that wait",
+        },
+        queue_model_sigterm_with_silent_clients {
+            title: "--model queue --idle-timeout-ms 1000: SIGTERM with two silent clients connected, the server exits 0 within seconds",
+            points: 2,
+            section: "graceful-shutdown",
+            hint: "graceful shutdown waits for the clients being served; the idle timeout is what bounds that wait",
         },
         server_prints_only_listening_on {
             title: "server's stdout holds only the `listening on ADDR` line",
@@ -293,6 +329,87 @@ fn exit_after(target: &Target, model: &str) -> Outcome {
     };
     let outcome = scenario();
     outcome.map_err(|f| with_evidence(&server, f))
+}
+
+/// `--model accept --workers 30` under `ulimit -n 64`: each worker holds a descriptor for the
+/// listening socket in some designs (a `dup()` per worker), so 30 workers leave room for about
+/// 27 clients; 40 connect.
+pub fn accept_model_survives_running_out_of_descriptors(target: &Target) -> Outcome {
+    let args = ["--model", "accept", "--workers", "30"];
+    threaded::survives_running_out_of_descriptors(target, &args, 40)
+}
+
+/// `--model queue --workers 100` under `ulimit -n 64`, 70 clients: more workers than
+/// descriptors, so the accepting thread runs out first.
+pub fn queue_model_survives_running_out_of_descriptors(target: &Target) -> Outcome {
+    let args = ["--model", "queue", "--workers", "100"];
+    threaded::survives_running_out_of_descriptors(target, &args, threaded::FD_CLIENTS)
+}
+
+/// `--model accept --workers 2`: two silent clients hold both workers until the idle timeout.
+pub fn accept_model_closes_idle_clients(target: &Target) -> Outcome {
+    threaded::idle_clients_are_closed(target, &pool_args("accept", &[]), 2)
+}
+
+/// `--model queue --workers 2`: the same.
+pub fn queue_model_closes_idle_clients(target: &Target) -> Outcome {
+    threaded::idle_clients_are_closed(target, &pool_args("queue", &[]), 2)
+}
+
+/// `--workers 2 --idle-timeout-ms 1000`: two clients are served once each, then fall silent;
+/// SIGTERM; the server must exit 0 within the idle timeout plus [`IO_TIMEOUT`] — it may finish
+/// the clients it serves, and the idle timeout is what bounds that — and both clients must see
+/// their connection closed.
+fn sigterm_with_silent_clients(target: &Target, model: &str) -> Outcome {
+    let idle = ["--idle-timeout-ms", "1000"];
+    let mut server = Server::start_quiet(target, &pool_args(model, &idle))?;
+    let addr = server.addr;
+    let process = &mut server.process;
+    let mut scenario = || -> Outcome {
+        let mut silent = Vec::new();
+        for n in 1..=2 {
+            let mut client = Conn::open(addr, format!("silent client {n}"))?;
+            client.echo(&client.message(1), "(then it falls silent)")?;
+            silent.push(client);
+        }
+        process.signal(libc::SIGTERM);
+        let bound = Duration::from_secs(1) + IO_TIMEOUT;
+        match process.wait_timeout(bound) {
+            Some(status) if status.success() => {}
+            Some(status) => {
+                return Err(
+                    Failure::new(format!("after SIGTERM the server exited ({status})"))
+                        .expected("exit status 0"),
+                );
+            }
+            None => {
+                return Err(Failure::new(format!(
+                    "after SIGTERM, with 2 silent clients connected, the server was still \
+                     running {} s later",
+                    bound.as_secs()
+                ))
+                .expected(
+                    "the server closes the silent clients after --idle-timeout-ms 1000 and exits 0",
+                ));
+            }
+        }
+        for client in &mut silent {
+            client.expect_closed(IO_TIMEOUT, "once the server has exited")?;
+        }
+        Ok(())
+    };
+    let outcome = scenario();
+    outcome.map_err(|f| with_evidence(&server, f))
+}
+
+/// `--model accept`: SIGTERM with silent clients.
+pub fn accept_model_sigterm_with_silent_clients(target: &Target) -> Outcome {
+    sigterm_with_silent_clients(target, "accept")
+}
+
+/// `--model queue`: SIGTERM with silent clients.
+pub fn queue_model_sigterm_with_silent_clients(target: &Target) -> Outcome {
+    sigterm_with_silent_clients(target, "queue")
 }
 
 /// `--model accept --exit-after 3`.

@@ -171,6 +171,26 @@ pub fn live_process_groups() -> Vec<u32> {
     live().groups.clone()
 }
 
+/// Lower `RLIMIT_NOFILE` (soft and hard, as `ulimit -n` does) in the child, between fork and
+/// exec: the program under test starts with at most `limit` file descriptors; we keep ours.
+fn limit_open_files(command: &mut Command, limit: u64) {
+    let rlimit = libc::rlimit {
+        rlim_cur: limit as libc::rlim_t,
+        rlim_max: limit as libc::rlim_t,
+    };
+    // SAFETY: the closure runs in the forked child before exec and calls only setrlimit(2),
+    // which is async-signal-safe; it touches no lock and allocates nothing.
+    unsafe {
+        command.pre_exec(move || {
+            if libc::setrlimit(libc::RLIMIT_NOFILE, &rlimit) == 0 {
+                Ok(())
+            } else {
+                Err(std::io::Error::last_os_error())
+            }
+        });
+    }
+}
+
 /// What a program wrote, kept up to [`KEEP_BYTES`].
 #[derive(Default, Debug)]
 struct Captured {
@@ -220,6 +240,7 @@ impl Process {
         target: &Target,
         args: &[&str],
         stdin: Stdio,
+        open_files: Option<u64>,
     ) -> Result<
         (
             Process,
@@ -237,8 +258,11 @@ impl Process {
                     .command(&command_line),
             );
         }
-        let mut child = target
-            .command(args)
+        let mut command = target.command(args);
+        if let Some(limit) = open_files {
+            limit_open_files(&mut command, limit);
+        }
+        let mut child = command
             .stdin(stdin)
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -298,6 +322,32 @@ impl Process {
         }
     }
 
+    /// For `within`, how often (0.0 to 1.0) some thread of the process is running or ready to
+    /// run, sampling `/proc/PID/task/*/stat` every 5 ms (Linux; `None` elsewhere or once it has
+    /// exited). A program that waits is almost always asleep; one that retries in a tight loop
+    /// is always runnable — on a loaded machine too, unlike the CPU time it gets.
+    pub fn busy_share(&self, within: Duration) -> Option<f64> {
+        let tasks = format!("/proc/{}/task", self.child.id());
+        let deadline = Instant::now() + within;
+        let (mut samples, mut busy) = (0u32, 0u32);
+        while Instant::now() < deadline {
+            let mut running = false;
+            for task in std::fs::read_dir(&tasks).ok()?.flatten() {
+                let stat = std::fs::read_to_string(task.path().join("stat")).unwrap_or_default();
+                // `pid (comm) state …`: the state is the first field after the `)`.
+                let state = stat
+                    .rfind(')')
+                    .and_then(|at| stat[at + 1..].split_whitespace().next());
+                running |= state == Some("R");
+            }
+            samples += 1;
+            busy += u32::from(running);
+            // Polling is the only way to watch another process's state; 5 ms keeps it cheap.
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        (samples > 0).then(|| f64::from(busy) / f64::from(samples))
+    }
+
     /// Wait for the process to exit, at most `timeout` (the caller scales it: [`scaled`]).
     /// `None` if it is still running.
     pub fn wait_timeout(&mut self, timeout: Duration) -> Option<ExitStatus> {
@@ -314,12 +364,36 @@ impl Process {
         }
     }
 
-    /// The exit status if the process has exited, without waiting.
+    /// The exit status if the process has exited, without waiting. When it has, whatever it
+    /// left running in its process group is killed first, while its zombie still holds the
+    /// group's id (after reaping, that number may be reused: see [`Process::kill`]).
     pub fn try_status(&mut self) -> Option<ExitStatus> {
-        if self.status.is_none() {
+        if self.status.is_none() && self.exited_unreaped() {
+            let group = -(self.child.id() as libc::pid_t);
+            // SAFETY: kill(2) has no memory-safety preconditions; the group's id is still ours.
+            unsafe { libc::kill(group, libc::SIGKILL) };
             self.status = self.child.try_wait().ok().flatten();
         }
         self.status
+    }
+
+    /// Whether the process has exited, without reaping it (`waitid` with `WNOWAIT`).
+    fn exited_unreaped(&self) -> bool {
+        // SAFETY: an all-zero siginfo_t is a valid value; waitid writes into the one we pass.
+        let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
+        let options = libc::WEXITED | libc::WNOHANG | libc::WNOWAIT;
+        // SAFETY: waitid only writes `info`; P_PID names our own unreaped child.
+        let found = unsafe {
+            libc::waitid(
+                libc::P_PID,
+                self.child.id() as libc::id_t,
+                &mut info,
+                options,
+            )
+        };
+        // With WNOHANG, si_pid stays 0 while the child is still running.
+        // SAFETY: si_pid is valid to read for a siginfo_t that waitid filled or left zeroed.
+        found == 0 && unsafe { info.si_pid() } != 0
     }
 
     /// Everything the program wrote on stderr so far (up to [`KEEP_BYTES`]).
@@ -329,8 +403,14 @@ impl Process {
 
     /// Kill the whole process group (the program and anything it forked) and reap it.
     pub fn kill(&mut self) {
-        // SAFETY: as in `signal`; a negative pid names the process group we created at spawn.
-        unsafe { libc::kill(-(self.child.id() as libc::pid_t), libc::SIGKILL) };
+        // Only while the leader is not reaped: until then its pid — the group's id — cannot be
+        // reused. Once reaped (it exited, and `try_status` collected it), that number may
+        // already belong to another test's server, leader of a group of its own, and this
+        // SIGKILL would end it instead (seen: a 05 server reset mid-check, under load).
+        if self.try_status().is_none() {
+            // SAFETY: as in `signal`; a negative pid names the process group we created at spawn.
+            unsafe { libc::kill(-(self.child.id() as libc::pid_t), libc::SIGKILL) };
+        }
         let _ = self.child.kill();
         if self.status.is_none() {
             self.status = self.child.wait().ok();
@@ -373,7 +453,25 @@ impl Server {
     /// Start `target args` and wait (at most [`STARTUP_TIMEOUT`]) for its first stdout line,
     /// which must be exactly `listening on ADDR`.
     pub fn start(target: &Target, args: &[&str]) -> Result<Server, Failure> {
-        let (process, line, stdout_rest) = first_line(target, args, "ADDR")?;
+        Server::start_with(target, args, None)
+    }
+
+    /// [`Server::start`] with at most `open_files` file descriptors (`ulimit -n`): for the checks
+    /// that a server survives running out of them.
+    pub fn start_with_open_files(
+        target: &Target,
+        args: &[&str],
+        open_files: u64,
+    ) -> Result<Server, Failure> {
+        Server::start_with(target, args, Some(open_files))
+    }
+
+    fn start_with(
+        target: &Target,
+        args: &[&str],
+        open_files: Option<u64>,
+    ) -> Result<Server, Failure> {
+        let (process, line, stdout_rest) = first_line(target, args, "ADDR", open_files)?;
         let text = String::from_utf8_lossy(&line);
         let fail = |reason: String, process: &Process| {
             Failure::new(reason)
@@ -448,8 +546,9 @@ fn first_line(
     target: &Target,
     args: &[&str],
     what: &str,
+    open_files: Option<u64>,
 ) -> Result<(Process, Vec<u8>, Shared), Failure> {
-    let (mut process, _stdin, stdout) = Process::spawn(target, args, Stdio::null())?;
+    let (mut process, _stdin, stdout) = Process::spawn(target, args, Stdio::null(), open_files)?;
     let stdout_rest = Shared::default();
     let (first_line, first) = mpsc::channel();
     let rest = stdout_rest.clone();
@@ -521,7 +620,7 @@ impl UnixServer {
         let shown = path.display().to_string();
         let mut args = vec!["server", "--unix", &shown, "-q"];
         args.extend_from_slice(extra);
-        let (process, line, _) = first_line(target, &args, &shown)?;
+        let (process, line, _) = first_line(target, &args, &shown, None)?;
         if line != format!("listening on {shown}\n").as_bytes() {
             return Err(
                 Failure::new("the first line on stdout is not `listening on PATH`")
@@ -629,7 +728,7 @@ pub fn run_with(
     input: Input<'_>,
     timeout: Duration,
 ) -> Result<Finished, Failure> {
-    let (mut process, child_stdin, stdout) = Process::spawn(target, args, Stdio::piped())?;
+    let (mut process, child_stdin, stdout) = Process::spawn(target, args, Stdio::piped(), None)?;
     let stdout_captured = Shared::default();
     process.readers.push(drain(stdout, stdout_captured.clone()));
     // Held until the program is killed below, for `Input::KeptOpen`.
@@ -701,6 +800,22 @@ mod tests {
             failure.to_string().contains("without printing"),
             "{failure}"
         );
+    }
+
+    #[test]
+    fn a_server_can_start_with_few_descriptors() {
+        let t = Target::new([
+            "sh",
+            "-c",
+            "echo \"listening on 127.0.0.1:1\"; ulimit -n >&2; sleep 5",
+        ]);
+        let mut server = Server::start_with_open_files(&t, &[], 64).unwrap();
+        let deadline = Instant::now() + IO_TIMEOUT;
+        while !server.stderr().ends_with(b"\n") && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        assert_eq!(server.stderr(), b"64\n");
+        server.process.kill();
     }
 
     #[test]

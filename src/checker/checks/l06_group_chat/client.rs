@@ -1,6 +1,7 @@
 //! Lesson 06's client checks, against a stand-in server ([`chat_stub`]).
 
 use super::*;
+use crate::checker::harness::Finished;
 
 /// A stand-in server for the client checks: it welcomes the client, answers `/nick` and each
 /// line as a real server would, and on `/quit` sends one more line and closes. Returns what the
@@ -98,10 +99,12 @@ pub(super) fn blank_ports(text: &str) -> String {
     out
 }
 
-pub fn client_exits_when_server_closes(target: &Target) -> Outcome {
-    let stub = TcpStub::start("127.0.0.1:0", |stream| {
+/// Run `client` against a stand-in server that sends `lines` and closes, with stdin kept open
+/// as a terminal's is; the client is killed if it has not exited 5 s later.
+pub(super) fn client_hearing(target: &Target, lines: String) -> Result<Finished, Failure> {
+    let stub = TcpStub::start("127.0.0.1:0", move |stream| {
         stream
-            .write_all(format!("* welcome someone, 1 online\n{SHUTTING_DOWN}\n").as_bytes())
+            .write_all(lines.as_bytes())
             .map_err(Failure::io("the test's server could not send"))?;
         Ok(Vec::new()) // and the connection closes
     })?;
@@ -113,6 +116,12 @@ pub fn client_exits_when_server_closes(target: &Target) -> Outcome {
         Duration::from_secs(5),
     )?;
     stub.finish()?;
+    Ok(finished)
+}
+
+pub fn client_exits_when_server_closes(target: &Target) -> Outcome {
+    let lines = format!("* welcome someone, 1 online\n{SHUTTING_DOWN}\n");
+    let finished = client_hearing(target, lines)?;
     finished.expect_code(0).map_err(|f| {
         f.expected("exit status 0 soon after the server closed, though stdin is still open")
     })?;

@@ -5,7 +5,9 @@
 //! `/who`, `/quit` and `quit`; `* NAME left` however a client goes; lines over 4096 bytes are
 //! refused and discarded; invalid UTF-8 is replaced; `--max-clients`; a client that stops
 //! reading is dropped (`* NAME left (too slow)`) while a burst costs nobody anything;
-//! `* server shutting down` on SIGTERM and after `--exit-after K` connections.
+//! `* server shutting down` on SIGTERM and after `--exit-after K` connections. What the room
+//! lets through (`hostile.rs`): no control character relayed or printed raw, an ASCII name
+//! grammar, names unique however they are written; running out of descriptors ends nothing.
 //! Client: `client [--name NAME]` sends `/nick NAME`, then each stdin line, then `/quit`, and
 //! prints every line the server sends; it exits 0 when the server closes.
 //!
@@ -59,7 +61,7 @@ tcp_lesson! {
             title: "`/nick NEW` renames for everyone; a taken or invalid name gets `! …` to the sender only",
             points: 2,
             section: "the-contract",
-            hint: "a name is 1 to 32 visible characters, unique in the room",
+            hint: "a name is 1 to 32 ASCII letters, digits, `-`, `_` or `.`, a letter first, unique in the room",
         },
         server_who {
             title: "`/who` sends the sender alone `* online: NAME, NAME, …`",
@@ -103,6 +105,30 @@ tcp_lesson! {
             section: "the-contract",
             hint: "count the clients in the room when accept() returns",
         },
+        server_relays_no_control_characters {
+            title: "control characters, escape sequences and bidi overrides in a line reach no one raw; the rest of the line does",
+            points: 3,
+            section: "what-the-room-lets-through",
+            hint: "replace every control character (C0 but `\\n`, DEL, C1) and bidi control visibly (`^[`, U+FFFD) before relaying",
+        },
+        server_refuses_look_alike_names {
+            title: "`/nick` with an invisible, a bidi or a Cyrillic look-alike of a taken name is refused",
+            points: 2,
+            section: "what-the-room-lets-through",
+            hint: "a name grammar: ASCII letters, digits, `-`, `_`, `.`, a letter first",
+        },
+        server_names_cannot_squat {
+            title: "`/nick` cannot take a member's address name, a future address name, or a taken name in other case",
+            points: 2,
+            section: "what-the-room-lets-through",
+            hint: "compare names ignoring case against every member, address names included; no `:` in a name",
+        },
+        server_survives_running_out_of_descriptors {
+            title: "70 clients under `ulimit -n 64`: EMFILE is waited out, the room stays open, every client is welcomed",
+            points: 3,
+            section: "running-out",
+            hint: "treat EMFILE/ENFILE/ENOBUFS/ENOMEM from accept() as temporary: wait (10 ms doubling to 1 s) and accept again",
+        },
         server_survives_stalled_reader {
             title: "50,000 lines in one burst: every reading client gets all, in order; the client that never reads is dropped as too slow",
             points: 5,
@@ -145,6 +171,12 @@ tcp_lesson! {
             section: "the-contract",
             hint: "at the end of stdin send `/quit`, then keep printing until the server closes",
         },
+        client_prints_no_control_characters {
+            title: "client prints no control character or bidi override a server sent, raw",
+            points: 2,
+            section: "what-the-room-lets-through",
+            hint: "a client cannot trust its server: replace controls visibly before printing",
+        },
         client_exits_when_server_closes {
             title: "client exits 0 when the server closes first, even while stdin is still open",
             points: 2,
@@ -177,12 +209,19 @@ const READ_LIMIT: u64 = 64 * 1024;
 const KEEP_SEEN: usize = 2048;
 
 mod client;
+mod hostile;
 mod load;
 mod peer;
 
 pub use peer::{Peer, room};
 
 use client::{client_chats_through_stdin, client_exits_when_server_closes};
+pub use hostile::terminal_danger;
+use hostile::{
+    client_prints_no_control_characters, server_names_cannot_squat,
+    server_refuses_look_alike_names, server_relays_no_control_characters,
+    server_survives_running_out_of_descriptors,
+};
 use load::{
     server_exit_after, server_fifty_clients, server_shutdown_on_sigterm,
     server_survives_stalled_reader,
@@ -260,8 +299,8 @@ pub fn server_nick(target: &Target) -> Outcome {
         b.expect_prefix(&server, "! ")
             .map_err(|f| f.context(format!("after `{refused}`")))?;
     }
-    // 32 characters is allowed, and characters are not bytes (é is 2 bytes in UTF-8).
-    let long = "é".repeat(32);
+    // 32 characters is allowed; letters, digits, `-`, `_` and `.` after a first letter.
+    let long = "b2-_.".repeat(7)[..32].to_string();
     b.say(&server, &format!("/nick {long}"))?;
     for peer in [&mut a, &mut b, &mut c] {
         peer.expect(&server, &format!("* {b_old} is now {long}"))?;
