@@ -523,6 +523,17 @@ fn provoke(lesson: &str, row: &str) -> Result<String, String> {
     let finished = if row.contains("Address already in use") {
         let server = Server::start_quiet(&target, &[]).map_err(fail)?;
         run(&["server", "--port", &server.addr.port().to_string(), "-q"])?
+    } else if row.contains("failed to clone the listening socket: Too many open files") {
+        // The accept model's workers each dup() the listener: more workers than descriptors.
+        let line =
+            format!("ulimit -n 20; exec {bin} server --port 0 -q --model accept --workers 40");
+        run_with(
+            &Target::new(["sh", "-c", &line]),
+            &[],
+            Input::Bytes(b""),
+            BOUND,
+        )
+        .map_err(fail)?
     } else if row.contains("Connection refused") {
         let refusing = refusing_port().map_err(fail)?;
         client(&refusing.port().to_string())?

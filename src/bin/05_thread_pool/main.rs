@@ -71,24 +71,25 @@ fn accept_model(
     };
     thread::scope(|scope| -> Result<()> {
         let mut workers = Vec::with_capacity(settings.workers);
-        for id in 1..=settings.workers {
+        // dup(): a second descriptor for the same listening socket, one per worker — all of them
+        // before any worker starts, so that running out of descriptors fails here, with no
+        // worker blocked in accept() that we would need yet another descriptor to wake.
+        let handles = (0..settings.workers)
+            .map(|_| listener.try_clone())
+            .collect::<std::io::Result<Vec<_>>>()
+            .context("failed to clone the listening socket")?;
+        for (id, own) in (1..).zip(handles) {
             let name = format!("worker-{id}");
             // Only the narration needs this: stderr stays ours until the spawn is told, so the
             // worker's first words come after it (the lock is reentrant: we can still speak).
             let story = std::io::stderr().lock();
-            // dup(): a second descriptor for the same listening socket, owned by this worker.
-            let own = listener.try_clone();
-            let spawned = own
-                .context("failed to clone the listening socket")
-                .and_then(|own| {
-                    thread::Builder::new()
-                        .name(name.clone())
-                        .spawn_scoped(scope, {
-                            let shared = &shared;
-                            move || accept_worker(own, shared, say)
-                        })
-                        .with_context(|| format!("failed to start {name}"))
-                });
+            let spawned = thread::Builder::new()
+                .name(name.clone())
+                .spawn_scoped(scope, {
+                    let shared = &shared;
+                    move || accept_worker(own, shared, say)
+                })
+                .with_context(|| format!("failed to start {name}"));
             match spawned {
                 Ok(worker) => workers.push(worker),
                 Err(e) => {
