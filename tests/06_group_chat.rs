@@ -104,7 +104,7 @@ fn demo_narrates_the_room_and_ends_with_commands() {
         stderr.contains("cargo run --bin 06_group_chat -- server"),
         "{stderr}"
     );
-    assert!(stderr.contains("nc 127.0.0.1 7006"), "{stderr}");
+    assert!(stderr.contains("nc -N 127.0.0.1 7006"), "{stderr}");
     for line in [
         "ben ← ! the name ana is already in use",
         "cy ← * online: ana, ben, cy",

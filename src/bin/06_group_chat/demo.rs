@@ -97,7 +97,7 @@ pub fn demo() -> Result<()> {
         format!("cargo run --bin {LESSON} -- client --name ana        # terminal 2"),
         format!("cargo run --bin {LESSON} -- client --name ben        # terminal 3"),
         format!(
-            "nc 127.0.0.1 {}                                    # terminal 4: plain netcat, type lines",
+            "nc -N 127.0.0.1 {}                                 # terminal 4: plain netcat, type lines (-N: Ctrl-D leaves)",
             ports::GROUP_CHAT
         ),
     ]);

@@ -14,7 +14,7 @@
 //! cargo run --bin 06_group_chat                               # demo: four clients, narrated
 //! cargo run --bin 06_group_chat -- server                     # terminal 1
 //! cargo run --bin 06_group_chat -- client --name ana          # terminal 2
-//! nc 127.0.0.1 7006                                           # terminal 3: netcat joins too
+//! nc -N 127.0.0.1 7006                                          # terminal 3: netcat joins too
 //! ```
 
 mod cli;
