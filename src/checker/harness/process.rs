@@ -1,0 +1,317 @@
+//! The programs under test as processes: each the leader of its own process group, registered
+//! so that [`kill_all`] can end every one (grade's Ctrl-C), killed on drop, its stdout and stderr
+//! drained by threads and capped.
+
+use std::io::Read;
+use std::os::unix::process::CommandExt;
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use super::{KEEP_BYTES, READER_GRACE, Target};
+use crate::checker::evidence::Failure;
+
+/// The process groups of the programs under test that are still running (each [`Process`] is
+/// the leader of its own group, so a group id is also the leader's pid).
+pub(super) struct Live {
+    pub(super) groups: Vec<u32>,
+    /// Set by [`kill_all`]: no new program may start.
+    pub(super) closed: bool,
+}
+
+pub(super) static LIVE: Mutex<Live> = Mutex::new(Live {
+    groups: Vec::new(),
+    closed: false,
+});
+
+pub(super) fn live() -> MutexGuard<'static, Live> {
+    LIVE.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// Kill every program under test that this process started and has not yet killed (its whole
+/// process group, so its children too), and refuse to start any more.
+///
+/// For a tool's SIGINT/SIGTERM handler: a signal ends the process without running `Drop`, and
+/// the programs under test, each in a process group of its own, do not get the terminal's Ctrl-C.
+pub fn kill_all() {
+    let mut live = live();
+    live.closed = true;
+    for &group in &live.groups {
+        // SAFETY: kill(2) has no memory-safety preconditions; a negative pid names a group.
+        unsafe { libc::kill(-(group as libc::pid_t), libc::SIGKILL) };
+    }
+}
+
+/// The process-group ids (= leader pids) of the programs under test still running.
+pub fn live_process_groups() -> Vec<u32> {
+    live().groups.clone()
+}
+
+/// Lower `RLIMIT_NOFILE` (soft and hard, as `ulimit -n` does) in the child, between fork and
+/// exec: the program under test starts with at most `limit` file descriptors; we keep ours.
+pub(super) fn limit_open_files(command: &mut Command, limit: u64) {
+    let rlimit = libc::rlimit {
+        rlim_cur: limit as libc::rlim_t,
+        rlim_max: limit as libc::rlim_t,
+    };
+    // SAFETY: the closure runs in the forked child before exec and calls only setrlimit(2),
+    // which is async-signal-safe; it touches no lock and allocates nothing.
+    unsafe {
+        command.pre_exec(move || {
+            if libc::setrlimit(libc::RLIMIT_NOFILE, &rlimit) == 0 {
+                Ok(())
+            } else {
+                Err(std::io::Error::last_os_error())
+            }
+        });
+    }
+}
+
+/// What a program wrote, kept up to [`KEEP_BYTES`].
+#[derive(Default, Debug)]
+pub(super) struct Captured {
+    pub(super) kept: Vec<u8>,
+    pub(super) total: usize,
+}
+
+pub(super) type Shared = Arc<Mutex<Captured>>;
+
+/// Read `source` to its end into `into`, keeping at most [`KEEP_BYTES`]: a program that floods
+/// its output is drained (so it never blocks on a full pipe) without filling our memory.
+pub(super) fn drain(mut source: impl Read + Send + 'static, into: Shared) -> JoinHandle<()> {
+    std::thread::spawn(move || {
+        let mut buf = [0u8; 8192];
+        while let Ok(n) = source.read(&mut buf) {
+            if n == 0 {
+                break;
+            }
+            let mut captured = into.lock().unwrap_or_else(|p| p.into_inner());
+            let room = KEEP_BYTES.saturating_sub(captured.kept.len()).min(n);
+            captured.kept.extend_from_slice(&buf[..room]);
+            captured.total += n;
+        }
+    })
+}
+
+pub(super) fn snapshot(shared: &Shared) -> Vec<u8> {
+    shared
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .kept
+        .clone()
+}
+
+/// A running program under test. Dropping it kills its process group and reaps it.
+pub struct Process {
+    pub(super) child: Child,
+    pub(super) command: String,
+    pub(super) stderr: Shared,
+    pub(super) readers: Vec<JoinHandle<()>>,
+    pub(super) status: Option<ExitStatus>,
+}
+
+impl Process {
+    /// Start `target args`, stdout piped to the caller's choice, stderr captured.
+    pub(super) fn spawn(
+        target: &Target,
+        args: &[&str],
+        stdin: Stdio,
+        open_files: Option<u64>,
+    ) -> Result<
+        (
+            Process,
+            Option<std::process::ChildStdin>,
+            std::process::ChildStdout,
+        ),
+        Failure,
+    > {
+        let command_line = target.display(args);
+        // Spawn and register under one lock, so that `kill_all` sees every program started.
+        let mut live = live();
+        if live.closed {
+            return Err(
+                Failure::new("not started: the program running the checks is stopping")
+                    .command(&command_line),
+            );
+        }
+        let mut command = target.command(args);
+        if let Some(limit) = open_files {
+            limit_open_files(&mut command, limit);
+        }
+        let mut child = command
+            .stdin(stdin)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .map_err(|e| {
+                let why = match e.kind() {
+                    std::io::ErrorKind::NotFound => format!(
+                        "`{}` was not found: no such file, nor a command on PATH",
+                        target.argv[0]
+                    ),
+                    std::io::ErrorKind::PermissionDenied => format!(
+                        "`{}` is not executable (chmod +x, or name its interpreter first)",
+                        target.argv[0]
+                    ),
+                    _ => e.to_string(),
+                };
+                Failure::new(format!("could not start the program: {why}")).command(&command_line)
+            })?;
+        live.groups.push(child.id());
+        drop(live);
+        let stdout = child.stdout.take().expect("stdout was piped");
+        let stdin = child.stdin.take();
+        let stderr = Shared::default();
+        let readers = vec![drain(
+            child.stderr.take().expect("stderr was piped"),
+            stderr.clone(),
+        )];
+        Ok((
+            Process {
+                child,
+                command: command_line,
+                stderr,
+                readers,
+                status: None,
+            },
+            stdin,
+            stdout,
+        ))
+    }
+
+    /// The command line that started this process.
+    pub fn command_line(&self) -> &str {
+        &self.command
+    }
+
+    /// The operating system's process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Send `signal` (e.g. `libc::SIGTERM`) to the process, as `kill PID` does.
+    pub fn signal(&self, signal: i32) {
+        if self.status.is_none() {
+            // SAFETY: kill(2) has no memory-safety preconditions; a stale pid is harmless here
+            // because we have not reaped the child, so its pid cannot have been reused.
+            unsafe { libc::kill(self.child.id() as libc::pid_t, signal) };
+        }
+    }
+
+    /// For `within`, how often (0.0 to 1.0) some thread of the process is running or ready to
+    /// run, sampling `/proc/PID/task/*/stat` every 5 ms (Linux; `None` elsewhere or once it has
+    /// exited). A program that waits is almost always asleep; one that retries in a tight loop
+    /// is always runnable — on a loaded machine too, unlike the CPU time it gets.
+    pub fn busy_share(&self, within: Duration) -> Option<f64> {
+        let tasks = format!("/proc/{}/task", self.child.id());
+        let deadline = Instant::now() + within;
+        let (mut samples, mut busy) = (0u32, 0u32);
+        while Instant::now() < deadline {
+            let mut running = false;
+            for task in std::fs::read_dir(&tasks).ok()?.flatten() {
+                let stat = std::fs::read_to_string(task.path().join("stat")).unwrap_or_default();
+                // `pid (comm) state …`: the state is the first field after the `)`.
+                let state = stat
+                    .rfind(')')
+                    .and_then(|at| stat[at + 1..].split_whitespace().next());
+                running |= state == Some("R");
+            }
+            samples += 1;
+            busy += u32::from(running);
+            // Polling is the only way to watch another process's state; 5 ms keeps it cheap.
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        (samples > 0).then(|| f64::from(busy) / f64::from(samples))
+    }
+
+    /// Wait for the process to exit, at most `timeout` (the caller scales it: [`scaled`]).
+    /// `None` if it is still running.
+    pub fn wait_timeout(&mut self, timeout: Duration) -> Option<ExitStatus> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Some(status) = self.try_status() {
+                return Some(status);
+            }
+            if Instant::now() >= deadline {
+                return None;
+            }
+            // Polling the exit status is how std offers a bounded wait; 5 ms keeps it cheap.
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
+
+    /// The exit status if the process has exited, without waiting. When it has, whatever it
+    /// left running in its process group is killed first, while its zombie still holds the
+    /// group's id (after reaping, that number may be reused: see [`Process::kill`]).
+    pub fn try_status(&mut self) -> Option<ExitStatus> {
+        if self.status.is_none() && self.exited_unreaped() {
+            let group = -(self.child.id() as libc::pid_t);
+            // SAFETY: kill(2) has no memory-safety preconditions; the group's id is still ours.
+            unsafe { libc::kill(group, libc::SIGKILL) };
+            self.status = self.child.try_wait().ok().flatten();
+        }
+        self.status
+    }
+
+    /// Whether the process has exited, without reaping it (`waitid` with `WNOWAIT`).
+    pub(super) fn exited_unreaped(&self) -> bool {
+        // SAFETY: an all-zero siginfo_t is a valid value; waitid writes into the one we pass.
+        let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
+        let options = libc::WEXITED | libc::WNOHANG | libc::WNOWAIT;
+        // SAFETY: waitid only writes `info`; P_PID names our own unreaped child.
+        let found = unsafe {
+            libc::waitid(
+                libc::P_PID,
+                self.child.id() as libc::id_t,
+                &mut info,
+                options,
+            )
+        };
+        // With WNOHANG, si_pid stays 0 while the child is still running.
+        // SAFETY: si_pid is valid to read for a siginfo_t that waitid filled or left zeroed.
+        found == 0 && unsafe { info.si_pid() } != 0
+    }
+
+    /// Everything the program wrote on stderr so far (up to [`KEEP_BYTES`]).
+    pub fn stderr(&self) -> Vec<u8> {
+        snapshot(&self.stderr)
+    }
+
+    /// Kill the whole process group (the program and anything it forked) and reap it.
+    pub fn kill(&mut self) {
+        // Only while the leader is not reaped: until then its pid — the group's id — cannot be
+        // reused. Once reaped (it exited, and `try_status` collected it), that number may
+        // already belong to another test's server, leader of a group of its own, and this
+        // SIGKILL would end it instead (seen: a 05 server reset mid-check, under load).
+        if self.try_status().is_none() {
+            // SAFETY: as in `signal`; a negative pid names the process group we created at spawn.
+            unsafe { libc::kill(-(self.child.id() as libc::pid_t), libc::SIGKILL) };
+        }
+        let _ = self.child.kill();
+        if self.status.is_none() {
+            self.status = self.child.wait().ok();
+        }
+        let pid = self.child.id();
+        live().groups.retain(|&group| group != pid);
+        // The readers end as soon as the group is dead and its pipes closed. A process that left
+        // the group (a daemon, after setsid) may hold them open forever: wait a moment, then
+        // leave its reader behind rather than hang.
+        let deadline = Instant::now() + READER_GRACE;
+        for reader in self.readers.drain(..) {
+            while !reader.is_finished() && Instant::now() < deadline {
+                // Polling is how std offers a bounded join; 5 ms keeps it cheap.
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            if reader.is_finished() {
+                let _ = reader.join();
+            }
+        }
+    }
+}
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
