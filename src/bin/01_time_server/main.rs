@@ -103,12 +103,13 @@ fn serve(listener: &TcpListener, format: Format, stop: &Stop, say: &Narrator) ->
         // 6. send(): one send() may take fewer bytes than we offer; write_all() calls it until
         //    every byte is queued — this is Python's sendall().
         let reply = format.now();
-        match (&conn).write_all(&reply) {
+        // A client that vanished must not stop the server: note the failure, move on.
+        let sent = (&conn).write_all(&reply);
+        match sent {
             Ok(()) => say.call(
                 format!("send({})", show_bytes(&reply, 40)),
                 format!("{} bytes", reply.len()),
             ),
-            // A client that vanished must not stop the server: note it, move on.
             Err(e) => say.call(
                 format!("send({})", show_bytes(&reply, 40)),
                 format!("failed: {e}"),

@@ -43,7 +43,8 @@ fn serve(listener: &TcpListener, transform: Transform, stop: &Stop, say: &Narrat
         // recv → sendall until the client is done: lesson 02's echo loop, in src/kit/echo.rs
         // because lessons 04 and 05 reuse it. One client's failure (a reset, a vanished peer)
         // ends that connection, not the server.
-        match echo::echo_until_closed(&stream, transform, say) {
+        let echoed = echo::echo_until_closed(&stream, transform, say);
+        match echoed {
             Ok((bytes, reads)) => say.call(
                 "recv()",
                 format!("0 bytes: {peer} closed its side after {bytes} bytes in {reads} reads"),

@@ -140,7 +140,8 @@ fn serve(
 
         // 4. sendto(): the reply goes to the address recvfrom() gave us. A UDP socket has no
         //    "other end", so every datagram it sends names its destination.
-        match socket.send_to(data, peer) {
+        let sent = socket.send_to(data, peer);
+        match sent {
             Ok(sent) => say.call(
                 format!("sendto({peer}, {n} bytes)"),
                 format!("{sent} bytes"),

@@ -212,7 +212,8 @@ fn search(word: &str) -> Option<&'static str> {
 /// unread data would send a reset, which can destroy the error frame before the peer reads it.
 fn refuse(mut stream: Stream, why: &str, say: &Narrator) {
     let error = Message::json(&json!({ "error": why }));
-    match workbook::kit::framing::write_message(&mut stream, &error) {
+    let sent = workbook::kit::framing::write_message(&mut stream, &error);
+    match sent {
         Ok(()) => say.call("sendall(error frame)", why),
         Err(e) => say.call("sendall(error frame)", format!("failed: {e}")),
     }
