@@ -636,8 +636,7 @@ mod tests {
         ];
         let began = Instant::now();
         let failure = run_with(&t, &[], Input::Script(&script), RUN_TIMEOUT)
-            .err()
-            .expect("`goodbye` never comes");
+            .expect_err("`goodbye` never comes");
         assert!(
             began.elapsed() < RUN_TIMEOUT / 2,
             "the step's own bound ends the run, not the run's"
@@ -661,8 +660,7 @@ mod tests {
         }];
         let began = Instant::now();
         let failure = run_with(&t, &[], Input::Script(&script), RUN_TIMEOUT)
-            .err()
-            .expect("`hello` never comes");
+            .expect_err("`hello` never comes");
         assert!(began.elapsed() < RUN_TIMEOUT / 2, "{failure}");
         assert!(failure.reason.contains("exited"), "{failure}");
         assert!(
