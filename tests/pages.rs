@@ -18,6 +18,8 @@
 //!    be lines the demo prints, equal once every run of digits is read as one number (ports,
 //!    addresses, times and fds change from run to run), and the lines of each narrator
 //!    (`server │ …`) in the order that narrator prints them. `…` stands for lines left out.
+//!    And the `nc …` a demo suggests trying is on its lesson's page, as written (so it is run
+//!    by 1.).
 //! 3. **error lines**: every `error: …` that a lesson page's "When things go wrong" table shows is
 //!    provoked — a port in use, a refused connection, an unknown host, a lost datagram, … — and
 //!    must be the line the program prints, digits compared as above, `…` standing for any text.
@@ -331,7 +333,37 @@ fn demo_output_on_the_pages_is_what_the_demos_print() {
             problems.extend(order_problems(&file, start, &lines, &demos));
         }
     }
+    // The netcat a demo suggests trying is the netcat its page runs (above, as written), flags
+    // included: `nc` without `-N` behaves differently at Ctrl-D.
+    let mut hints = 0;
+    for (file, text) in pages() {
+        let Some(name) = file.file_stem().and_then(|s| s.to_str()) else {
+            continue;
+        };
+        if !file.starts_with("lessons") || binary(name).is_none() {
+            continue;
+        }
+        let real = demos.entry(name.to_string()).or_insert_with(|| demo(name));
+        let shown: Vec<&str> = console_blocks(&text)
+            .into_iter()
+            .flat_map(|(_, lines)| lines)
+            .filter_map(|l| Some(command(l.strip_prefix("$ ")?)))
+            .collect();
+        for hint in real.iter().map(|l| command(l.trim())) {
+            if hint.starts_with("nc ") {
+                hints += 1;
+                if !shown.contains(&hint) {
+                    problems.push(format!(
+                        "the {name} demo suggests `{hint}`, which {} does not show: make the \
+                         hint and the page agree",
+                        file.display()
+                    ));
+                }
+            }
+        }
+    }
     assert!(compared >= 20, "only {compared} demo lines compared");
+    assert!(hints >= 6, "only {hints} demo hints compared");
     assert!(problems.is_empty(), "{}", problems.join("\n"));
 }
 
