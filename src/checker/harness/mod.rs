@@ -9,6 +9,8 @@
 //! - [`Server::start`] waits for the `listening on ADDR` line — an event, never a sleep — with a
 //!   deadline, and keeps draining stdout and stderr so a chatty program cannot block on a pipe;
 //! - every read and connect has a timeout, every capture a size limit, every run a deadline;
+//! - [`run_with`] can play a user at a terminal ([`Input::Script`]): type a line, wait for the
+//!   answer on stdout (bounded, and woken by the output itself), press Ctrl-D;
 //! - [`kill_all`] kills every program still running, for a tool interrupted by Ctrl-C (a signal
 //!   skips `Drop`).
 
