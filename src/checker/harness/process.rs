@@ -306,7 +306,7 @@ impl Process {
         (samples > 0).then(|| f64::from(busy) / f64::from(samples))
     }
 
-    /// Wait for the process to exit, at most `timeout` (the caller scales it: [`scaled`]).
+    /// Wait for the process to exit, at most `timeout` (the caller scales it: [`scaled`](super::scaled)).
     /// `None` if it is still running.
     pub fn wait_timeout(&mut self, timeout: Duration) -> Option<ExitStatus> {
         let deadline = Instant::now() + timeout;
