@@ -18,7 +18,7 @@
 //! ```text
 //! cargo run --bin 04_threaded                               # demo: two clients served at once
 //! cargo run --bin 04_threaded -- server                     # terminal 1
-//! nc 127.0.0.1 7004                                         # terminal 2: stays connected…
+//! nc -N 127.0.0.1 7004                                      # terminal 2: stays connected…
 //! cargo run --bin 04_threaded -- client "Hello, world"      # terminal 3: …and this is served anyway
 //! ```
 //!
@@ -240,7 +240,7 @@ fn demo() -> Result<()> {
     try_next(&[
         format!("cargo run --bin {LESSON} -- server                  # terminal 1"),
         format!(
-            "nc 127.0.0.1 {}                                      # terminal 2: connect, stay idle",
+            "nc -N 127.0.0.1 {}                                   # terminal 2: connect, stay idle (-N: Ctrl-D leaves)",
             ports::THREADED
         ),
         format!(

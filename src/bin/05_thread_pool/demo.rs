@@ -49,7 +49,7 @@ pub fn run(model: Model) -> Result<()> {
     try_next(&[
         format!("cargo run --bin {LESSON} -- server --workers 2                 # terminal 1"),
         format!(
-            "nc 127.0.0.1 {}                                                    # terminals 2, 3, 4: the third waits",
+            "nc -N 127.0.0.1 {}                                                 # terminals 2, 3, 4: the third waits (-N: Ctrl-D frees a worker)",
             ports::THREAD_POOL
         ),
         format!(

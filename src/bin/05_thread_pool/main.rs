@@ -24,7 +24,7 @@
 //! cargo run --bin 05_thread_pool                                    # demo: 2 workers, 3 clients
 //! cargo run --bin 05_thread_pool -- demo --model queue              # the same with a queue
 //! cargo run --bin 05_thread_pool -- server --workers 2              # terminal 1
-//! nc 127.0.0.1 7005                                                 # terminals 2, 3 and 4:
+//! nc -N 127.0.0.1 7005                                              # terminals 2, 3 and 4:
 //! cargo run --bin 05_thread_pool -- client                          #   the third one waits
 //! ```
 //!

@@ -9,15 +9,17 @@
 //! - [`Server::start`] waits for the `listening on ADDR` line — an event, never a sleep — with a
 //!   deadline, and keeps draining stdout and stderr so a chatty program cannot block on a pipe;
 //! - every read and connect has a timeout, every capture a size limit, every run a deadline;
+//! - [`run_with`] can play a user at a terminal ([`Input::Script`]): type a line, wait for the
+//!   answer on stdout (bounded, and woken by the output itself), press Ctrl-D;
 //! - [`kill_all`] kills every program still running, for a tool interrupted by Ctrl-C (a signal
 //!   skips `Drop`).
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{BufRead, BufReader, Read};
 use std::net::SocketAddr;
 use std::os::unix::process::CommandExt;
 use std::process::{Command, ExitStatus, Stdio};
 use std::sync::mpsc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use crate::checker::evidence::Failure;
 
@@ -25,8 +27,8 @@ mod process;
 pub mod reaper;
 mod wire;
 
+use process::{Feeder, Seen, Shared, drain, snapshot, wait_for_text};
 pub use process::{Process, kill_all, live_process_groups};
-use process::{Shared, drain, snapshot};
 
 pub use wire::{
     RESET, RefusingPort, TcpStub, connect, describe_io, exchange, io_failure, read_exact,
@@ -405,6 +407,30 @@ pub enum Input<'a> {
     /// Nothing, on a pipe that stays open until the run ends, as a terminal's does: for a client
     /// that must notice the server leave while it still waits for input.
     KeptOpen,
+    /// A user at a terminal: these steps in order — type, wait for an answer, press Ctrl-D.
+    /// Without a [`Step::CloseStdin`], stdin stays open until the run ends, as with
+    /// [`Input::KeptOpen`]. A [`Step::WaitFor`] whose text does not come in time ends the run
+    /// with a [`Failure`] that says which step, and shows what the program had written.
+    Script(&'a [Step<'a>]),
+}
+
+/// One step of an [`Input::Script`].
+#[derive(Clone, Copy, Debug)]
+pub enum Step<'a> {
+    /// Write these bytes on the program's stdin (from a thread: a program that does not read
+    /// cannot block the run).
+    Send(&'a [u8]),
+    /// Wait until the program's stdout contains `text`, at most `within` (times
+    /// [`timeout_scale`], and never past the run's deadline); fail if it does not, or if stdout
+    /// ends first.
+    WaitFor {
+        /// What stdout must come to contain (anywhere in all it wrote so far).
+        text: &'a str,
+        /// How long to wait for it.
+        within: Duration,
+    },
+    /// Close stdin: end of input, as Ctrl-D at a terminal.
+    CloseStdin,
 }
 
 /// Run `target args` to completion with `stdin` as its input, killing it after `timeout`.
@@ -418,7 +444,7 @@ pub fn run(
 }
 
 /// Run `target args` to completion reading `input`, killing it after `timeout` (times
-/// [`timeout_scale`]). Like every
+/// [`timeout_scale`], counted from the start, an [`Input::Script`]'s steps included). Like every
 /// program the harness starts, it is registered for [`kill_all`] while it runs.
 pub fn run_with(
     target: &Target,
@@ -426,29 +452,59 @@ pub fn run_with(
     input: Input<'_>,
     timeout: Duration,
 ) -> Result<Finished, Failure> {
+    let deadline = scaled(timeout);
+    let started = Instant::now();
     let (mut process, child_stdin, stdout) = Process::spawn(target, args, Stdio::piped(), None)?;
     let stdout_captured = Shared::default();
     process.readers.push(drain(stdout, stdout_captured.clone()));
-    // Held until the program is killed below, for `Input::KeptOpen`.
-    let mut kept_open = None;
-    if let Some(mut pipe) = child_stdin {
-        match input {
-            Input::Bytes(bytes) => {
-                let input = bytes.to_vec();
-                // Write stdin from a thread: a program that does not read its input must not
-                // block us. The pipe closes when the thread ends, which is the program's end of
-                // input.
-                process.readers.push(std::thread::spawn(move || {
-                    let _ = pipe.write_all(&input);
-                }));
+    let bytes;
+    let steps: &[Step] = match input {
+        Input::Bytes(input) => {
+            bytes = [Step::Send(input), Step::CloseStdin];
+            &bytes
+        }
+        Input::KeptOpen => &[],
+        Input::Script(steps) => steps,
+    };
+    // Held until the program is killed below, unless a step closes it.
+    let mut stdin = child_stdin.map(Feeder::new);
+    for (n, step) in steps.iter().enumerate() {
+        match (*step, &mut stdin) {
+            (Step::Send(bytes), Some(stdin)) => stdin.send(bytes),
+            (Step::CloseStdin, Some(stdin)) => stdin.close(),
+            (Step::WaitFor { text, within }, _) => {
+                // Never past the run's own deadline.
+                let left = deadline.saturating_sub(started.elapsed());
+                let within = scaled(within).min(left);
+                let why = match wait_for_text(&stdout_captured, text.as_bytes(), within) {
+                    Seen::Found => continue,
+                    Seen::Ended => {
+                        let status = process.wait_timeout(READER_GRACE);
+                        let how =
+                            status.map_or("closed stdout".to_string(), |s| format!("exited ({s})"));
+                        format!("the program {how} without writing `{text}` there")
+                    }
+                    Seen::TimedOut => format!(
+                        "timed out after {} s waiting for `{text}` on stdout",
+                        within.as_secs_f64()
+                    ),
+                };
+                let mut failure = Failure::new(format!("step {} of {}: {why}", n + 1, steps.len()))
+                    .command(process.command_line())
+                    .expected(format!("stdout containing `{text}`"))
+                    .received(snapshot(&stdout_captured))
+                    .stderr(process.stderr());
+                if let Some(stdin) = &stdin {
+                    failure = failure.sent(stdin.sent.clone());
+                }
+                return Err(failure);
             }
-            Input::KeptOpen => kept_open = Some(pipe),
+            (Step::Send(_) | Step::CloseStdin, None) => {}
         }
     }
-    let deadline = scaled(timeout);
-    let status = process.wait_timeout(deadline);
+    let status = process.wait_timeout(deadline.saturating_sub(started.elapsed()));
     process.kill();
-    drop(kept_open);
+    drop(stdin);
     Ok(Finished {
         command: process.command_line().to_string(),
         status,
@@ -531,6 +587,105 @@ mod tests {
             finished.status.is_none(),
             "cat must still be waiting for input"
         );
+    }
+
+    #[test]
+    fn a_script_types_waits_for_the_answer_and_presses_ctrl_d() {
+        // The second line is sent only once the first has come back: `sh` answers each `read`.
+        let t = Target::new([
+            "sh",
+            "-c",
+            "read a; echo \"got $a\"; read b; echo \"then $b\"",
+        ]);
+        let script = [
+            Step::Send(b"one\n"),
+            Step::WaitFor {
+                text: "got one",
+                within: IO_TIMEOUT,
+            },
+            Step::Send(b"two\n"),
+            Step::CloseStdin,
+        ];
+        let finished = run_with(&t, &[], Input::Script(&script), RUN_TIMEOUT).unwrap();
+        assert_eq!(finished.code(), Some(0), "{finished:?}");
+        assert_eq!(finished.stdout_text(), "got one\nthen two\n");
+        // `cat` ends at Ctrl-D, and not before it.
+        let cat = Target::new(["cat"]);
+        let typed = [Step::Send(b"hi\n"), Step::CloseStdin];
+        let finished = run_with(&cat, &[], Input::Script(&typed), RUN_TIMEOUT).unwrap();
+        assert_eq!(
+            (finished.code(), &finished.stdout[..]),
+            (Some(0), &b"hi\n"[..])
+        );
+        let open = [Step::Send(b"hi\n")];
+        let finished = run_with(&cat, &[], Input::Script(&open), Duration::from_millis(300));
+        assert!(
+            finished.unwrap().status.is_none(),
+            "no Ctrl-D: cat still waits"
+        );
+    }
+
+    #[test]
+    fn a_step_that_times_out_is_a_clear_failure_not_a_hang() {
+        let t = Target::new(["cat"]);
+        let script = [
+            Step::Send(b"hello\n"),
+            Step::WaitFor {
+                text: "goodbye",
+                within: Duration::from_millis(200),
+            },
+            Step::CloseStdin,
+        ];
+        let began = Instant::now();
+        let failure = run_with(&t, &[], Input::Script(&script), RUN_TIMEOUT)
+            .expect_err("`goodbye` never comes");
+        assert!(
+            began.elapsed() < RUN_TIMEOUT / 2,
+            "the step's own bound ends the run, not the run's"
+        );
+        assert!(
+            failure.reason.starts_with("step 2 of 3: timed out after")
+                && failure.reason.contains("waiting for `goodbye` on stdout"),
+            "{failure}"
+        );
+        assert_eq!(failure.received.as_deref(), Some(&b"hello\n"[..]));
+        assert_eq!(failure.sent.as_deref(), Some(&b"hello\n"[..]));
+        assert_eq!(failure.command.as_deref(), Some("cat"));
+    }
+
+    #[test]
+    fn a_wait_ends_when_the_program_does() {
+        let t = Target::new(["sh", "-c", "echo bye; exit 3"]);
+        let script = [Step::WaitFor {
+            text: "hello",
+            within: RUN_TIMEOUT,
+        }];
+        let began = Instant::now();
+        let failure = run_with(&t, &[], Input::Script(&script), RUN_TIMEOUT)
+            .expect_err("`hello` never comes");
+        assert!(began.elapsed() < RUN_TIMEOUT / 2, "{failure}");
+        assert!(failure.reason.contains("exited"), "{failure}");
+        assert!(
+            failure.reason.contains("without writing `hello`"),
+            "{failure}"
+        );
+    }
+
+    #[test]
+    fn a_program_that_does_not_read_cannot_block_a_script() {
+        // 1 MiB is more than a pipe holds: written by the caller, this would block forever.
+        let t = Target::new(["sh", "-c", "echo ready; sleep 30"]);
+        let big = vec![b'x'; 1 << 20];
+        let script = [
+            Step::Send(&big),
+            Step::WaitFor {
+                text: "ready",
+                within: IO_TIMEOUT,
+            },
+            Step::CloseStdin,
+        ];
+        let finished = run_with(&t, &[], Input::Script(&script), Duration::from_millis(500));
+        assert!(finished.unwrap().status.is_none(), "killed at its deadline");
     }
 
     #[test]

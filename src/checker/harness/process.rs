@@ -2,10 +2,10 @@
 //! so that [`kill_all`] can end every one (grade's Ctrl-C), killed on drop, its stdout and stderr
 //! drained by threads and capped.
 
-use std::io::Read;
+use std::io::{Read, Write};
 use std::os::unix::process::CommandExt;
-use std::process::{Child, Command, ExitStatus, Stdio};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::process::{Child, ChildStdin, Command, ExitStatus, Stdio};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, mpsc};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -73,9 +73,25 @@ pub(super) fn limit_open_files(command: &mut Command, limit: u64) {
 pub(super) struct Captured {
     pub(super) kept: Vec<u8>,
     pub(super) total: usize,
+    /// The program closed this output (it exited, or closed the pipe).
+    pub(super) ended: bool,
 }
 
-pub(super) type Shared = Arc<Mutex<Captured>>;
+/// One output of a program: what it wrote so far, and a signal each time that changes, so a
+/// caller can wait for some text to appear — an event, not a poll.
+#[derive(Default, Debug)]
+pub(super) struct Output {
+    captured: Mutex<Captured>,
+    changed: Condvar,
+}
+
+pub(super) type Shared = Arc<Output>;
+
+impl Output {
+    fn lock(&self) -> MutexGuard<'_, Captured> {
+        self.captured.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
 
 /// Read `source` to its end into `into`, keeping at most [`KEEP_BYTES`]: a program that floods
 /// its output is drained (so it never blocks on a full pipe) without filling our memory.
@@ -86,20 +102,85 @@ pub(super) fn drain(mut source: impl Read + Send + 'static, into: Shared) -> Joi
             if n == 0 {
                 break;
             }
-            let mut captured = into.lock().unwrap_or_else(|p| p.into_inner());
+            let mut captured = into.lock();
             let room = KEEP_BYTES.saturating_sub(captured.kept.len()).min(n);
             captured.kept.extend_from_slice(&buf[..room]);
             captured.total += n;
+            into.changed.notify_all();
         }
+        into.lock().ended = true;
+        into.changed.notify_all();
     })
 }
 
 pub(super) fn snapshot(shared: &Shared) -> Vec<u8> {
-    shared
-        .lock()
-        .unwrap_or_else(|p| p.into_inner())
-        .kept
-        .clone()
+    shared.lock().kept.clone()
+}
+
+/// What [`wait_for_text`] saw.
+#[derive(Debug, PartialEq, Eq)]
+pub(super) enum Seen {
+    /// The output contains the text.
+    Found,
+    /// The output ended without it.
+    Ended,
+    /// Neither, within the time given.
+    TimedOut,
+}
+
+/// Wait until `shared` contains `text`, or ends, at most `timeout`.
+pub(super) fn wait_for_text(shared: &Shared, text: &[u8], timeout: Duration) -> Seen {
+    let contains = |c: &Captured| text.is_empty() || c.kept.windows(text.len()).any(|w| w == text);
+    let (captured, _) = shared
+        .changed
+        .wait_timeout_while(shared.lock(), timeout, |c| !c.ended && !contains(c))
+        .unwrap_or_else(|p| p.into_inner());
+    match (contains(&captured), captured.ended) {
+        (true, _) => Seen::Found,
+        (false, true) => Seen::Ended,
+        (false, false) => Seen::TimedOut,
+    }
+}
+
+/// A program's stdin, written by a thread of its own: a program that does not read its input
+/// cannot block the caller. What is sent is written in order; the pipe closes — the program's
+/// end of input — once [`Feeder::close`] is called (or the feeder dropped) and all is written.
+pub(super) struct Feeder {
+    queue: Option<mpsc::Sender<Vec<u8>>>,
+    /// Everything sent so far, for evidence.
+    pub(super) sent: Vec<u8>,
+}
+
+impl Feeder {
+    pub(super) fn new(mut pipe: ChildStdin) -> Feeder {
+        let (queue, queued) = mpsc::channel::<Vec<u8>>();
+        // Not joined: it ends when the queue closes, or at the first failed write (the program
+        // is gone). Only a program that escaped its group, holds stdin and never reads could
+        // keep it blocked, like a reader left behind by `Process::kill`.
+        std::thread::spawn(move || {
+            for bytes in queued {
+                if pipe.write_all(&bytes).is_err() {
+                    break;
+                }
+            }
+        });
+        Feeder {
+            queue: Some(queue),
+            sent: Vec::new(),
+        }
+    }
+
+    pub(super) fn send(&mut self, bytes: &[u8]) {
+        self.sent.extend_from_slice(bytes);
+        if let Some(queue) = &self.queue {
+            let _ = queue.send(bytes.to_vec());
+        }
+    }
+
+    /// End of input, as Ctrl-D at a terminal: the pipe closes once what was sent is written.
+    pub(super) fn close(&mut self) {
+        self.queue = None;
+    }
 }
 
 /// A running program under test. Dropping it kills its process group and reaps it.
@@ -225,7 +306,7 @@ impl Process {
         (samples > 0).then(|| f64::from(busy) / f64::from(samples))
     }
 
-    /// Wait for the process to exit, at most `timeout` (the caller scales it: [`scaled`]).
+    /// Wait for the process to exit, at most `timeout` (the caller scales it: [`scaled`](super::scaled)).
     /// `None` if it is still running.
     pub fn wait_timeout(&mut self, timeout: Duration) -> Option<ExitStatus> {
         let deadline = Instant::now() + timeout;
