@@ -21,7 +21,7 @@
 //! ```text
 //! cargo run --bin 03_udp                                   # demo: server, client, lossy ping
 //! cargo run --bin 03_udp -- server                         # terminal 1
-//! cargo run --bin 03_udp -- client "Hello, UDP"            # terminal 2 (or: nc -u 127.0.0.1 7003)
+//! cargo run --bin 03_udp -- client "Hello, UDP"            # terminal 2 (or: nc -u -q 1 127.0.0.1 7003)
 //! cargo run --bin 03_udp -- server --drop 0.3 --seed 1     # terminal 1: lose 30% on purpose
 //! cargo run --bin 03_udp -- ping --count 20                # terminal 2: watch the loss
 //! ```
