@@ -249,6 +249,12 @@ fn fixture_taking_one_recv_for_a_message_fails() {
 }
 
 #[test]
+fn fixture_quitting_without_bye_fails() {
+    let wrong = common::python("tests/fixtures/06_quits_without_bye.py");
+    common::expect_failures(&LESSON, &wrong, &["server_quit_says_bye"]);
+}
+
+#[test]
 fn fixture_client_quitting_without_waiting_fails() {
     let wrong = common::python("tests/fixtures/06_client_quits_without_waiting.py");
     common::expect_failures(&LESSON, &wrong, &["client_chats_through_stdin"]);
