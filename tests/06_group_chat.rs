@@ -132,12 +132,19 @@ fn help_documents_the_defaults() {
 
 #[test]
 fn zero_clients_or_zero_timeout_are_usage_errors() {
+    // The range in words (the kit's `whole_number`), not clap's `0 is not in 1..18446744073709551615`.
     for flag in ["--max-clients", "--stall-timeout-ms", "--exit-after"] {
-        cargo_bin_cmd!("06_group_chat")
-            .args(["server", flag, "0"])
-            .timeout(Duration::from_secs(10))
-            .assert()
-            .code(2);
+        for bad in ["0", "-1", "many"] {
+            cargo_bin_cmd!("06_group_chat")
+                .args(["server", flag, bad])
+                .timeout(Duration::from_secs(10))
+                .assert()
+                .code(2)
+                .stderr(
+                    predicate::str::contains("must be a whole number, at least 1")
+                        .and(predicate::str::contains("18446744073709551615").not()),
+                );
+        }
     }
 }
 

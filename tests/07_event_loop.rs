@@ -105,8 +105,15 @@ fn the_server_takes_lesson_06s_flags_and_defaults_but_port_7007() {
     for flag in ["--max-clients", "--stall-timeout-ms", "--exit-after"] {
         let zero = std::process::Command::new(BUILT)
             .args(["server", flag, "0"])
-            .output();
-        assert_eq!(zero.expect("runs").status.code(), Some(2), "{flag} 0");
+            .output()
+            .expect("runs");
+        assert_eq!(zero.status.code(), Some(2), "{flag} 0");
+        // The range in words, as in 06 (not clap's `0 is not in 1..18446744073709551615`).
+        let said = String::from_utf8_lossy(&zero.stderr);
+        assert!(
+            said.contains("must be a whole number, at least 1"),
+            "{flag} 0: {said}"
+        );
     }
 }
 
