@@ -1,9 +1,11 @@
 //! The command-line shape every lesson shares, and turning `--host`/`--port` into addresses.
 //!
-//! Every lesson binary has the same three modes (see `lessons/README.md` for the full contract):
-//! no subcommand runs `demo`; `server [--host HOST] [--port PORT] [-q]` prints exactly one line
-//! `listening on ADDR` on stdout; `client [--host HOST] [--port PORT] [-q] …` prints only what it
-//! received. The flags are defined once here and flattened into each lesson's own clap parser.
+//! Every lesson binary has the same three modes (the full contract: `lessons/grading.md`, "The
+//! contracts"): no subcommand runs `demo`; `server [--host HOST] [--port PORT] [-q]` prints
+//! exactly one line `listening on ADDR` on stdout; `client [--host HOST] [--port PORT] [-q] …`
+//! prints only what it received. The flags are defined once here and flattened into each
+//! lesson's own clap parser — `--exit-after K` ([`ExitAfter`]) and the chat servers' flags
+//! ([`ChatServerFlags`]) too.
 
 use std::net::{SocketAddr, ToSocketAddrs};
 
@@ -260,6 +262,33 @@ mod tests {
             Err("must be a whole number, at least 1".to_string())
         );
         assert_eq!(count("-5"), count("0"));
+    }
+
+    #[test]
+    fn chat_flags_have_defaults_and_say_their_range_in_words() {
+        use clap::Parser;
+        struct Queue;
+        impl ChatQueue for Queue {
+            const STALL_HELP: &'static str = "how long a queue may stay full";
+        }
+        #[derive(Parser)]
+        struct Server {
+            #[command(flatten)]
+            room: ChatServerFlags<Queue>,
+        }
+        let room = Server::try_parse_from(["server"]).unwrap().room;
+        assert_eq!((room.max_clients(), room.stall_timeout_ms), (100, 5000));
+        assert_eq!(room.exit.exit_after, None);
+        for flag in ["--max-clients", "--stall-timeout-ms", "--exit-after"] {
+            let Err(err) = Server::try_parse_from(["server", flag, "0"]) else {
+                panic!("{flag} 0 was accepted");
+            };
+            assert!(
+                err.to_string()
+                    .contains("must be a whole number, at least 1"),
+                "{err}"
+            );
+        }
     }
 
     #[test]

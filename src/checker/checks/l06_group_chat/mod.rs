@@ -83,16 +83,16 @@ tcp_lesson! {
             hint: "remove the client from the room, tell the others, close its socket",
         },
         server_quit_says_bye {
-            title: "`/quit` and `quit`: the lines already queued for the sender, then `* bye`, then the close",
+            title: "`/quit` and `quit` get `* bye` as the sender's last line, then the close",
             points: 1,
             section: "the-contract",
-            hint: "queue `* bye` for the sender alone as its last line; send what is queued, then close",
+            hint: "queue `* bye` for the sender alone after what is already queued for it, then close",
         },
-        server_delivers_to_a_half_closed_client {
-            title: "a client that shuts down its sending side still gets the lines queued for it, then the close",
+        server_delivers_to_a_leaving_client {
+            title: "a client that quits, or shuts down its sending side, still gets the lines queued for it before the close",
             points: 1,
             section: "the-contract",
-            hint: "recv() returning 0 means the client stopped sending, not reading: send what is queued, then close",
+            hint: "leaving closes the client's queue, not its socket: send what is queued, then close (recv() returning 0 means it stopped sending, not reading)",
         },
         server_notices_close_and_reset {
             title: "a client that closes its socket, or resets it, also produces `* NAME left`",
@@ -367,26 +367,21 @@ pub fn server_quit_commands(target: &Target) -> Outcome {
     a.expect(&server, &format!("* {} left", c.name))
 }
 
-/// A client sends a last message and `/quit` in one go: the echo of its message was queued
-/// before the `/quit` was read, so it still arrives — then `* bye`, then the close.
+/// `/quit` (then `quit`, from another client): `* bye` is the next line, and the last.
 pub fn server_quit_says_bye(target: &Target) -> Outcome {
     let server = Server::start_quiet(target, &[])?;
     let [mut a, mut b, mut c] = room::<3>(&server)?;
-    quits_with_bye(&server, &mut b, "/quit", &mut [&mut a, &mut c])?;
-    quits_with_bye(&server, &mut c, "quit", &mut [&mut a])
+    says_bye(&server, &mut b, "/quit")?;
+    for other in [&mut a, &mut c] {
+        other.expect(&server, &format!("* {} left", b.name))?;
+    }
+    says_bye(&server, &mut c, "quit")?;
+    a.expect(&server, &format!("* {} left", c.name))
 }
 
-/// `leaver` sends a line and `command` in one go: its line, `* bye` and the close must follow;
-/// the `others` hear the line and `* NAME left`.
-fn quits_with_bye(
-    server: &Server,
-    leaver: &mut Peer,
-    command: &str,
-    others: &mut [&mut Peer],
-) -> Outcome {
-    leaver.send(server, format!("last words\n{command}\n").as_bytes())?;
-    let name = leaver.name.clone();
-    hear(server, &name, "last words", &mut [&mut *leaver])?;
+/// `leaver` sends `command`: `* bye` must be its next line, then the close.
+fn says_bye(server: &Server, leaver: &mut Peer, command: &str) -> Outcome {
+    leaver.say(server, command)?;
     leaver
         .expect(server, BYE)
         .map_err(|f| f.context(format!("after `{command}`")))?;
@@ -395,31 +390,36 @@ fn quits_with_bye(
         leaver
             .failure(server, &format!("lines after `{BYE}`: it must be the last"))
             .expected("the server closes the connection")
-    })?;
-    for other in others.iter_mut() {
-        other.expect(server, &format!("[{name}] last words"))?;
-        other.expect(server, &format!("* {name} left"))?;
-    }
-    Ok(())
+    })
 }
 
-/// `shutdown(SHUT_WR)` after a last message (what `nc -N` does at the end of its input): the
-/// client stopped sending, not reading — its own line still reaches it, then the close.
-pub fn server_delivers_to_a_half_closed_client(target: &Target) -> Outcome {
+/// A client sends a last message and `/quit` in one go: the echo of its message was queued
+/// before the `/quit` was read, so it still arrives before the close (`* bye` is
+/// `server_quit_says_bye`'s to check). Then `shutdown(SHUT_WR)` after a last message, what
+/// `nc -N` does at the end of its input: the client stopped sending, not reading.
+pub fn server_delivers_to_a_leaving_client(target: &Target) -> Outcome {
     let server = Server::start_quiet(target, &[])?;
-    let [mut a, mut b] = room::<2>(&server)?;
-    a.say(&server, "last words")?;
-    a.stream
+    let [mut a, mut b, mut c] = room::<3>(&server)?;
+    b.send(&server, b"last words\n/quit\n")?;
+    let name = b.name.clone();
+    hear(&server, &name, "last words", &mut [&mut b, &mut a, &mut c])?;
+    b.until_closed(&server, 10)
+        .map_err(|f| f.context("after `last words` and `/quit`"))?;
+    a.expect(&server, &format!("* {name} left"))?;
+    c.expect(&server, &format!("* {name} left"))?;
+
+    c.say(&server, "last words")?;
+    c.stream
         .shutdown(Shutdown::Write)
         .map_err(Failure::io("shutdown(SHUT_WR)"))?;
-    let name = a.name.clone();
-    hear(&server, &name, "last words", &mut [&mut a, &mut b])?;
-    let after = a.until_closed(&server, 10)?;
+    let name = c.name.clone();
+    hear(&server, &name, "last words", &mut [&mut c, &mut a])?;
+    let after = c.until_closed(&server, 10)?;
     ensure(after.is_empty(), || {
-        a.failure(&server, "lines after the last message, before the close")
+        c.failure(&server, "lines after the last message, before the close")
             .expected("the server closes the connection")
     })?;
-    b.expect(&server, &format!("* {name} left"))
+    a.expect(&server, &format!("* {name} left"))
 }
 
 pub fn server_notices_close_and_reset(target: &Target) -> Outcome {
