@@ -132,12 +132,19 @@ fn help_documents_the_defaults() {
 
 #[test]
 fn zero_clients_or_zero_timeout_are_usage_errors() {
+    // The range in words (the kit's `whole_number`), not clap's `0 is not in 1..18446744073709551615`.
     for flag in ["--max-clients", "--stall-timeout-ms", "--exit-after"] {
-        cargo_bin_cmd!("06_group_chat")
-            .args(["server", flag, "0"])
-            .timeout(Duration::from_secs(10))
-            .assert()
-            .code(2);
+        for bad in ["0", "-1", "many"] {
+            cargo_bin_cmd!("06_group_chat")
+                .args(["server", flag, bad])
+                .timeout(Duration::from_secs(10))
+                .assert()
+                .code(2)
+                .stderr(
+                    predicate::str::contains("must be a whole number, at least 1")
+                        .and(predicate::str::contains("18446744073709551615").not()),
+                );
+        }
     }
 }
 
@@ -215,6 +222,7 @@ fn fixture_not_echoing_to_the_sender_fails() {
         &wrong,
         &[
             "server_broadcasts_to_everyone",
+            "server_delivers_to_a_leaving_client",
             "server_survives_stalled_reader",
             "server_fifty_clients",
         ],
@@ -241,11 +249,18 @@ fn fixture_taking_one_recv_for_a_message_fails() {
         &wrong,
         &[
             "server_keeps_lines_whole",
+            "server_delivers_to_a_leaving_client",
             "server_rejects_long_lines",
             "server_survives_stalled_reader",
             "server_fifty_clients",
         ],
     );
+}
+
+#[test]
+fn fixture_quitting_without_bye_fails() {
+    let wrong = common::python("tests/fixtures/06_quits_without_bye.py");
+    common::expect_failures(&LESSON, &wrong, &["server_quit_says_bye"]);
 }
 
 #[test]

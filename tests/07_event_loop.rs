@@ -105,15 +105,22 @@ fn the_server_takes_lesson_06s_flags_and_defaults_but_port_7007() {
     for flag in ["--max-clients", "--stall-timeout-ms", "--exit-after"] {
         let zero = std::process::Command::new(BUILT)
             .args(["server", flag, "0"])
-            .output();
-        assert_eq!(zero.expect("runs").status.code(), Some(2), "{flag} 0");
+            .output()
+            .expect("runs");
+        assert_eq!(zero.status.code(), Some(2), "{flag} 0");
+        // The range in words, as in 06 (not clap's `0 is not in 1..18446744073709551615`).
+        let said = String::from_utf8_lossy(&zero.stderr);
+        assert!(
+            said.contains("must be a whole number, at least 1"),
+            "{flag} 0: {said}"
+        );
     }
 }
 
 // The checks can fail: each wrong program fails exactly the checks written for its mistake.
 // `examples/python/07_event_loop.py` is a correct version with `selectors`: it passes everything.
 //
-// Each of these runs the 27 checks of one program, one check with 1,000 clients: one program at
+// Each of these runs every check of one program, one check with 1,000 clients: one program at
 // a time, so that three such checks do not share 2 cores (a check's timeouts are about the
 // program, not about a starved machine).
 static ONE_PROGRAM_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
@@ -150,6 +157,7 @@ fn fixture_taking_one_recv_for_a_line_fails() {
         &wrong,
         &[
             "server_keeps_lines_whole",
+            "server_delivers_to_a_leaving_client",
             "server_rejects_long_lines",
             "server_survives_stalled_reader",
             "server_fifty_clients",

@@ -25,6 +25,7 @@ MAX_LINE = 4096  # bytes, without the \n (or \r\n)
 MAX_NAME = 32  # characters
 QUEUE_LINES = 256  # lines waiting in one client's outbox
 SHUTTING_DOWN = "* server shutting down"
+BYE = "* bye"  # the last line of a client that quits
 
 
 # ANCHOR: outbox
@@ -244,6 +245,12 @@ class Room:
         self.say(notice)
         self.broadcast(notice)
 
+    def wait_until_empty(self):
+        """--exit-after K: the K are served until they leave, as any client; then we exit."""
+        with self.writers_done:
+            while self.writing:
+                self.writers_done.wait()
+
     def close(self):
         """Shutdown: everyone's last line is the notice; wait (bounded) for the writers."""
         with self.lock:
@@ -287,7 +294,7 @@ def skip_line(reader):
 def act_on(room, cid, text):
     """A command or a message; False when the client quits."""
     if text == "quit":
-        return False
+        return bye(room, cid)
     if not text.startswith("/"):
         name = room.name_of(cid)
         if name is None:
@@ -296,7 +303,7 @@ def act_on(room, cid, text):
         return True
     word, _, argument = text[1:].partition(" ")
     if word == "quit":
-        return False
+        return bye(room, cid)
     if word == "who":
         room.tell(cid, room.who())
     elif word == "nick":
@@ -310,6 +317,13 @@ def act_on(room, cid, text):
     else:
         room.tell(cid, f"! unknown command /{visible(word)}")
     return True
+
+
+def bye(room, cid):
+    """`/quit` or `quit`: the sender's last line, after what is already queued for it (leaving
+    closes its queue: the writer sends it all, then closes). False: the client quits."""
+    room.tell(cid, BYE)
+    return False
 
 
 # ANCHOR: reader
@@ -367,8 +381,9 @@ def start_threads(room, client):
 
 # ANCHOR: accept
 def serve(listener, room, exit_after=None, wakeup=None):
-    """Accept clients until a byte arrives on `wakeup` (a signal, or the demo's end) or
-    `exit_after` connections have been accepted; then tell every client and return."""
+    """Accept clients until a byte arrives on `wakeup` (a signal, or the demo's end); then tell
+    every client and return. After `exit_after` connections, accept no more: the room goes on
+    until its last client leaves, then return."""
     watch = selectors.DefaultSelector()
     watch.register(listener, selectors.EVENT_READ)
     if wakeup is not None:
@@ -406,6 +421,9 @@ def serve(listener, room, exit_after=None, wakeup=None):
             client = room.admit(sock, peer)
             if client:
                 start_threads(room, client)
+        else:
+            room.say(f"{accepted} connections accepted (--exit-after): no more accept()")
+            room.wait_until_empty()
     finally:
         room.close()
 # ANCHOR_END: accept

@@ -321,8 +321,9 @@ def serve(listener, args, stall, exit_after=None, wakeup=None):
         selector.register(wakeup, selectors.EVENT_READ, "wakeup")
     accepted = 0
     running = True
+    accepting = True  # until --exit-after's K-th connection; then the room goes on until empty
     backoff, accept_again = contract.Backoff(), None  # out of descriptors: when to try again
-    while running:
+    while running and (accepting or room.conns):
         timeout = room.timeout()
         if accept_again is not None:
             left = max(0.0, accept_again - time.monotonic())
@@ -335,7 +336,7 @@ def serve(listener, args, stall, exit_after=None, wakeup=None):
             if key.data == "wakeup":
                 running = False
             elif key.data == "listener":
-                while running:
+                while running and accepting:
                     try:
                         sock, peer = listener.accept()
                     except (BlockingIOError, InterruptedError):
@@ -353,7 +354,9 @@ def serve(listener, args, stall, exit_after=None, wakeup=None):
                     accepted += 1
                     room.admit(sock, peer)
                     if exit_after is not None and accepted >= exit_after:
-                        running = False
+                        room.say(f"{accepted} connections accepted (--exit-after): no more accept()")
+                        accepting = False
+                        selector.unregister(listener)
             elif key.data in room.conns:
                 if events & selectors.EVENT_READ:
                     room.readable(key.data)
@@ -364,9 +367,11 @@ def serve(listener, args, stall, exit_after=None, wakeup=None):
                 room.take_lines(cid)
         room.flush()
         room.deadlines()
-    if accept_again is None:
+    if accept_again is None and accepting:
         selector.unregister(listener)
     listener.close()
+    if running:
+        return  # --exit-after: the last client has left
     shut_down(room)
 
 

@@ -86,6 +86,14 @@ impl Stop {
         n
     }
 
+    /// Whether the stop came from [`Stop::after`]'s limit: the K-th connection was accepted.
+    /// A server whose clients stay connected (a chat room) then serves them until they leave,
+    /// where a signal would close them at once.
+    pub fn limit_reached(&self) -> bool {
+        let limit = self.inner.limit.load(Ordering::SeqCst);
+        limit > 0 && self.inner.accepted.load(Ordering::SeqCst) >= limit
+    }
+
     /// How many connections [`Stop::accepted`] has counted.
     pub fn accepted_so_far(&self) -> u64 {
         self.inner.accepted.load(Ordering::SeqCst)
@@ -160,8 +168,10 @@ mod tests {
         let stop = Stop::new().after(Some(2));
         assert_eq!(stop.accepted(), 1);
         assert!(!stop.is_stopped());
+        assert!(!stop.limit_reached());
         assert_eq!(stop.accepted(), 2);
         assert!(stop.is_stopped());
+        assert!(stop.limit_reached());
         assert!(Stop::new().after(Some(0)).is_stopped());
         let unlimited = Stop::new().after(None);
         for _ in 0..100 {

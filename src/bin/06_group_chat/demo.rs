@@ -11,8 +11,8 @@ use workbook::kit::narrate::{Narrator, try_next};
 use workbook::kit::net;
 use workbook::kit::shutdown::Stop;
 
-use crate::cli::{LESSON, Settings};
-use crate::serve;
+use crate::room::Settings;
+use crate::{LESSON, serve};
 
 // ANCHOR: demo
 /// Four clients in one process: names, messages, commands, a client that stops reading during
@@ -27,7 +27,6 @@ pub fn demo() -> Result<()> {
     let settings = Settings {
         max_clients: 10,
         stall: Duration::from_millis(500),
-        exit_after: None,
     };
     std::thread::scope(|scope| -> Result<()> {
         let serving = scope.spawn(|| serve(&listener, &settings, &stop, &server));

@@ -32,8 +32,10 @@ use workbook::kit::narrate::Narrator;
 use workbook::kit::net;
 use workbook::kit::shutdown::Stop;
 
-use crate::cli::Settings;
-use crate::room::{Client, Reason, Room};
+use crate::room::{BYE, Client, Reason, Room, Settings};
+
+/// The binary's name, used in hints and the demo's suggestions.
+pub const LESSON: &str = "06_group_chat";
 
 /// The longest line a client may send, in bytes, not counting its `\n` (or `\r\n`). Every
 /// buffer has a limit; without one, a client that never sends `\n` would fill our memory.
@@ -41,12 +43,18 @@ const MAX_LINE: usize = 4096;
 
 // ANCHOR: listen
 /// The server: socket + bind + listen (`net::listen`, as in lessons 02–05), the one line on
-/// stdout, then the room — until Ctrl-C, SIGTERM or `--exit-after`.
-fn server(addr: SocketAddr, settings: &Settings, say: &Narrator) -> Result<()> {
+/// stdout, then the room — until Ctrl-C or SIGTERM, or until `--exit-after K`'s clients have
+/// all left.
+fn server(
+    addr: SocketAddr,
+    settings: &Settings,
+    exit_after: Option<u64>,
+    say: &Narrator,
+) -> Result<()> {
     let listener = net::listen(addr, say)?;
     net::announce(&listener)?;
     // Ctrl-C and SIGTERM set the stop flag; a connection to ourselves wakes accept().
-    let stop = Stop::new();
+    let stop = Stop::new().after(exit_after);
     stop.on_signals()?;
     stop.wake_listener(listener.local_addr()?, 1);
     serve(&listener, settings, &stop, say)
@@ -55,30 +63,42 @@ fn server(addr: SocketAddr, settings: &Settings, say: &Narrator) -> Result<()> {
 
 // ANCHOR: accept
 /// Accept clients until told to stop; each client gets a reader thread and a writer thread.
-/// Then tell every client the server is shutting down, and wait for the threads to finish.
+/// Then tell every client the server is shutting down, and wait for the threads to finish —
+/// except after `--exit-after K`: then the K are served until they leave, as any client.
 fn serve(listener: &TcpListener, settings: &Settings, stop: &Stop, say: &Narrator) -> Result<()> {
     let room = Room::new(settings, say);
     // A scope: every thread spawned in it may borrow `room`, and all of them have finished
     // when the scope ends — no thread outlives the server.
     std::thread::scope(|scope| -> Result<()> {
-        let accepting = accept_loop(listener, settings, stop, &room, scope);
+        let accepting = accept_loop(listener, stop, &room, scope);
+        if accepting.is_ok() && stop.limit_reached() {
+            // Serve K connections, then stop: the room stays open for those in it, and the
+            // scope ends when the last of them has left.
+            say.note(format!(
+                "accepted {} connection(s) (--exit-after): no more accept(); the room goes on until its last client leaves",
+                stop.accepted_so_far()
+            ));
+            return accepting;
+        }
         // However the loop ended, tell every client before the scope waits for their threads.
         room.close();
         accepting
-    })
+    })?;
+    if stop.limit_reached() {
+        say.note("the last client has left; exiting");
+    }
+    Ok(())
 }
 
 /// accept() one client after another: set up its socket, admit it to the room (or turn it
 /// away), start its two threads — until a stop is asked for or `--exit-after` is reached.
 fn accept_loop<'scope>(
     listener: &TcpListener,
-    settings: &Settings,
     stop: &Stop,
     room: &'scope Room,
     scope: &'scope std::thread::Scope<'scope, '_>,
 ) -> Result<()> {
     let say = room.say;
-    let mut accepted = 0u64;
     while !stop.is_stopped() {
         // Out of descriptors (every client costs one) is waited out, never the end of the room:
         // see `net::accept_retrying`. `None`: asked to stop while waiting.
@@ -89,13 +109,12 @@ fn accept_loop<'scope>(
         if stop.is_stopped() {
             break; // the wake-up connection from Stop, or a client arriving as we stop
         }
-        accepted += 1;
+        // Counted by `stop`: with `--exit-after K`, the K-th connection (turned away or not)
+        // is the last one accepted.
+        stop.accepted();
         say.call("accept()", format!("connection from {peer}"));
         if let Some(client) = room.admit(conn, peer) {
             start_threads(room, client, scope);
-        }
-        if settings.exit_after_reached(accepted, say) {
-            break; // the test hook `--exit-after K`
         }
     }
     Ok(())
@@ -136,6 +155,9 @@ fn read_loop(room: &Room, client: &Client) {
                 // Invalid UTF-8 becomes U+FFFD (�): a client's bad byte never ends its session.
                 let text = String::from_utf8_lossy(&bytes);
                 if let Act::Quit = act_on(room, id, &text) {
+                    // The sender's last line, queued after whatever is already waiting for it:
+                    // the writer sends it all, then closes, so a netcat user sees the answer.
+                    room.tell(id, BYE);
                     break;
                 }
             }

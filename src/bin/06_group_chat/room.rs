@@ -12,7 +12,11 @@ use socket2::SockRef;
 use workbook::kit::chat_text;
 use workbook::kit::narrate::{Chatter, Narrator, result_text};
 
-use crate::cli::Settings;
+/// What the server is told on its command line (`--max-clients`, `--stall-timeout-ms`).
+pub struct Settings {
+    pub max_clients: usize,
+    pub stall: Duration,
+}
 
 /// How many lines wait in one client's outbox before a broadcaster has to wait for room. With
 /// the batch its writer is sending, a client holds at most 2 × 256 lines of our memory.
@@ -25,6 +29,9 @@ const SEND_BUFFER: usize = 64 * 1024;
 
 /// The line every client receives when the server stops.
 const SHUTTING_DOWN: &str = "* server shutting down";
+
+/// The last line a client that sent `/quit` (or `quit`) receives, before the server closes.
+pub const BYE: &str = "* bye";
 
 /// The line a client gets when the server cannot start a thread for it.
 const SERVER_BUSY: &str = "! server busy";

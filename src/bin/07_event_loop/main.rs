@@ -62,8 +62,9 @@ fn main() -> std::process::ExitCode {
 }
 
 // ANCHOR: serve
-/// The whole server: one thread, one loop. Returns when `stop` is set (Ctrl-C, SIGTERM,
-/// `--exit-after`), after telling every client and sending what is left (bounded).
+/// The whole server: one thread, one loop. Returns when `stop` is set (Ctrl-C, SIGTERM),
+/// after telling every client and sending what is left (bounded) — or, after `--exit-after K`,
+/// once the last client has left: the K are served like any others.
 fn serve(listener: TcpListener, settings: &Settings, stop: &Stop, say: &Narrator) -> Result<()> {
     // 1. A non-blocking listener: accept() says WouldBlock when no connection is waiting.
     listener
@@ -96,7 +97,10 @@ fn serve(listener: TcpListener, settings: &Settings, stop: &Stop, say: &Narrator
     // Out of descriptors, the listener gets no new readiness event for the clients still
     // waiting: we come back to it ourselves, after a backoff (10 ms doubling to 1 s).
     let (mut backoff, mut accept_again) = (Backoff::new(), None::<Instant>);
-    while !stop.is_stopped() {
+    // `--exit-after K`: after the K-th accept the loop goes on, accepting no more, until the
+    // room is empty (the last leaver's lines sent too).
+    let serving = |room: &Room| !stop.is_stopped() || (stop.limit_reached() && !room.is_empty());
+    while serving(&room) {
         // 3. Wait until a socket is ready — or a deadline of ours comes (a stall timeout, or
         // trying accept() again).
         let retry = accept_again.map(|at| at.saturating_duration_since(Instant::now()));
@@ -140,6 +144,10 @@ fn serve(listener: TcpListener, settings: &Settings, stop: &Stop, say: &Narrator
     // Stop accepting (close the listener), tell everyone, send what is left.
     drop((listener, waker));
     say.call("close(listener)", "ok: no new connections");
+    if stop.limit_reached() {
+        say.note("the last client has left (--exit-after); exiting");
+        return Ok(());
+    }
     room.shut_down(&mut poll, &mut events)
 }
 // ANCHOR_END: serve
@@ -157,10 +165,15 @@ fn accept_all(
     while !stop.is_stopped() {
         match listener.accept() {
             Ok((conn, peer)) => {
-                let n = stop.accepted(); // `--exit-after K` stops the loop after the K-th
+                let n = stop.accepted(); // `--exit-after K`: the K-th is the last one accepted
                 room.say
                     .call("accept()", format!("connection {n} from {peer}"));
                 room.admit(conn, peer, registry);
+                if stop.limit_reached() {
+                    room.say.note(format!(
+                        "{n} connection(s) accepted (--exit-after): no more accept(); the room goes on until its last client leaves"
+                    ));
+                }
             }
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
                 room.chatter
@@ -185,9 +198,6 @@ fn accept_all(
     Ok(true)
 }
 // ANCHOR_END: accept
-
-/// A client's stall timeout when none is given, as in lesson 06.
-pub const DEFAULT_STALL_MS: u64 = 5000;
 
 /// How long `shut_down` waits past the stall timeout for the last lines to leave.
 pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(1);

@@ -40,6 +40,9 @@ const LINES_PER_TURN: usize = 64;
 /// The line every client receives when the server stops.
 const SHUTTING_DOWN: &str = "* server shutting down";
 
+/// The last line a client that sent `/quit` (or `quit`) receives, before the server closes.
+const BYE: &str = "* bye";
+
 /// What the server is told on its command line.
 pub struct Settings {
     pub max_clients: usize,
@@ -145,6 +148,11 @@ impl<'a> Room<'a> {
             broadcasts: Chatter::new(say, "broadcasts"),
             interest: Chatter::new(say, "changes of interest"),
         }
+    }
+
+    /// No connection left, not even a leaving one whose last lines are still being sent.
+    pub fn is_empty(&self) -> bool {
+        self.conns.is_empty()
     }
 
     /// While a client's write buffer is full, nobody's input is read: backpressure.
@@ -321,6 +329,9 @@ impl<'a> Room<'a> {
                     // Invalid UTF-8 becomes U+FFFD (�): a bad byte never ends a session.
                     let text = String::from_utf8_lossy(&bytes).into_owned();
                     if self.act_on(id, &text) == Act::Quit {
+                        // Its last line, after what is already queued for it; `leave` lets
+                        // the loop send it all before closing.
+                        self.tell(id, BYE);
                         self.leave(id, Reason::Left, registry);
                         return Turn::Gone;
                     }
@@ -342,7 +353,9 @@ impl<'a> Room<'a> {
                         .then(|| std::mem::take(&mut conn.inbox));
                     if let Some(bytes) = last {
                         let text = String::from_utf8_lossy(&bytes).into_owned();
-                        let _ = self.act_on(id, &text);
+                        if self.act_on(id, &text) == Act::Quit {
+                            self.tell(id, BYE);
+                        }
                     }
                     self.leave(id, Reason::Left, registry);
                     return Turn::Gone;

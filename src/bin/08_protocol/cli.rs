@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use anyhow::Result;
 use clap::{Parser, Subcommand};
-use workbook::kit::cli::{Endpoint, ports, resolve, resolve_one};
+use workbook::kit::cli::{Endpoint, ExitAfter, ports, resolve, resolve_one};
 use workbook::kit::narrate::Narrator;
 use workbook::kit::shutdown::Stop;
 
@@ -36,9 +36,8 @@ enum Mode {
         /// Listen on a Unix domain socket at PATH instead of TCP.
         #[arg(long, value_name = "PATH", conflicts_with_all = ["host", "port"])]
         unix: Option<PathBuf>,
-        /// Stop accepting after this many connections, finish them, exit (default: forever).
-        #[arg(long, value_name = "K")]
-        exit_after: Option<u64>,
+        #[command(flatten)]
+        exit: ExitAfter<0>,
     },
     /// Send ACTION VALUE (or one `ACTION VALUE` per line of stdin) and print each response.
     Client {
@@ -59,17 +58,13 @@ pub fn main() -> ExitCode {
     let cli = Cli::parse();
     workbook::kit::errors::main(LESSON, || match cli.mode.unwrap_or(Mode::Demo) {
         Mode::Demo => crate::demo::demo(),
-        Mode::Server {
-            at,
-            unix,
-            exit_after,
-        } => {
+        Mode::Server { at, unix, exit } => {
             let say = Narrator::new("server", at.quiet);
             let listener = match unix {
                 Some(path) => wire::listen_unix(&path, &say)?,
                 None => wire::listen_tcp(resolve_one(&at.host, at.port)?, &say)?,
             };
-            run_server(&listener, exit_after, &say)
+            run_server(&listener, exit.exit_after, &say)
         }
         Mode::Client {
             at,

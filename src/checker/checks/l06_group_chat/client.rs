@@ -4,7 +4,7 @@ use super::*;
 use crate::checker::harness::Finished;
 
 /// A stand-in server for the client checks: it welcomes the client, answers `/nick` and each
-/// line as a real server would, and on `/quit` sends one more line and closes. Returns what the
+/// line as a real server would, and on `/quit` sends one more line, `* bye`, and closes. Returns what the
 /// client sent.
 pub(super) fn chat_stub() -> Result<TcpStub, Failure> {
     TcpStub::start("127.0.0.1:0", |stream| {
@@ -45,6 +45,7 @@ pub(super) fn chat_stub() -> Result<TcpStub, Failure> {
                 // busy server; a client that exits without waiting for the close misses it.
                 std::thread::sleep(Duration::from_millis(200));
                 reply(stream, "[ben] one more line, after your /quit".to_string())?;
+                reply(stream, BYE.to_string())?;
                 return Ok(received); // and the connection closes
             } else if let Some(new) = text.strip_prefix("/nick ") {
                 reply(stream, format!("* {name} is now {new}"))?;
@@ -75,7 +76,7 @@ pub fn client_chats_through_stdin(target: &Target) -> Outcome {
             .expected(String::from_utf8_lossy(want_sent).into_owned())
     })?;
     let want = "* welcome 127.0.0.1:PORT, 1 online\n* 127.0.0.1:PORT is now ana\n[ana] hello\n\
-                [ana] second line\n[ben] one more line, after your /quit\n";
+                [ana] second line\n[ben] one more line, after your /quit\n* bye\n";
     // The stub named the client by its address, which only the client knows: compare the
     // shape with the port blanked out.
     let got = blank_ports(&finished.stdout_text());

@@ -2,6 +2,7 @@
 //! and shutting a full room down.
 
 use super::*;
+use crate::checker::checks::l04_threaded::{still_running, with_evidence};
 
 /// The 50,000 lines of the burst: numbered, and long enough (~10 MB in all) that no sensible
 /// amount of buffering — the kernel's (Linux grows a send buffer to at most 4 MiB) plus a
@@ -342,17 +343,22 @@ pub fn server_shutdown_on_sigterm(target: &Target) -> Outcome {
     expect_exit_zero(&mut server)
 }
 
+/// `--exit-after 2`: "serve K connections, then stop", as in lessons 04 and 05. The room goes
+/// on after the 2nd connection; the server exits 0 once both clients have left — not before.
 pub fn server_exit_after(target: &Target) -> Outcome {
-    let mut server = Server::start_quiet(target, &["--exit-after", "3"])?;
-    let mut peers = Vec::new();
-    for k in 0..3 {
-        let mut peer = Peer::connect(&server, format!("client {}", k + 1), None)?;
-        peer.expect(
-            &server,
-            &format!("* welcome {}, {} online", peer.name, k + 1),
-        )?;
-        peers.push(peer);
-    }
-    expect_shutdown_notice(&server, &mut peers)?;
+    let mut server = Server::start_quiet(target, &["--exit-after", "2"])?;
+    let [mut a, mut b] = room::<2>(&server)?;
+    let name = a.name.clone();
+    a.say(&server, "after the 2nd connection")?;
+    hear(&server, &name, "after the 2nd connection", &mut [&mut b])?;
+    let b_name = b.name.clone();
+    drop(b);
+    a.expect_besides_own(&server, &format!("* {b_name} left"))?;
+    still_running(
+        &mut server.process,
+        "while one of its --exit-after 2 clients was still in the room",
+    )
+    .map_err(|f| with_evidence(&server, f))?;
+    drop(a);
     expect_exit_zero(&mut server)
 }

@@ -4,8 +4,9 @@
 //! `* NAME joined`; a line is sent to everyone, the sender included, as `[NAME] TEXT`; `/nick`,
 //! `/who`, `/quit` and `quit`; `* NAME left` however a client goes; lines over 4096 bytes are
 //! refused and discarded; invalid UTF-8 is replaced; `--max-clients`; a client that stops
-//! reading is dropped (`* NAME left (too slow)`) while a burst costs nobody anything;
-//! `* server shutting down` on SIGTERM and after `--exit-after K` connections. What the room
+//! reading is dropped (`* NAME left (too slow)`) while a burst costs nobody anything; `/quit`
+//! ends with `* bye`, and a leaving client still gets what was queued for it;
+//! `* server shutting down` on SIGTERM; `--exit-after K` serves K clients, then exits. What the room
 //! lets through (`hostile.rs`): no control character relayed or printed raw, an ASCII name
 //! grammar, names unique however they are written; running out of descriptors ends nothing.
 //! Client: `client [--name NAME]` sends `/nick NAME`, then each stdin line, then `/quit`, and
@@ -81,6 +82,18 @@ tcp_lesson! {
             section: "the-contract",
             hint: "remove the client from the room, tell the others, close its socket",
         },
+        server_quit_says_bye {
+            title: "`/quit` and `quit` get `* bye` as the sender's last line, then the close",
+            points: 1,
+            section: "the-contract",
+            hint: "queue `* bye` for the sender alone after what is already queued for it, then close",
+        },
+        server_delivers_to_a_leaving_client {
+            title: "a client that quits, or shuts down its sending side, still gets the lines queued for it before the close",
+            points: 1,
+            section: "the-contract",
+            hint: "leaving closes the client's queue, not its socket: send what is queued, then close (recv() returning 0 means it stopped sending, not reading)",
+        },
         server_notices_close_and_reset {
             title: "a client that closes its socket, or resets it, also produces `* NAME left`",
             points: 2,
@@ -148,10 +161,10 @@ tcp_lesson! {
             hint: "catch SIGTERM and SIGINT, queue the notice for every client, wait for the writers, exit 0",
         },
         server_exit_after {
-            title: "`--exit-after K`: after the K-th connection every client gets `* server shutting down`; exit 0",
+            title: "`--exit-after K`: the K clients chat on, no more are accepted, and the server exits 0 once the last of them has left",
             points: 1,
             section: "the-contract",
-            hint: "count accepted connections; at K, shut down as on SIGTERM",
+            hint: "count accepted connections; after the K-th accept no more, and exit when the room is empty",
         },
         server_prints_only_listening_on {
             title: "server's stdout holds only the `listening on ADDR` line",
@@ -197,6 +210,8 @@ pub const MAX_LINE: usize = 4096;
 
 /// The notices of the contract, for the checks and the tests.
 pub const SHUTTING_DOWN: &str = "* server shutting down";
+/// The last line a client that sent `/quit` (or `quit`) receives.
+pub const BYE: &str = "* bye";
 /// The reply to a line over [`MAX_LINE`] bytes.
 pub const TOO_LONG: &str = "! line too long (max 4096 bytes)";
 /// The reply to a connection beyond `--max-clients`.
@@ -350,6 +365,61 @@ pub fn server_quit_commands(target: &Target) -> Outcome {
     c.say(&server, "quit")?;
     c.until_closed(&server, 10)?;
     a.expect(&server, &format!("* {} left", c.name))
+}
+
+/// `/quit` (then `quit`, from another client): `* bye` is the next line, and the last.
+pub fn server_quit_says_bye(target: &Target) -> Outcome {
+    let server = Server::start_quiet(target, &[])?;
+    let [mut a, mut b, mut c] = room::<3>(&server)?;
+    says_bye(&server, &mut b, "/quit")?;
+    for other in [&mut a, &mut c] {
+        other.expect(&server, &format!("* {} left", b.name))?;
+    }
+    says_bye(&server, &mut c, "quit")?;
+    a.expect(&server, &format!("* {} left", c.name))
+}
+
+/// `leaver` sends `command`: `* bye` must be its next line, then the close.
+fn says_bye(server: &Server, leaver: &mut Peer, command: &str) -> Outcome {
+    leaver.say(server, command)?;
+    leaver
+        .expect(server, BYE)
+        .map_err(|f| f.context(format!("after `{command}`")))?;
+    let after = leaver.until_closed(server, 10)?;
+    ensure(after.is_empty(), || {
+        leaver
+            .failure(server, &format!("lines after `{BYE}`: it must be the last"))
+            .expected("the server closes the connection")
+    })
+}
+
+/// A client sends a last message and `/quit` in one go: the echo of its message was queued
+/// before the `/quit` was read, so it still arrives before the close (`* bye` is
+/// `server_quit_says_bye`'s to check). Then `shutdown(SHUT_WR)` after a last message, what
+/// `nc -N` does at the end of its input: the client stopped sending, not reading.
+pub fn server_delivers_to_a_leaving_client(target: &Target) -> Outcome {
+    let server = Server::start_quiet(target, &[])?;
+    let [mut a, mut b, mut c] = room::<3>(&server)?;
+    b.send(&server, b"last words\n/quit\n")?;
+    let name = b.name.clone();
+    hear(&server, &name, "last words", &mut [&mut b, &mut a, &mut c])?;
+    b.until_closed(&server, 10)
+        .map_err(|f| f.context("after `last words` and `/quit`"))?;
+    a.expect(&server, &format!("* {name} left"))?;
+    c.expect(&server, &format!("* {name} left"))?;
+
+    c.say(&server, "last words")?;
+    c.stream
+        .shutdown(Shutdown::Write)
+        .map_err(Failure::io("shutdown(SHUT_WR)"))?;
+    let name = c.name.clone();
+    hear(&server, &name, "last words", &mut [&mut c, &mut a])?;
+    let after = c.until_closed(&server, 10)?;
+    ensure(after.is_empty(), || {
+        c.failure(&server, "lines after the last message, before the close")
+            .expected("the server closes the connection")
+    })?;
+    a.expect(&server, &format!("* {name} left"))
 }
 
 pub fn server_notices_close_and_reset(target: &Target) -> Outcome {
