@@ -22,7 +22,7 @@ use super::l04_threaded::{
     self as threaded, Conn, WATCH, exits_zero, still_running, with_evidence,
 };
 use super::{Failure, Outcome, common, l02_echo as echo};
-use crate::checker::harness::{IO_TIMEOUT, Server, Target, run};
+use crate::checker::harness::{IO_TIMEOUT, Server, Target, run, scaled};
 use echo::{
     client_large_message, client_prints_each_echo, client_reads_stdin_lines,
     server_echoes_as_data_arrives, server_echoes_bytes, server_echoes_large_message, server_ipv6,
@@ -373,7 +373,7 @@ fn sigterm_with_silent_clients(target: &Target, model: &str) -> Outcome {
             silent.push(client);
         }
         process.signal(libc::SIGTERM);
-        let bound = Duration::from_secs(1) + IO_TIMEOUT;
+        let bound = scaled(Duration::from_secs(1) + IO_TIMEOUT);
         match process.wait_timeout(bound) {
             Some(status) if status.success() => {}
             Some(status) => {

@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 
 use super::l06_group_chat::{Peer, room};
 use super::{Failure, Outcome, ensure};
-use crate::checker::harness::{Server, Target};
+use crate::checker::harness::{Server, Target, scaled};
 
 lesson! {
     /// Lesson 07's checks: lesson 06's, unchanged, then its own.
@@ -149,13 +149,14 @@ pub fn server_thousand_clients_one_thread(target: &Target) -> Outcome {
     raise_descriptor_limit(CHECKER_FDS)?;
     let limit = CLIENTS.to_string();
     let server = Server::start_quiet(target, &["--max-clients", &limit])?;
-    let deadline = Instant::now() + LOAD_DEADLINE;
+    let load_deadline = scaled(LOAD_DEADLINE);
+    let deadline = Instant::now() + load_deadline;
     let mut peers: Vec<Peer> = Vec::with_capacity(CLIENTS);
     for k in 0..CLIENTS {
         if Instant::now() >= deadline {
             return Err(server.failure(format!(
                 "only {k} of {CLIENTS} clients were welcomed within {} s",
-                LOAD_DEADLINE.as_secs()
+                load_deadline.as_secs()
             )));
         }
         let mut peer = Peer::connect(&server, format!("client {}", k + 1), None)?;
@@ -180,7 +181,7 @@ pub fn server_thousand_clients_one_thread(target: &Target) -> Outcome {
                     &server,
                     &format!(
                         "the line had not reached everyone within {} s",
-                        LOAD_DEADLINE.as_secs()
+                        load_deadline.as_secs()
                     ),
                 ));
             }

@@ -3,6 +3,7 @@
 
 use super::*;
 use crate::checker::checks::l04_threaded::{still_running, with_evidence};
+use crate::checker::harness::scaled;
 
 /// The 50,000 lines of the burst: numbered, and long enough (~10 MB in all) that no sensible
 /// amount of buffering — the kernel's (Linux grows a send buffer to at most 4 MiB) plus a
@@ -159,7 +160,7 @@ pub fn server_survives_stalled_reader(target: &Target) -> Outcome {
         peer.expect(&server, &format!("* {} joined", z.name))?;
     }
     // Reads may wait out a stall timeout (the room waiting for Z), with a margin.
-    let patience = Duration::from_millis(STALL_MS) + Duration::from_secs(3);
+    let patience = scaled(Duration::from_millis(STALL_MS) + Duration::from_secs(3));
     for peer in [&s, &r, &p] {
         peer.read_timeout(patience)?;
     }
@@ -241,7 +242,7 @@ pub fn server_fifty_clients(target: &Target) -> Outcome {
     }
     // Every client has been welcomed, so every client is in the room: now all talk at once.
     let names: Vec<String> = peers.iter().map(|p| p.name.clone()).collect();
-    let deadline = Instant::now() + Duration::from_secs(40);
+    let deadline = Instant::now() + scaled(Duration::from_secs(40));
     let (server, names) = (&server, &names);
     std::thread::scope(|scope| {
         let running: Vec<_> = peers
@@ -328,10 +329,14 @@ pub(super) fn expect_shutdown_notice(server: &Server, peers: &mut [Peer]) -> Out
 
 /// The server must exit with status 0 soon after it closed the connections.
 pub(super) fn expect_exit_zero(server: &mut Server) -> Outcome {
-    match server.process.wait_timeout(Duration::from_secs(10)) {
+    let within = scaled(Duration::from_secs(10));
+    match server.process.wait_timeout(within) {
         Some(status) if status.success() => Ok(()),
         Some(status) => Err(server.failure(format!("the server exited with {status}, not 0"))),
-        None => Err(server.failure("the server did not exit within 10 s of shutting down")),
+        None => Err(server.failure(format!(
+            "the server did not exit within {} s of shutting down",
+            within.as_secs()
+        ))),
     }
 }
 

@@ -41,8 +41,9 @@ impl Peer {
 
     /// Set how long each read may wait.
     pub fn read_timeout(&self, timeout: Duration) -> Outcome {
+        // Every wait grows on a slow machine (WORKBOOK_TIMEOUT_SCALE).
         self.stream
-            .set_read_timeout(Some(timeout))
+            .set_read_timeout(Some(crate::checker::harness::scaled(timeout)))
             .map_err(Failure::io("setting a read timeout"))
     }
 
@@ -213,11 +214,12 @@ pub(super) fn open(addr: SocketAddr, receive_buffer: Option<usize>) -> std::io::
     if let Some(size) = receive_buffer {
         socket.set_recv_buffer_size(size)?;
     }
-    socket.connect_timeout(&addr.into(), IO_TIMEOUT)?;
+    let timeout = crate::checker::harness::scaled(IO_TIMEOUT);
+    socket.connect_timeout(&addr.into(), timeout)?;
     let stream: TcpStream = socket.into();
     stream.set_nodelay(true)?;
-    stream.set_read_timeout(Some(IO_TIMEOUT))?;
-    stream.set_write_timeout(Some(IO_TIMEOUT))?;
+    stream.set_read_timeout(Some(timeout))?;
+    stream.set_write_timeout(Some(timeout))?;
     Ok(stream)
 }
 

@@ -132,8 +132,8 @@ pub(super) fn unix_peer(server: &UnixServer) -> Result<Peer<UnixStream>, Failure
     let stream = UnixStream::connect(&server.path)
         .map_err(|e| server.failure(format!("connecting to {}: {e}", server.path.display())))?;
     stream
-        .set_read_timeout(Some(IO_TIMEOUT))
-        .and_then(|()| stream.set_write_timeout(Some(IO_TIMEOUT)))
+        .set_read_timeout(Some(crate::checker::harness::scaled(IO_TIMEOUT)))
+        .and_then(|()| stream.set_write_timeout(Some(crate::checker::harness::scaled(IO_TIMEOUT))))
         .map_err(Failure::io("setting timeouts"))?;
     let command = server.process.command_line().to_string();
     let stderr = server.process.stderr();

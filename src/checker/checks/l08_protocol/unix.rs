@@ -62,9 +62,13 @@ pub(super) fn unix_socket_removed_on_exit(target: &Target) -> Outcome {
         let _ = read_message(&mut peer.stream);
     }
     server.process.signal(libc::SIGTERM);
-    let status = server.process.wait_timeout(Duration::from_secs(10));
+    let within = crate::checker::harness::scaled(Duration::from_secs(10));
+    let status = server.process.wait_timeout(within);
     ensure(status.is_some(), || {
-        server.failure("the server did not exit within 10 s of SIGTERM")
+        server.failure(format!(
+            "the server did not exit within {} s of SIGTERM",
+            within.as_secs()
+        ))
     })?;
     ensure(!server.path.exists(), || {
         server
@@ -135,7 +139,7 @@ pub(super) fn unix_client(target: &Target) -> Outcome {
     let stub = std::thread::spawn(move || -> Result<Vec<u8>, Failure> {
         let (mut stream, _) = listener.accept().map_err(Failure::io("accepting"))?;
         stream
-            .set_read_timeout(Some(IO_TIMEOUT))
+            .set_read_timeout(Some(crate::checker::harness::scaled(IO_TIMEOUT)))
             .map_err(Failure::io("setting a timeout"))?;
         let script: Script = vec![(is_search_socket, "search socket", Message::json(&reply))];
         play(&mut stream, script)
