@@ -32,7 +32,7 @@ use std::thread;
 
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
-use workbook::kit::cli::{Endpoint, ports, resolve, resolve_one, whole_number};
+use workbook::kit::cli::{Endpoint, ExitAfter, ports, resolve, resolve_one};
 use workbook::kit::echo::{self, IdleTimeout, Transform};
 use workbook::kit::narrate::{Narrator, show_bytes, try_next};
 use workbook::kit::net;
@@ -175,10 +175,9 @@ enum Mode {
         /// Send back ASCII letters upper-cased (the course's variation); other bytes unchanged.
         #[arg(long)]
         upper: bool,
-        /// Stop accepting after this many connections, finish them, exit (default: forever).
-        #[arg(long, value_name = "K", value_parser = whole_number::<u64>(0, u64::MAX),
-              allow_hyphen_values = true)]
-        exit_after: Option<u64>,
+        /// `--exit-after K`: serve K connections, then stop (lessons/grading.md).
+        #[command(flatten)]
+        exit: ExitAfter<0>,
         #[command(flatten)]
         idle: IdleTimeout,
     },
@@ -198,13 +197,13 @@ fn main() -> ExitCode {
         Mode::Server {
             at,
             upper,
-            exit_after,
+            exit,
             idle,
         } => {
             let say = Narrator::new("server", at.quiet);
             let listener = net::listen(resolve_one(&at.host, at.port)?, &say)?;
             net::announce(&listener)?;
-            let stop = Stop::new().after(exit_after);
+            let stop = Stop::new().after(exit.exit_after);
             serve(&listener, Transform::from_flag(upper), idle, &stop, &say)
         }
         Mode::Client { at, messages } => {

@@ -1,7 +1,7 @@
 //! Lesson 01's command line: `demo` (the default), `server`, `client`.
 
 use clap::{Parser, Subcommand};
-use workbook::kit::cli::{Endpoint, ports, whole_number};
+use workbook::kit::cli::{Endpoint, ExitAfter, ports};
 
 use crate::LESSON;
 
@@ -27,10 +27,9 @@ pub enum Mode {
         /// Send RFC 868 time (4 bytes, big-endian seconds since 1900) instead of RFC 3339 text.
         #[arg(long)]
         rfc868: bool,
-        /// Stop after serving this many connections (default: serve forever).
-        #[arg(long, value_name = "K", value_parser = whole_number::<u64>(0, u64::MAX),
-              allow_hyphen_values = true)]
-        exit_after: Option<u64>,
+        /// `--exit-after K`: serve K connections, then stop (lessons/grading.md).
+        #[command(flatten)]
+        exit: ExitAfter<0>,
     },
     /// Connect, read the time to the end of the stream, print it.
     Client {

@@ -230,12 +230,12 @@ fn main() -> std::process::ExitCode {
         Mode::Server {
             at,
             rfc868,
-            exit_after,
+            exit,
         } => {
             let say = Narrator::new("server", at.quiet);
             let listener = listen(resolve_one(&at.host, at.port)?, &say)?;
             workbook::kit::net::announce(&listener)?;
-            let stop = Stop::new().after(exit_after);
+            let stop = Stop::new().after(exit.exit_after);
             serve(&listener, Format::from_flag(rfc868), &stop, &say)
         }
         Mode::Client { at, rfc868 } => {

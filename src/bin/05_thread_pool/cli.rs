@@ -1,7 +1,7 @@
 //! Lesson 05's command line: the demo, the server (with its two designs) and the client.
 
 use clap::{Parser, Subcommand, ValueEnum};
-use workbook::kit::cli::{Endpoint, ports, whole_number};
+use workbook::kit::cli::{Endpoint, ExitAfter, ports, whole_number};
 use workbook::kit::echo::IdleTimeout;
 
 use crate::LESSON;
@@ -41,10 +41,9 @@ pub enum Mode {
         /// Send back ASCII letters upper-cased (the course's variation); other bytes unchanged.
         #[arg(long)]
         upper: bool,
-        /// Stop accepting after this many connections, finish them, exit (default: forever).
-        #[arg(long, value_name = "K", value_parser = whole_number::<u64>(0, u64::MAX),
-              allow_hyphen_values = true)]
-        exit_after: Option<u64>,
+        /// `--exit-after K`: serve K connections, then stop (lessons/grading.md).
+        #[command(flatten)]
+        exit: ExitAfter<0>,
         /// How many worker threads, so how many clients are served at once.
         #[arg(long, value_name = "N", default_value_t = 4,
               value_parser = whole_number::<u16>(1, 1024), allow_hyphen_values = true)]

@@ -327,7 +327,7 @@ fn main() -> ExitCode {
         Mode::Server {
             at,
             upper,
-            exit_after,
+            exit,
             workers,
             model,
             idle,
@@ -339,7 +339,7 @@ fn main() -> ExitCode {
                 transform: Transform::from_flag(upper),
                 idle,
             };
-            let stop = Stop::new().after(exit_after);
+            let stop = Stop::new().after(exit.exit_after);
             stop_on_signals(&stop, &listener, model, settings.workers)?;
             net::announce(&listener)?;
             serve(model, listener, &settings, &stop, &say)
