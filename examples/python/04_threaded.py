@@ -28,12 +28,6 @@ def say(args, text):
         sys.stderr.flush()
 
 
-def limit_idle(conn, args):
-    """--idle-timeout-ms: a recv() or send() that waits longer raises TimeoutError (an OSError),
-    so a silent client cannot hold its thread and descriptor forever. 0: no limit."""
-    conn.settimeout(args.idle_timeout_ms / 1000 if args.idle_timeout_ms else None)
-
-
 # ANCHOR: handle
 def handle(conn, peer, upper, args, live):
     """One client's whole life, on its own thread."""
@@ -41,7 +35,7 @@ def handle(conn, peer, upper, args, live):
     say(args, f"{name}: serving {contract.show(peer)}")
     with conn:
         try:
-            limit_idle(conn, args)
+            echo.limit_idle(conn, args)
             echo.echo_until_closed(conn, upper)
         except OSError as e:
             say(args, f"{name}: dropping {contract.show(peer)}: {e}")

@@ -2,6 +2,7 @@
 
 use clap::{Parser, Subcommand};
 use workbook::kit::cli::{Endpoint, ports, whole_number};
+use workbook::kit::echo::IdleTimeout;
 
 use crate::LESSON;
 
@@ -31,6 +32,8 @@ pub enum Mode {
         #[arg(long, value_name = "K", value_parser = whole_number::<u64>(0, u64::MAX),
               allow_hyphen_values = true)]
         exit_after: Option<u64>,
+        #[command(flatten)]
+        idle: IdleTimeout,
     },
     /// Send each MESSAGE (or each line of stdin) followed by a newline; print each echo.
     Client {

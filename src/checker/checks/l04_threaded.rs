@@ -595,10 +595,10 @@ pub fn server_survives_running_out_of_descriptors(target: &Target) -> Outcome {
 pub const IDLE_MS: &str = "500";
 
 /// Start `server --port 0 -q --idle-timeout-ms 500 EXTRA…`. `idle` clients are each served one
-/// echo (so each holds a thread or a worker) and then fall silent. A new client must then be
-/// echoed — at once by a thread per client, or by a worker the idle timeout freed — and every
-/// silent one must see the server close its connection: a silent client cannot hold the server
-/// forever.
+/// echo (so each holds a thread, a worker, or lesson 02's whole server) and then fall silent. A
+/// new client must then be echoed — at once by a thread per client, or once the idle timeout
+/// freed a worker or the iterative server — and every silent one must see the server close its
+/// connection: a silent client cannot hold the server forever.
 pub fn idle_clients_are_closed(target: &Target, extra: &[&str], idle: usize) -> Outcome {
     let mut args = vec!["--idle-timeout-ms", IDLE_MS];
     args.extend_from_slice(extra);
@@ -630,7 +630,7 @@ pub fn idle_clients_are_closed(target: &Target, extra: &[&str], idle: usize) -> 
     scenario().map_err(|f| with_evidence(&server, f))
 }
 
-/// 04: one silent client is closed after `--idle-timeout-ms`.
+/// 04 (and 02, which imports it): one silent client is closed after `--idle-timeout-ms`.
 pub fn server_closes_idle_clients(target: &Target) -> Outcome {
     idle_clients_are_closed(target, &[], 1)
 }
