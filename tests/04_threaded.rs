@@ -127,3 +127,9 @@ fn fixture_never_closing_idle_clients_fails() {
     let wrong = common::python("tests/fixtures/04_never_times_out.py");
     common::expect_failures(&LESSON, &wrong, &["server_closes_idle_clients"]);
 }
+
+#[test]
+fn fixture_dying_when_no_thread_can_start_fails() {
+    let wrong = common::python("tests/fixtures/04_dies_when_no_thread.py");
+    common::expect_failures(&LESSON, &wrong, &["server_survives_running_out_of_threads"]);
+}
