@@ -87,6 +87,7 @@ fn fixture_serving_one_client_at_a_time_fails() {
             "server_idle_clients_do_not_delay_others",
             "server_serves_200_concurrent_clients",
             "server_survives_running_out_of_descriptors",
+            "server_survives_running_out_of_threads",
             "server_exit_after_waits_for_its_clients",
         ],
     );
