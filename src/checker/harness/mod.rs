@@ -548,6 +548,36 @@ mod tests {
     }
 
     #[test]
+    fn a_server_can_run_with_little_address_space_to_spare() {
+        let t = Target::new([
+            "sh",
+            "-c",
+            "echo \"listening on 127.0.0.1:1\"; ulimit -s >&2; sleep 5",
+        ]);
+        let room = 48 << 20;
+        let (mut server, limit) = Server::start_with_address_space_room(&t, &[], room).unwrap();
+        let used = server.process.address_space().unwrap();
+        assert!(used <= limit && limit - room <= used, "{used} {limit}");
+        // The limit is on the server itself (`env` execs it), soft and hard.
+        let limits = std::fs::read_to_string(format!("/proc/{}/limits", server.process.pid()));
+        let line = limits
+            .unwrap()
+            .lines()
+            .find(|l| l.starts_with("Max address space"))
+            .map(|l| l.split_whitespace().collect::<Vec<_>>().join(" "));
+        assert_eq!(
+            line.as_deref(),
+            Some(format!("Max address space {limit} {limit} bytes").as_str())
+        );
+        let deadline = Instant::now() + IO_TIMEOUT;
+        while !server.stderr().ends_with(b"\n") && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        assert_eq!(server.stderr(), b"8192\n");
+        server.process.kill();
+    }
+
+    #[test]
     fn stdin_kept_open_is_not_end_of_input() {
         // `cat` ends at end of input: with bytes it exits 0 at once; kept open, it is killed.
         let t = Target::new(["cat"]);
