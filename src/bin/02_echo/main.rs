@@ -50,10 +50,10 @@ fn serve(
         // because lessons 04 and 05 reuse it. One client's failure (a reset, a vanished peer)
         // ends that connection, not the server. A client that sends nothing would hold the
         // server — and everyone queued behind it — forever: hence `--idle-timeout-ms`.
-        let served = idle
+        let echoed = idle
             .apply(&stream)
             .and_then(|()| echo::echo_until_closed(&stream, transform, say));
-        match served {
+        match echoed {
             Ok((bytes, reads)) => say.call(
                 "recv()",
                 format!("0 bytes: {peer} closed its side after {bytes} bytes in {reads} reads"),
