@@ -183,7 +183,15 @@ fn fixture_echoing_only_the_first_1024_bytes_fails() {
 #[test]
 fn fixture_waiting_for_the_end_before_echoing_fails() {
     let wrong = common::python("tests/fixtures/02_waits_for_eof.py");
-    common::expect_failures(&LESSON, &wrong, &["server_echoes_as_data_arrives"]);
+    // The idle check's silent client waits for one echo before falling silent: it never comes.
+    common::expect_failures(
+        &LESSON,
+        &wrong,
+        &[
+            "server_echoes_as_data_arrives",
+            "server_closes_idle_clients",
+        ],
+    );
 }
 
 #[test]
@@ -204,6 +212,12 @@ fn fixture_client_with_one_recv_fails() {
 fn fixture_upper_casing_text_not_bytes_fails() {
     let wrong = common::python("tests/fixtures/02_upper_unicode.py");
     common::expect_failures(&LESSON, &wrong, &["server_upper"]);
+}
+
+#[test]
+fn fixture_never_timing_out_fails() {
+    let wrong = common::python("tests/fixtures/02_never_times_out.py");
+    common::expect_failures(&LESSON, &wrong, &["server_closes_idle_clients"]);
 }
 
 /// Nagle's algorithm and the client's delayed ACK: without TCP_NODELAY on the server's side, the

@@ -87,6 +87,7 @@ fn fixture_serving_one_client_at_a_time_fails() {
             "server_idle_clients_do_not_delay_others",
             "server_serves_200_concurrent_clients",
             "server_survives_running_out_of_descriptors",
+            "server_survives_running_out_of_threads",
             "server_exit_after_waits_for_its_clients",
         ],
     );
@@ -126,4 +127,10 @@ fn fixture_spinning_when_out_of_descriptors_fails() {
 fn fixture_never_closing_idle_clients_fails() {
     let wrong = common::python("tests/fixtures/04_never_times_out.py");
     common::expect_failures(&LESSON, &wrong, &["server_closes_idle_clients"]);
+}
+
+#[test]
+fn fixture_dying_when_no_thread_can_start_fails() {
+    let wrong = common::python("tests/fixtures/04_dies_when_no_thread.py");
+    common::expect_failures(&LESSON, &wrong, &["server_survives_running_out_of_threads"]);
 }

@@ -310,3 +310,9 @@ fn fixture_dying_when_out_of_descriptors_fails() {
         &["server_survives_running_out_of_descriptors"],
     );
 }
+
+#[test]
+fn fixture_dying_when_no_thread_can_start_fails() {
+    let wrong = common::python("tests/fixtures/06_dies_when_no_thread.py");
+    common::expect_failures(&LESSON, &wrong, &["server_survives_running_out_of_threads"]);
+}

@@ -28,6 +28,13 @@ def echo_until_closed(conn, upper):
 # ANCHOR_END: echo_loop
 
 
+def limit_idle(conn, args):
+    """--idle-timeout-ms: a recv() or send() that waits longer raises TimeoutError (an OSError),
+    so a silent client cannot hold the server (02), its thread (04) or a worker (05) forever.
+    0: no limit."""
+    conn.settimeout(args.idle_timeout_ms / 1000 if args.idle_timeout_ms else None)
+
+
 # ANCHOR: serve
 def serve(listener, upper, args, exit_after=None):
     served = 0
@@ -37,6 +44,7 @@ def serve(listener, upper, args, exit_after=None):
         contract.say(args, f"accepted {contract.show(peer)}")
         with conn:
             try:
+                limit_idle(conn, args)
                 echo_until_closed(conn, upper)
             except OSError as e:
                 contract.say(args, f"dropping {contract.show(peer)}: {e}")
@@ -75,6 +83,7 @@ def main():
     top, server, client = contract.parser("Lesson 02: a TCP echo server and client", 7002)
     server.add_argument("--upper", action="store_true")
     server.add_argument("--exit-after", type=int)
+    server.add_argument("--idle-timeout-ms", type=int, default=60000)
     client.add_argument("messages", nargs="*")
     args = top.parse_args()
     if args.mode == "server":
@@ -90,6 +99,7 @@ def main():
     else:
         listener = contract.listen("127.0.0.1", 0)
         host, port = listener.getsockname()[:2]
+        args.idle_timeout_ms = 60000
         thread = threading.Thread(target=serve, args=(listener, False, args, 1))
         thread.start()
         with contract.connect(host, port) as sock:

@@ -28,12 +28,6 @@ def say(args, text):
         sys.stderr.flush()
 
 
-def limit_idle(conn, args):
-    """--idle-timeout-ms: a recv() or send() that waits longer raises TimeoutError (an OSError),
-    so a silent client cannot hold its thread and descriptor forever. 0: no limit."""
-    conn.settimeout(args.idle_timeout_ms / 1000 if args.idle_timeout_ms else None)
-
-
 # ANCHOR: handle
 def handle(conn, peer, upper, args, live):
     """One client's whole life, on its own thread."""
@@ -41,7 +35,7 @@ def handle(conn, peer, upper, args, live):
     say(args, f"{name}: serving {contract.show(peer)}")
     with conn:
         try:
-            limit_idle(conn, args)
+            echo.limit_idle(conn, args)
             echo.echo_until_closed(conn, upper)
         except OSError as e:
             say(args, f"{name}: dropping {contract.show(peer)}: {e}")
@@ -54,8 +48,17 @@ def handle(conn, peer, upper, args, live):
 
 # ANCHOR: accept_loop
 def start_thread(number, conn, peer, upper, args, live):
+    """The client's thread, or None if none could start (out of memory for its stack, or of
+    threads): that one connection is closed, and the server goes on."""
     thread = threading.Thread(target=handle, args=(conn, peer, upper, args, live), name=f"thread-{number}")
-    thread.start()
+    try:
+        thread.start()
+    except RuntimeError as e:  # "can't start new thread"
+        say(args, f"thread-{number}: {e}; closing {contract.show(peer)}")
+        conn.close()
+        with live["lock"]:
+            live["count"] -= 1
+        return None
     return thread
 
 
@@ -84,7 +87,10 @@ def serve(listener, upper, args, exit_after=None, wakeup=None):
         with live["lock"]:
             live["count"] += 1
             alive = live["count"]
-        threads.append(start_thread(accepted, conn, peer, upper, args, live))
+        thread = start_thread(accepted, conn, peer, upper, args, live)
+        if thread is None:
+            continue
+        threads.append(thread)
         say(args, f"accepted {contract.show(peer)} -> thread-{accepted}; {alive} client thread(s) alive")
         threads = [t for t in threads if t.is_alive()]
     wait_for(threads)

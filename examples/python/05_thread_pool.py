@@ -129,17 +129,11 @@ def join_workers(threads, stop):
             thread.join(0.5)  # bounded: the main thread must get back to run a signal handler
 
 
-def limit_idle(conn, args):
-    """--idle-timeout-ms: a recv() or send() that waits longer raises TimeoutError (an OSError),
-    so a silent client cannot hold a worker forever. 0: no limit."""
-    conn.settimeout(args.idle_timeout_ms / 1000 if args.idle_timeout_ms else None)
-
-
 def serve_client(conn, peer, args):
     name = threading.current_thread().name
     with conn:
         try:
-            limit_idle(conn, args)
+            echo.limit_idle(conn, args)
             echo.echo_until_closed(conn, args.upper)
         except OSError as e:
             say(args, f"{name}: dropping {contract.show(peer)}: {e}")

@@ -32,12 +32,12 @@ const NARRATED_READS: usize = 4;
 pub const CLIENT_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// `--idle-timeout-ms`'s default: a minute. Long enough that someone typing into `nc` who stops
-/// to think is not cut off; short enough that silent connections hold a thread (04) or a worker
-/// (05) for a minute, not forever. Apache's `Timeout` has the same default.
+/// to think is not cut off; short enough that silent connections hold the server (02), a thread
+/// (04) or a worker (05) for a minute, not forever. Apache's `Timeout` has the same default.
 pub const IDLE_TIMEOUT_MS: u64 = 60_000;
 
 // ANCHOR: idle
-/// `--idle-timeout-ms MS`, the servers' bound on a client that sends nothing (04 and 05).
+/// `--idle-timeout-ms MS`, the servers' bound on a client that sends nothing (02, 04 and 05).
 #[derive(clap::Args, Debug, Clone, Copy, PartialEq, Eq)]
 pub struct IdleTimeout {
     /// Close a connection that sends nothing (or reads none of its echo) for this long; 0: never.

@@ -227,11 +227,7 @@ fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     workbook::kit::errors::main(LESSON, || match cli.mode.unwrap_or(Mode::Demo) {
         Mode::Demo => demo::demo(),
-        Mode::Server {
-            at,
-            rfc868,
-            exit,
-        } => {
+        Mode::Server { at, rfc868, exit } => {
             let say = Narrator::new("server", at.quiet);
             let listener = listen(resolve_one(&at.host, at.port)?, &say)?;
             workbook::kit::net::announce(&listener)?;

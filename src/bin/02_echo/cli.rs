@@ -1,7 +1,8 @@
 //! Lesson 02's command line: `demo` (the default), `server`, `client`.
 
 use clap::{Parser, Subcommand};
-use workbook::kit::cli::{Endpoint, ports, whole_number};
+use workbook::kit::cli::{Endpoint, ExitAfter, ports};
+use workbook::kit::echo::IdleTimeout;
 
 use crate::LESSON;
 
@@ -27,10 +28,11 @@ pub enum Mode {
         /// Send back ASCII letters upper-cased (the course's variation); other bytes unchanged.
         #[arg(long)]
         upper: bool,
-        /// Stop after serving this many connections (default: serve forever).
-        #[arg(long, value_name = "K", value_parser = whole_number::<u64>(0, u64::MAX),
-              allow_hyphen_values = true)]
-        exit_after: Option<u64>,
+        /// `--exit-after K`: serve K connections, then stop (lessons/grading.md).
+        #[command(flatten)]
+        exit: ExitAfter<0>,
+        #[command(flatten)]
+        idle: IdleTimeout,
     },
     /// Send each MESSAGE (or each line of stdin) followed by a newline; print each echo.
     Client {

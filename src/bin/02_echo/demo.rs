@@ -2,7 +2,7 @@
 
 use anyhow::Result;
 use workbook::kit::cli::ports;
-use workbook::kit::echo::{self, Transform};
+use workbook::kit::echo::{self, IdleTimeout, Transform};
 use workbook::kit::narrate::{Narrator, show_bytes, try_next};
 use workbook::kit::net;
 use workbook::kit::shutdown::Stop;
@@ -19,7 +19,15 @@ pub fn demo() -> Result<()> {
     // Two clients, then the server stops by itself.
     let stop = Stop::new().after(Some(2));
     std::thread::scope(|scope| -> Result<()> {
-        let serving = scope.spawn(|| serve(&listener, Transform::Echo, &stop, &server));
+        let serving = scope.spawn(|| {
+            serve(
+                &listener,
+                Transform::Echo,
+                IdleTimeout::default(),
+                &stop,
+                &server,
+            )
+        });
         for (name, messages) in [
             ("client 1", vec![b"Hello, world\n".to_vec(), big.clone()]),
             ("client 2", vec![b"bye\n".to_vec()]),

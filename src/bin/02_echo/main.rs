@@ -23,13 +23,19 @@
 use std::net::TcpListener;
 
 use anyhow::{Context, Result};
-use workbook::kit::echo::{self, Transform};
+use workbook::kit::echo::{self, IdleTimeout, Transform};
 use workbook::kit::narrate::Narrator;
 use workbook::kit::shutdown::Stop;
 
 // ANCHOR: serve
 /// accept one client, echo until it is done, close, accept the next: an iterative server.
-fn serve(listener: &TcpListener, transform: Transform, stop: &Stop, say: &Narrator) -> Result<()> {
+fn serve(
+    listener: &TcpListener,
+    transform: Transform,
+    idle: IdleTimeout,
+    stop: &Stop,
+    say: &Narrator,
+) -> Result<()> {
     // `stop` is the test hook `--exit-after K`: it is set once the K-th client is accepted.
     while !stop.is_stopped() {
         say.note("waiting in accept(); any other client waits in the listen queue meanwhile");
@@ -42,12 +48,22 @@ fn serve(listener: &TcpListener, transform: Transform, stop: &Stop, say: &Narrat
         say.call("accept()", format!("connection from {peer}"));
         // recv → sendall until the client is done: lesson 02's echo loop, in src/kit/echo.rs
         // because lessons 04 and 05 reuse it. One client's failure (a reset, a vanished peer)
-        // ends that connection, not the server.
-        let echoed = echo::echo_until_closed(&stream, transform, say);
+        // ends that connection, not the server. A client that sends nothing would hold the
+        // server — and everyone queued behind it — forever: hence `--idle-timeout-ms`.
+        let echoed = idle
+            .apply(&stream)
+            .and_then(|()| echo::echo_until_closed(&stream, transform, say));
         match echoed {
             Ok((bytes, reads)) => say.call(
                 "recv()",
                 format!("0 bytes: {peer} closed its side after {bytes} bytes in {reads} reads"),
+            ),
+            Err(e) if IdleTimeout::is_expiry(&e) => say.call(
+                "recv()/send()",
+                format!(
+                    "nothing for {} ms (--idle-timeout-ms): closing {peer}",
+                    idle.ms
+                ),
             ),
             Err(e) => say.call("recv()/send()", format!("failed: {e}; dropping {peer}")),
         }
@@ -83,14 +99,15 @@ fn main() -> std::process::ExitCode {
         Mode::Server {
             at,
             upper,
-            exit_after,
+            exit,
+            idle,
         } => {
             let say = Narrator::new("server", at.quiet);
             // socket() + bind() + listen(), in one call since lesson 01 showed them one by one.
             let listener = net::listen(resolve_one(&at.host, at.port)?, &say)?;
             net::announce(&listener)?;
-            let stop = Stop::new().after(exit_after);
-            serve(&listener, Transform::from_flag(upper), &stop, &say)
+            let stop = Stop::new().after(exit.exit_after);
+            serve(&listener, Transform::from_flag(upper), idle, &stop, &say)
         }
         Mode::Client { at, messages } => {
             let say = Narrator::new("client", at.quiet);

@@ -16,6 +16,9 @@ use super::common::{
     tcp_server_port_in_use as server_port_in_use, usage_errors_exit_2,
 };
 use super::{Failure, Outcome, common, ensure};
+// An iterative server closes a silent client the way a threaded one does; 04's check is written
+// for both (the next client is served once the silent one is closed, within its timeout).
+use super::l04_threaded::server_closes_idle_clients;
 use crate::checker::harness::{
     RESET, RUN_TIMEOUT, Server, Target, TcpStub, connect, describe_io, io_failure, read_exact,
     read_to_end, run,
@@ -77,6 +80,12 @@ tcp_lesson! {
             points: 2,
             section: "the-contract",
             hint: "upper-case byte by byte (bytes.upper() in Python), not by decoding text",
+        },
+        server_closes_idle_clients {
+            title: "--idle-timeout-ms 500: a client silent for 500 ms is closed, and the next client is served",
+            points: 2,
+            section: "the-contract",
+            hint: "set a read (and write) timeout on each accepted socket; when recv() times out, close the connection and accept the next",
         },
         client_prints_each_echo {
             title: "client sends each MESSAGE with `\\n` and prints each whole echo, however it is split",

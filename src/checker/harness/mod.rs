@@ -28,7 +28,7 @@ pub mod reaper;
 mod wire;
 
 use process::{Feeder, Seen, Shared, drain, snapshot, wait_for_text};
-pub use process::{Process, kill_all, live_process_groups};
+pub use process::{Limit, Process, kill_all, live_process_groups};
 
 pub use wire::{
     RESET, RefusingPort, TcpStub, connect, describe_io, exchange, io_failure, read_exact,
@@ -65,6 +65,10 @@ pub fn timeout_scale() -> f64 {
 pub fn scaled(timeout: Duration) -> Duration {
     timeout.mul_f64(timeout_scale())
 }
+
+/// The stack limit (`ulimit -s`) of a server started by [`Server::start_with_address_space_room`]:
+/// the usual default, and the stack of each new thread in C and Python programs.
+pub const THREAD_STACK: u64 = 8 << 20;
 
 /// How much of a program's stdout or stderr is kept (the rest is read and counted, not kept).
 pub const KEEP_BYTES: usize = 1 << 20;
@@ -153,7 +157,7 @@ impl Server {
     /// Start `target args` and wait (at most [`STARTUP_TIMEOUT`]) for its first stdout line,
     /// which must be exactly `listening on ADDR`.
     pub fn start(target: &Target, args: &[&str]) -> Result<Server, Failure> {
-        Server::start_with(target, args, None)
+        Server::start_with(target, args, &[])
     }
 
     /// [`Server::start`] with at most `open_files` file descriptors (`ulimit -n`): for the checks
@@ -163,15 +167,41 @@ impl Server {
         args: &[&str],
         open_files: u64,
     ) -> Result<Server, Failure> {
-        Server::start_with(target, args, Some(open_files))
+        Server::start_with(target, args, &[Limit::OpenFiles(open_files)])
     }
 
-    fn start_with(
+    /// [`Server::start`], then room in its address space (`ulimit -v`) for only `room` more bytes
+    /// than it uses once listening: for the checks that a server survives failing to start a
+    /// thread, whose stack needs address space (2 MiB in Rust; 8 MiB in C and Python, the stack
+    /// limit, which this sets to 8 MiB so that it is the same everywhere). The limit is measured
+    /// from the running server, not guessed: an interpreter alone takes tens of MiB. Returns the
+    /// server and the limit, in bytes.
+    pub fn start_with_address_space_room(
         target: &Target,
         args: &[&str],
-        open_files: Option<u64>,
-    ) -> Result<Server, Failure> {
-        let (process, line, stdout_rest) = first_line(target, args, "ADDR", open_files)?;
+        room: u64,
+    ) -> Result<(Server, u64), Failure> {
+        // One malloc arena (glibc's; other allocators ignore the variable): by default each
+        // new thread may reserve one of 64 MiB, and the first — a signal-handling thread's,
+        // just after `listening on` — could land between our reading the address space and
+        // limiting it, leaving no room at all. Through `env`, which execs the program: same
+        // process, and a command line the user can run.
+        let argv = ["env", "MALLOC_ARENA_MAX=1"].into_iter().map(String::from);
+        let target = Target::new(argv.chain(target.argv().iter().cloned()));
+        let server = Server::start_with(&target, args, &[Limit::Stack(THREAD_STACK)])?;
+        let used = server.process.address_space().ok_or_else(|| {
+            server.failure("could not read the server's address space (VmSize in /proc/PID/status)")
+        })?;
+        let limit = used + room;
+        server
+            .process
+            .lower_limit(Limit::AddressSpace(limit))
+            .map_err(|e| server.failure(format!("could not lower the server's RLIMIT_AS: {e}")))?;
+        Ok((server, limit))
+    }
+
+    fn start_with(target: &Target, args: &[&str], limits: &[Limit]) -> Result<Server, Failure> {
+        let (process, line, stdout_rest) = first_line(target, args, "ADDR", limits)?;
         let text = String::from_utf8_lossy(&line);
         let fail = |reason: String, process: &Process| {
             Failure::new(reason)
@@ -246,9 +276,9 @@ fn first_line(
     target: &Target,
     args: &[&str],
     what: &str,
-    open_files: Option<u64>,
+    limits: &[Limit],
 ) -> Result<(Process, Vec<u8>, Shared), Failure> {
-    let (mut process, _stdin, stdout) = Process::spawn(target, args, Stdio::null(), open_files)?;
+    let (mut process, _stdin, stdout) = Process::spawn(target, args, Stdio::null(), limits)?;
     let stdout_rest = Shared::default();
     let (first_line, first) = mpsc::channel();
     let rest = stdout_rest.clone();
@@ -320,7 +350,7 @@ impl UnixServer {
         let shown = path.display().to_string();
         let mut args = vec!["server", "--unix", &shown, "-q"];
         args.extend_from_slice(extra);
-        let (process, line, _) = first_line(target, &args, &shown, None)?;
+        let (process, line, _) = first_line(target, &args, &shown, &[])?;
         if line != format!("listening on {shown}\n").as_bytes() {
             return Err(
                 Failure::new("the first line on stdout is not `listening on PATH`")
@@ -454,7 +484,7 @@ pub fn run_with(
 ) -> Result<Finished, Failure> {
     let deadline = scaled(timeout);
     let started = Instant::now();
-    let (mut process, child_stdin, stdout) = Process::spawn(target, args, Stdio::piped(), None)?;
+    let (mut process, child_stdin, stdout) = Process::spawn(target, args, Stdio::piped(), &[])?;
     let stdout_captured = Shared::default();
     process.readers.push(drain(stdout, stdout_captured.clone()));
     let bytes;
@@ -570,6 +600,36 @@ mod tests {
             std::thread::sleep(Duration::from_millis(5));
         }
         assert_eq!(server.stderr(), b"64\n");
+        server.process.kill();
+    }
+
+    #[test]
+    fn a_server_can_run_with_little_address_space_to_spare() {
+        let t = Target::new([
+            "sh",
+            "-c",
+            "echo \"listening on 127.0.0.1:1\"; ulimit -s >&2; sleep 5",
+        ]);
+        let room = 48 << 20;
+        let (mut server, limit) = Server::start_with_address_space_room(&t, &[], room).unwrap();
+        let used = server.process.address_space().unwrap();
+        assert!(used <= limit && limit - room <= used, "{used} {limit}");
+        // The limit is on the server itself (`env` execs it), soft and hard.
+        let limits = std::fs::read_to_string(format!("/proc/{}/limits", server.process.pid()));
+        let line = limits
+            .unwrap()
+            .lines()
+            .find(|l| l.starts_with("Max address space"))
+            .map(|l| l.split_whitespace().collect::<Vec<_>>().join(" "));
+        assert_eq!(
+            line.as_deref(),
+            Some(format!("Max address space {limit} {limit} bytes").as_str())
+        );
+        let deadline = Instant::now() + IO_TIMEOUT;
+        while !server.stderr().ends_with(b"\n") && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        assert_eq!(server.stderr(), b"8192\n");
         server.process.kill();
     }
 

@@ -48,23 +48,62 @@ pub fn live_process_groups() -> Vec<u32> {
     live().groups.clone()
 }
 
-/// Lower `RLIMIT_NOFILE` (soft and hard, as `ulimit -n` does) in the child, between fork and
-/// exec: the program under test starts with at most `limit` file descriptors; we keep ours.
-pub(super) fn limit_open_files(command: &mut Command, limit: u64) {
-    let rlimit = libc::rlimit {
-        rlim_cur: limit as libc::rlim_t,
-        rlim_max: limit as libc::rlim_t,
-    };
-    // SAFETY: the closure runs in the forked child before exec and calls only setrlimit(2),
-    // which is async-signal-safe; it touches no lock and allocates nothing.
+/// A limit of `ulimit`'s that a check lowers for the program under test.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Limit {
+    /// `RLIMIT_NOFILE` (`ulimit -n`): how many file descriptors.
+    OpenFiles(u64),
+    /// `RLIMIT_STACK` (`ulimit -s`, in bytes): also the default stack of a new thread in C
+    /// programs and Python (glibc's `pthread_create`), though not in Rust (2 MiB).
+    Stack(u64),
+    /// `RLIMIT_AS` (`ulimit -v`, in bytes): the address space, every thread's stack included.
+    AddressSpace(u64),
+}
+
+impl Limit {
+    /// Lower this limit, soft and hard (as `ulimit` does), for process `pid`, or for the caller
+    /// when `pid` is `None` (which is async-signal-safe: one system call, no allocation, so a
+    /// forked child may call it before exec).
+    pub(super) fn lower(self, pid: Option<u32>) -> std::io::Result<()> {
+        let (resource, value) = match self {
+            Limit::OpenFiles(n) => (libc::RLIMIT_NOFILE, n),
+            Limit::Stack(n) => (libc::RLIMIT_STACK, n),
+            Limit::AddressSpace(n) => (libc::RLIMIT_AS, n),
+        };
+        let rlimit = libc::rlimit {
+            rlim_cur: value as libc::rlim_t,
+            rlim_max: value as libc::rlim_t,
+        };
+        // SAFETY: setrlimit/prlimit only read the struct we pass (prlimit's old-limit pointer
+        // may be null).
+        let done = match pid {
+            None => unsafe { libc::setrlimit(resource, &rlimit) },
+            #[cfg(target_os = "linux")]
+            Some(pid) => unsafe {
+                libc::prlimit(pid as libc::pid_t, resource, &rlimit, std::ptr::null_mut())
+            },
+            #[cfg(not(target_os = "linux"))]
+            Some(_) => return Err(std::io::Error::from(std::io::ErrorKind::Unsupported)),
+        };
+        if done == 0 {
+            Ok(())
+        } else {
+            Err(std::io::Error::last_os_error())
+        }
+    }
+}
+
+/// Lower `limits` in the child, between fork and exec: the program under test starts with them;
+/// we keep ours.
+pub(super) fn limit_child(command: &mut Command, limits: &[Limit]) {
+    if limits.is_empty() {
+        return;
+    }
+    let limits = limits.to_vec();
+    // SAFETY: the closure runs in the forked child before exec and only calls `Limit::lower`
+    // with `None` (setrlimit(2), async-signal-safe); it touches no lock and allocates nothing.
     unsafe {
-        command.pre_exec(move || {
-            if libc::setrlimit(libc::RLIMIT_NOFILE, &rlimit) == 0 {
-                Ok(())
-            } else {
-                Err(std::io::Error::last_os_error())
-            }
-        });
+        command.pre_exec(move || limits.iter().try_for_each(|limit| limit.lower(None)));
     }
 }
 
@@ -198,7 +237,7 @@ impl Process {
         target: &Target,
         args: &[&str],
         stdin: Stdio,
-        open_files: Option<u64>,
+        limits: &[Limit],
     ) -> Result<
         (
             Process,
@@ -217,9 +256,7 @@ impl Process {
             );
         }
         let mut command = target.command(args);
-        if let Some(limit) = open_files {
-            limit_open_files(&mut command, limit);
-        }
+        limit_child(&mut command, limits);
         let mut child = command
             .stdin(stdin)
             .stdout(Stdio::piped())
@@ -269,6 +306,21 @@ impl Process {
     /// The operating system's process id.
     pub fn pid(&self) -> u32 {
         self.child.id()
+    }
+
+    /// Lower one of the running process's limits (`prlimit`, Linux): for a limit that must be
+    /// measured against what the program already uses, such as its address space.
+    pub fn lower_limit(&self, limit: Limit) -> std::io::Result<()> {
+        limit.lower(Some(self.child.id()))
+    }
+
+    /// The process's address space now, in bytes (`VmSize` in `/proc/PID/status`, what `ps`
+    /// calls VSZ; Linux, `None` elsewhere or once it has exited).
+    pub fn address_space(&self) -> Option<u64> {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).ok()?;
+        let line = status.lines().find_map(|l| l.strip_prefix("VmSize:"))?;
+        let kib = line.trim().strip_suffix("kB")?.trim().parse::<u64>().ok()?;
+        Some(kib * 1024)
     }
 
     /// Send `signal` (e.g. `libc::SIGTERM`) to the process, as `kill PID` does.

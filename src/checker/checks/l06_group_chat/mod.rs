@@ -142,6 +142,12 @@ tcp_lesson! {
             section: "running-out",
             hint: "treat EMFILE/ENFILE/ENOBUFS/ENOMEM from accept() as temporary: wait (10 ms doubling to 1 s) and accept again",
         },
+        server_survives_running_out_of_threads {
+            title: "under `ulimit -v`, a client the server cannot start a thread for gets `! server busy` and is closed; the room goes on",
+            points: 2,
+            section: "running-out",
+            hint: "spawn with thread::Builder (Python: catch RuntimeError from Thread.start()); refuse that one client, keep serving",
+        },
         server_survives_stalled_reader {
             title: "50,000 lines in one burst: every reading client gets all, in order; the client that never reads is dropped as too slow",
             points: 5,
@@ -227,6 +233,7 @@ mod client;
 mod hostile;
 mod load;
 mod peer;
+mod spawn;
 
 pub use peer::{Peer, room};
 
@@ -242,6 +249,7 @@ use load::{
     server_survives_stalled_reader,
 };
 use peer::*;
+use spawn::server_survives_running_out_of_threads;
 
 pub fn server_welcomes_and_announces_joins(target: &Target) -> Outcome {
     let server = Server::start_quiet(target, &[])?;
