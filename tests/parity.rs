@@ -216,8 +216,8 @@ fn student(i: usize) -> String {
 fn grade_json(args: &[&str]) -> Report {
     let output = Command::new(env!("CARGO_BIN_EXE_grade"))
         .current_dir(root())
-        .args(args)
         .args(["--format", "json"])
+        .args(args)
         .output()
         .expect("grade runs");
     serde_json::from_slice(&output.stdout).unwrap_or_else(|e| {
@@ -371,6 +371,34 @@ fn cargo_test_with_an_override_and_grade_give_one_verdict() {
 #[ignore = "slow: every fixture of every lesson, both ways; cargo test --test parity -- --ignored"]
 fn every_fixture_gets_one_verdict_both_ways() {
     both_ways_agree(&programs(true));
+}
+
+/// A program that does not start fails every check both ways, with one line: the same preflight
+/// runs before `grade`'s checks and before the first generated test.
+#[test]
+fn a_program_that_does_not_start_fails_every_check_both_ways() {
+    let lesson = &LESSONS[0];
+    let program = Program {
+        lesson,
+        path: "tests/fixtures/no_such_program.py".to_string(),
+    };
+    let ids: Vec<&str> = lesson.checks.iter().map(|c| c.id).collect();
+    let binaries = test_binaries();
+    let by_cargo = by_cargo_test(&binaries[lesson.name], &program, &ids, 2);
+    assert!(by_cargo.values().all(|&pass| !pass), "{by_cargo:?}");
+    let mut args = vec![lesson.name.to_string(), "--".into()];
+    args.extend(program.argv());
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let report = grade_json(&args);
+    let card = &report.scorecards[0];
+    assert!(
+        card.problem
+            .as_deref()
+            .is_some_and(|p| p.starts_with("did not start")),
+        "{:?}",
+        card.problem
+    );
+    assert!(card.checks.iter().all(|c| c.status == Status::Missing));
 }
 
 /// The representative wrong programs exist (a renamed fixture must be renamed here too).
