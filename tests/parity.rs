@@ -10,8 +10,9 @@
 //! Both ways run at the same time: `grade` grades every program in one run (a class of one-line
 //! student folders, `--jobs`), while the lessons' already-built test binaries — what
 //! `cargo test --test NN_name` runs — take the programs one after another, each with its
-//! override. By default one wrong program per lesson is compared (about two minutes on two
-//! cores); every wrong program, with `cargo test --test parity -- --ignored` (`lessons/grading.md`).
+//! override. By default one wrong program per lesson is compared (1½–2 minutes on two busy
+//! cores); every wrong program, with `cargo test --test parity -- --ignored` (about 7 minutes
+//! there; `lessons/grading.md`).
 //!
 //! On two busy cores a timing check can now and then fail one way only. A check on which the
 //! ways disagree is therefore run again, alone, both ways; only a disagreement that stays is a
