@@ -48,8 +48,10 @@ fn demo_narrates_both_transports_and_shows_the_bytes() {
 
 #[test]
 fn client_and_server_work_together_over_stdin() {
+    // Our binary only: a test that talks to WORKBOOK_TARGET_… but is not a check would give
+    // `cargo test` a verdict `grade` never sees.
     let server = workbook::checker::harness::Server::start(
-        &common::target(&LESSON, BUILT),
+        &workbook::checker::harness::Target::new([BUILT]),
         &["server", "--port", "0", "-q"],
     )
     .expect("server starts");

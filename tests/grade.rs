@@ -886,62 +886,6 @@ fn the_check_tables_in_the_page_match_the_checks() {
 }
 
 // ---------------------------------------------------------------------------------------------
-// One verdict: `cargo test` with WORKBOOK_TARGET_<LESSON> and `grade` agree on every check.
-
-/// The pass/fail of each check of lesson 01 on `program`, as `cargo test --test 01_time_server`
-/// with the override reports it, and as `grade --format json` does.
-fn verdicts_both_ways(program: &[&str]) -> (BTreeMap<String, bool>, BTreeMap<String, bool>) {
-    let lesson = &time_server::LESSON;
-    let ids: Vec<&str> = lesson.checks.iter().map(|c| c.id).collect();
-    let command = shlex::try_join(program.iter().copied()).expect("quotable");
-    let output = Command::new(env!("CARGO"))
-        .current_dir(root())
-        .args(["test", "--test", lesson.name, "--", "--exact"])
-        .args(&ids)
-        .env(
-            workbook::checker::harness::Target::env_var(lesson.name),
-            &command,
-        )
-        .output()
-        .expect("cargo test runs");
-    let text = String::from_utf8_lossy(&output.stdout).into_owned();
-    let mut by_cargo = BTreeMap::new();
-    for id in &ids {
-        let ok = text.contains(&format!("test {id} ... ok"));
-        let failed = text.contains(&format!("test {id} ... FAILED"));
-        assert!(ok != failed, "no verdict for {id} in:\n{text}");
-        by_cargo.insert(id.to_string(), ok);
-    }
-    let mut args = vec![lesson.name, "--format", "json", "--"];
-    args.extend_from_slice(program);
-    let (_, json, stderr) = run(&args);
-    let report: Report = serde_json::from_str(&json).unwrap_or_else(|e| panic!("{e}: {stderr}"));
-    let by_grade = report.scorecards[0]
-        .checks
-        .iter()
-        .map(|c| (c.id.clone(), c.status == Status::Pass))
-        .collect();
-    (by_cargo, by_grade)
-}
-
-#[test]
-fn cargo_test_with_an_override_and_grade_give_one_verdict() {
-    for program in [
-        "examples/python/01_time_server.py",
-        "tests/fixtures/01_serves_once.py",
-    ] {
-        let path = root().join(program).display().to_string();
-        let (by_cargo, by_grade) = verdicts_both_ways(&["python3", &path]);
-        assert_eq!(by_cargo, by_grade, "{program}: cargo test vs grade");
-        let passed = by_grade.values().filter(|&&p| p).count();
-        assert!(passed > 0, "{program}: nothing passed: {by_grade:?}");
-        if program.contains("fixtures") {
-            assert!(passed < by_grade.len(), "{program} must fail a check");
-        }
-    }
-}
-
-// ---------------------------------------------------------------------------------------------
 // Watch mode.
 
 #[test]

@@ -3,24 +3,17 @@
 //! Each lesson test file gets one `#[test]` per check from the macro its lesson's declaration
 //! exports (`workbook::l02_echo_tests!(BUILT)`, so `cargo test --test 02_echo server_echoes_bytes`
 //! runs one); the checks themselves live in `workbook::checker::checks`, defined once. This file
-//! picks the program other tests run — the built binary, or `WORKBOOK_TARGET_<LESSON>` — and
 //! proves the checks can fail by running them against the wrong programs in `tests/fixtures/`.
+//! Only those generated tests read `WORKBOOK_TARGET_<LESSON>`: any other test of a lesson runs
+//! the built binary, so that `cargo test` with an override judges exactly what `grade` does
+//! (`tests/parity.rs`).
 #![allow(dead_code)] // each test crate uses its own subset
 
 use std::path::PathBuf;
 
 use workbook::checker::checks::{self, Failure, Lesson};
+use workbook::checker::grade;
 use workbook::checker::harness::Target;
-
-/// The program a lesson's tests run: the override if set, else the binary cargo built.
-pub fn target(lesson: &Lesson, built: &str) -> Target {
-    Target::for_lesson(lesson.name, built).unwrap_or_else(|e| panic!("{e}"))
-}
-
-/// Whether a teacher replaced the lesson's program with `WORKBOOK_TARGET_<LESSON>`.
-pub fn overridden(lesson: &Lesson) -> bool {
-    std::env::var(Target::env_var(lesson.name)).is_ok_and(|v| !v.trim().is_empty())
-}
 
 /// A program in `tests/fixtures/` or `examples/`, run with `python3`.
 pub fn python(relative: &str) -> Target {
@@ -42,6 +35,11 @@ pub fn expect_failures(lesson: &Lesson, target: &Target, failing: &[&str]) {
             "{} has no check `{id}`",
             lesson.name
         );
+    }
+    // Through `grade`'s preflight first, as `grade` and the generated tests do with a program of
+    // their own: a wrong program must still start.
+    if let Err(problem) = grade::preflight::starts(target) {
+        panic!("{} against {}: {problem}", lesson.name, target.display(&[]));
     }
     // A few checks at a time, not all at once: a lesson has up to 40 checks, each starting a
     // Python program or two, and `cargo test` runs two such tests side by side. Forty

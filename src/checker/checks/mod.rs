@@ -10,7 +10,9 @@
 //! network, so a student's version in any language can be checked. They never depend on what the
 //! contract leaves free: narration text, timing, thread names.
 
+use std::collections::BTreeMap;
 use std::fmt;
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 
 pub use crate::checker::evidence::{Failure, Outcome, ensure};
 use crate::checker::harness::Target;
@@ -283,6 +285,13 @@ pub fn lesson(name: &str) -> Option<&'static Lesson> {
 /// Run the check `id` of the lesson `name` as its `#[test]` does: against
 /// `WORKBOOK_TARGET_<LESSON>` when a teacher set it, else `built`, the binary cargo built. Used by
 /// the tests [`lesson!`] generates.
+///
+/// An override goes through `grade`'s preflight first ([`preflight::starts`], once per program
+/// and test process): a program that does not start fails every check with the line `grade`
+/// shows for it, instead of scoring the checks that expect an error. So `cargo test` and `grade`
+/// give one verdict per check (`tests/parity.rs`); the built binary always starts.
+///
+/// [`preflight::starts`]: crate::checker::grade::preflight::starts
 #[doc(hidden)]
 pub fn run_as_test(name: &str, id: &str, built: &str) -> Outcome {
     let lesson = lesson(name).ok_or_else(|| Failure::new(format!("no lesson `{name}`")))?;
@@ -290,7 +299,25 @@ pub fn run_as_test(name: &str, id: &str, built: &str) -> Outcome {
         .check(id)
         .ok_or_else(|| Failure::new(format!("{name} has no check `{id}`")))?;
     let target = Target::for_lesson(name, built).map_err(Failure::new)?;
+    if target.argv() != [built] {
+        starts_once(&target).map_err(Failure::new)?;
+    }
     run(check, &target)
+}
+
+/// [`preflight::starts`](crate::checker::grade::preflight::starts) for `target`, probed once
+/// per process however many tests ask at the same time (they wait for the first).
+fn starts_once(target: &Target) -> Result<(), String> {
+    type Verdicts = BTreeMap<Vec<String>, Arc<OnceLock<Result<(), String>>>>;
+    static STARTED: Mutex<Verdicts> = Mutex::new(BTreeMap::new());
+    let once = STARTED
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .entry(target.argv().to_vec())
+        .or_default()
+        .clone();
+    once.get_or_init(|| crate::checker::grade::preflight::starts(target))
+        .clone()
 }
 
 /// Whether `tested`, the checks a test file made tests for, are exactly the checks of the lesson
@@ -312,7 +339,10 @@ pub fn tests_cover(name: &str, tested: &[&str]) -> Result<(), String> {
 }
 
 /// Run one check, turning a panic inside it into a failure (a check must never take its caller
-/// down with it).
+/// down with it). This is the verdict of a check on a program, the one function every way of
+/// running a check goes through: the `#[test]`s [`lesson!`] generates ([`run_as_test`]),
+/// `grade` (`grade::run`) and the fixture tests (`tests/common`). Timeouts are the harness's,
+/// all scaled by `WORKBOOK_TIMEOUT_SCALE`; nothing retries a check.
 pub fn run(check: &Check, target: &Target) -> Outcome {
     match std::panic::catch_unwind(|| (check.run)(target)) {
         Ok(outcome) => outcome,
