@@ -21,7 +21,9 @@ workbook::l01_time_server_tests!(BUILT);
 #[test]
 fn demo_narrates_every_call_in_order_and_ends_with_commands() {
     let assert = cargo_bin_cmd!("01_time_server")
-        .timeout(std::time::Duration::from_secs(30))
+        .timeout(workbook::checker::harness::scaled(
+            std::time::Duration::from_secs(30),
+        ))
         .assert()
         .success();
     let stderr = String::from_utf8_lossy(&assert.get_output().stderr).to_string();
@@ -49,7 +51,9 @@ fn quiet_client_says_nothing_but_the_error_and_its_hint() {
     let port = refusing.port().to_string();
     cargo_bin_cmd!("01_time_server")
         .args(["client", "--port", &port, "-q"])
-        .timeout(std::time::Duration::from_secs(10))
+        .timeout(workbook::checker::harness::scaled(
+            std::time::Duration::from_secs(10),
+        ))
         .assert()
         .code(1)
         .stdout(predicate::str::is_empty())
@@ -171,7 +175,9 @@ trait TimeoutAssert {
 impl TimeoutAssert for std::process::Command {
     fn timeout_assert(&mut self) -> assert_cmd::assert::Assert {
         assert_cmd::Command::from_std(std::mem::replace(self, std::process::Command::new("true")))
-            .timeout(std::time::Duration::from_secs(10))
+            .timeout(workbook::checker::harness::scaled(
+                std::time::Duration::from_secs(10),
+            ))
             .assert()
     }
 }

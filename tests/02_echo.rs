@@ -21,7 +21,7 @@ workbook::l02_echo_tests!(BUILT);
 #[test]
 fn demo_narrates_the_calls_and_ends_with_commands() {
     let assert = cargo_bin_cmd!("02_echo")
-        .timeout(Duration::from_secs(30))
+        .timeout(workbook::checker::harness::scaled(Duration::from_secs(30)))
         .assert()
         .success();
     let stderr = String::from_utf8_lossy(&assert.get_output().stderr).to_string();
@@ -53,7 +53,7 @@ fn client_and_server_work_together_over_stdin() {
     cargo_bin_cmd!("02_echo")
         .args(["client", "-q", "--port", &server.addr.port().to_string()])
         .write_stdin("one\ntwo\n")
-        .timeout(Duration::from_secs(30))
+        .timeout(workbook::checker::harness::scaled(Duration::from_secs(30)))
         .assert()
         .success()
         .stdout("ONE\nTWO\n")
@@ -67,7 +67,7 @@ fn a_client_refused_gets_the_command_that_starts_the_server() {
     let port = refusing.port().to_string();
     cargo_bin_cmd!("02_echo")
         .args(["client", "--port", &port, "hi"])
-        .timeout(Duration::from_secs(10))
+        .timeout(workbook::checker::harness::scaled(Duration::from_secs(10)))
         .assert()
         .code(1)
         .stderr(predicate::str::contains("hint: nothing is listening there"))
@@ -94,7 +94,7 @@ fn numeric_flags_say_their_range_in_words_and_exit_2() {
     ] {
         cargo_bin_cmd!("02_echo")
             .args(args)
-            .timeout(Duration::from_secs(10))
+            .timeout(workbook::checker::harness::scaled(Duration::from_secs(10)))
             .assert()
             .code(2)
             .stderr(predicate::str::contains(words));
@@ -109,7 +109,7 @@ fn a_client_that_waits_too_long_says_the_server_may_be_busy() {
     let port = listener.local_addr().expect("addr").port().to_string();
     cargo_bin_cmd!("02_echo")
         .args(["client", "--port", &port, "-q", "hello"])
-        .timeout(Duration::from_secs(60))
+        .timeout(workbook::checker::harness::scaled(Duration::from_secs(60)))
         .assert()
         .code(1)
         .stderr(predicate::str::contains(

@@ -23,7 +23,7 @@ workbook::l03_udp_tests!(BUILT);
 #[test]
 fn demo_narrates_the_calls_in_order_and_ends_with_commands() {
     let assert = cargo_bin_cmd!("03_udp")
-        .timeout(Duration::from_secs(30))
+        .timeout(workbook::checker::harness::scaled(Duration::from_secs(30)))
         .assert()
         .success();
     let output = assert.get_output();
@@ -69,7 +69,7 @@ fn client_and_server_work_together_over_stdin() {
     cargo_bin_cmd!("03_udp")
         .args(["client", "-q", "--port", &server.addr.port().to_string()])
         .write_stdin("one\n\nthree\r\n")
-        .timeout(Duration::from_secs(30))
+        .timeout(workbook::checker::harness::scaled(Duration::from_secs(30)))
         .assert()
         .success()
         .stdout("one\n\nthree\n")
@@ -85,7 +85,7 @@ fn quiet_client_with_no_server_says_only_the_error_and_its_hint() {
     cargo_bin_cmd!("03_udp")
         .args(["client", "-q", "--port", &port, "--timeout-ms", "100"])
         .args(["--retries", "2", "hello"])
-        .timeout(Duration::from_secs(10))
+        .timeout(workbook::checker::harness::scaled(Duration::from_secs(10)))
         .assert()
         .code(1)
         .stdout(predicate::str::is_empty())

@@ -46,7 +46,7 @@ fn the_same_scenario_keeps_02_waiting_and_04_serving()
 #[test]
 fn demo_names_each_clients_thread_and_counts_them() {
     let assert = cargo_bin_cmd!("04_threaded")
-        .timeout(Duration::from_secs(30))
+        .timeout(workbook::checker::harness::scaled(Duration::from_secs(30)))
         .assert()
         .success();
     let stderr = String::from_utf8_lossy(&assert.get_output().stderr).to_string();

@@ -55,7 +55,7 @@ fn in_order(text: &str, steps: &[&str]) {
 #[test]
 fn accept_demo_shows_the_third_client_waiting_and_each_worker_stopping() {
     let assert = cargo_bin_cmd!("05_thread_pool")
-        .timeout(Duration::from_secs(30))
+        .timeout(workbook::checker::harness::scaled(Duration::from_secs(30)))
         .assert()
         .success();
     let stderr = String::from_utf8_lossy(&assert.get_output().stderr).to_string();
@@ -79,7 +79,7 @@ fn accept_demo_shows_the_third_client_waiting_and_each_worker_stopping() {
 fn queue_demo_shows_the_third_client_queued_and_picked_up() {
     let assert = cargo_bin_cmd!("05_thread_pool")
         .args(["demo", "--model", "queue"])
-        .timeout(Duration::from_secs(30))
+        .timeout(workbook::checker::harness::scaled(Duration::from_secs(30)))
         .assert()
         .success();
     let stderr = String::from_utf8_lossy(&assert.get_output().stderr).to_string();

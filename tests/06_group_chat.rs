@@ -81,7 +81,7 @@ fn nc_is_a_chat_client() -> Result<(), workbook::checker::checks::Failure> {
 #[test]
 fn demo_narrates_the_room_and_ends_with_commands() {
     let assert = cargo_bin_cmd!("06_group_chat")
-        .timeout(Duration::from_secs(30))
+        .timeout(workbook::checker::harness::scaled(Duration::from_secs(30)))
         .assert()
         .success();
     let stderr = String::from_utf8_lossy(&assert.get_output().stderr).to_string();
@@ -137,7 +137,7 @@ fn zero_clients_or_zero_timeout_are_usage_errors() {
         for bad in ["0", "-1", "many"] {
             cargo_bin_cmd!("06_group_chat")
                 .args(["server", flag, bad])
-                .timeout(Duration::from_secs(10))
+                .timeout(workbook::checker::harness::scaled(Duration::from_secs(10)))
                 .assert()
                 .code(2)
                 .stderr(
@@ -157,7 +157,7 @@ fn our_client_and_server_chat_and_the_client_says_when_the_server_leaves() {
     let chat = cargo_bin_cmd!("06_group_chat")
         .args(["client", "-q", "--port", &port, "--name", "ana"])
         .write_stdin("hi ben\n")
-        .timeout(Duration::from_secs(30))
+        .timeout(workbook::checker::harness::scaled(Duration::from_secs(30)))
         .assert()
         .success();
     let out = String::from_utf8_lossy(&chat.get_output().stdout).to_string();

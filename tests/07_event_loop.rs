@@ -34,7 +34,7 @@ fn lesson_06s_checks_are_all_here_first() {
 #[test]
 fn demo_narrates_the_loop_and_ends_with_commands() {
     let assert = cargo_bin_cmd!("07_event_loop")
-        .timeout(Duration::from_secs(30))
+        .timeout(workbook::checker::harness::scaled(Duration::from_secs(30)))
         .assert()
         .success();
     let stderr = String::from_utf8_lossy(&assert.get_output().stderr).to_string();

@@ -21,7 +21,7 @@ workbook::l08_protocol_tests!(BUILT);
 #[test]
 fn demo_narrates_both_transports_and_shows_the_bytes() {
     let assert = cargo_bin_cmd!("08_protocol")
-        .timeout(Duration::from_secs(30))
+        .timeout(workbook::checker::harness::scaled(Duration::from_secs(30)))
         .assert()
         .success();
     let stderr = String::from_utf8_lossy(&assert.get_output().stderr).to_string();
@@ -58,7 +58,7 @@ fn client_and_server_work_together_over_stdin() {
     let output = cargo_bin_cmd!("08_protocol")
         .args(["client", "-q", "--port", &server.addr.port().to_string()])
         .write_stdin("search frame\necho hello\n")
-        .timeout(Duration::from_secs(30))
+        .timeout(workbook::checker::harness::scaled(Duration::from_secs(30)))
         .assert()
         .success()
         .get_output()

@@ -9,7 +9,6 @@
 
 use std::io::{Read, Write};
 use std::net::Shutdown;
-use std::time::Duration;
 
 use super::common::{
     demo_exits_zero, privileged_port, tcp_client_refused as client_connection_refused,
@@ -21,7 +20,7 @@ use super::{Failure, Outcome, common, ensure};
 use super::l04_threaded::server_closes_idle_clients;
 use crate::checker::harness::{
     RESET, RUN_TIMEOUT, Server, Target, TcpStub, connect, describe_io, io_failure, read_exact,
-    read_to_end, run,
+    read_to_end, run, send_in_pieces,
 };
 use crate::kit::narrate::show_bytes;
 
@@ -298,8 +297,8 @@ pub fn server_upper(target: &Target) -> Outcome {
     )
 }
 
-/// An echo stub that sends each echo back in two parts with a pause between them, so a client
-/// that prints what one read returned prints half a message. Returns what the client sent.
+/// An echo stub that sends each echo back in two parts, the second once the client has read the
+/// first, so a client that prints what one read returned prints half a message. Returns what the client sent.
 fn splitting_echo_stub() -> Result<TcpStub, Failure> {
     TcpStub::start("127.0.0.1:0", |stream| {
         stream.set_nodelay(true).ok();
@@ -325,12 +324,8 @@ fn splitting_echo_stub() -> Result<TcpStub, Failure> {
                 ))
                 .server_saw(received.clone())
             };
-            stream.write_all(first).map_err(echoing)?;
-            if !second.is_empty() {
-                // Shapes the data into two TCP segments; nothing waits on this pause.
-                std::thread::sleep(Duration::from_millis(50));
-                stream.write_all(second).map_err(echoing)?;
-            }
+            // The second half leaves only once the client has read the first.
+            send_in_pieces(stream, &[first, second]).map_err(echoing)?;
         }
     })
 }

@@ -31,8 +31,8 @@ use process::{Feeder, Seen, Shared, drain, snapshot, wait_for_text};
 pub use process::{Limit, Process, kill_all, live_process_groups};
 
 pub use wire::{
-    RESET, RefusingPort, TcpStub, connect, describe_io, exchange, io_failure, read_exact,
-    read_to_end, refusing_port, udp_socket,
+    Delivery, RESET, RefusingPort, TcpStub, connect, describe_io, exchange, io_failure, read_exact,
+    read_to_end, refusing_port, send_in_pieces, udp_socket, wait_until_read,
 };
 
 /// How long a server may take to print `listening on ADDR`.

@@ -212,3 +212,65 @@ fn runs_are_bounded_and_output_is_capped() {
     );
     assert!(finished.stdout.len() <= KEEP_BYTES);
 }
+
+#[test]
+fn the_kernel_tells_what_a_peer_has_not_read_yet() {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let mut ours = std::net::TcpStream::connect(listener.local_addr().expect("addr")).expect("c");
+    let (mut theirs, _) = listener.accept().expect("accept");
+    assert_eq!(ours.unread_by_peer(), Some(0), "nothing sent yet");
+    ours.write_all(b"hello").expect("send");
+    // Bounded: loopback delivers at once, but the kernel may take a moment to queue it.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while ours.unread_by_peer() != Some(5) && Instant::now() < deadline {
+        std::thread::yield_now();
+    }
+    assert_eq!(
+        ours.unread_by_peer(),
+        Some(5),
+        "5 bytes wait in the peer's queue"
+    );
+    assert!(
+        !wait_until_read(&ours, Duration::from_millis(20)),
+        "nobody read them"
+    );
+    let mut buf = [0u8; 5];
+    theirs.read_exact(&mut buf).expect("read");
+    assert!(wait_until_read(&ours, Duration::from_secs(5)), "read now");
+
+    let (mut a, mut b) = std::os::unix::net::UnixStream::pair().expect("pair");
+    assert_eq!(a.unread_by_peer(), Some(0));
+    a.write_all(b"hello").expect("send");
+    assert!(a.unread_by_peer().is_some_and(|n| n > 0), "queued, unread");
+    b.read_exact(&mut buf).expect("read");
+    assert_eq!(a.unread_by_peer(), Some(0), "read");
+}
+
+#[test]
+fn pieces_reach_a_reading_peer_one_read_each() {
+    use std::io::Read;
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let reader = std::thread::spawn(move || {
+        let (mut stream, _) = listener.accept().expect("accept");
+        let mut reads = Vec::new();
+        let mut buf = [0u8; 64];
+        loop {
+            let n = stream.read(&mut buf).expect("read");
+            if n == 0 {
+                return reads;
+            }
+            reads.push(buf[..n].to_vec());
+            // A slow reader: without waiting for it, the pieces would pile up into one read.
+            std::thread::sleep(Duration::from_millis(30));
+        }
+    });
+    let mut stream = std::net::TcpStream::connect(addr).expect("connect");
+    send_in_pieces(&mut stream, &[b"one", b"two", b"three"]).expect("send");
+    stream
+        .shutdown(std::net::Shutdown::Write)
+        .expect("shutdown");
+    let reads = reader.join().expect("reader");
+    assert_eq!(reads, [b"one".to_vec(), b"two".to_vec(), b"three".to_vec()]);
+}

@@ -244,3 +244,93 @@ pub fn udp_socket(family_of: SocketAddr) -> Result<UdpSocket, Failure> {
         .map_err(Failure::io("setting a read timeout"))?;
     Ok(socket)
 }
+
+/// A connected stream whose peer runs on this machine, so the kernel can tell how much of what
+/// was sent the peer's program has not read yet.
+pub trait Delivery: Write {
+    /// Bytes sent on this stream that the peer has not read yet; `None` if the kernel does not
+    /// say (then [`send_in_pieces`] cannot wait, and sends the next piece at once).
+    fn unread_by_peer(&self) -> Option<u64>;
+}
+
+impl Delivery for TcpStream {
+    /// The peer's receive queue, read from the kernel's socket tables (`/proc/net/tcp{,6}`): the
+    /// bytes its kernel holds that its program has not yet taken with `recv()`. (`SIOCOUTQ` on
+    /// our side would not do: it drops to 0 when the peer's *kernel* acknowledges.)
+    fn unread_by_peer(&self) -> Option<u64> {
+        let (ours, theirs) = (self.local_addr().ok()?, self.peer_addr().ok()?);
+        let table = if theirs.is_ipv4() {
+            "/proc/net/tcp"
+        } else {
+            "/proc/net/tcp6"
+        };
+        let (local, remote) = (proc_address(theirs), proc_address(ours));
+        std::fs::read_to_string(table)
+            .ok()?
+            .lines()
+            .skip(1)
+            .find_map(|line| {
+                let fields: Vec<&str> = line.split_whitespace().collect();
+                if fields.get(1) != Some(&local.as_str()) || fields.get(2) != Some(&remote.as_str())
+                {
+                    return None;
+                }
+                let (_, rx) = fields.get(4)?.split_once(':')?;
+                u64::from_str_radix(rx, 16).ok()
+            })
+    }
+}
+
+impl Delivery for std::os::unix::net::UnixStream {
+    /// `SIOCOUTQ` on a Unix stream socket: the memory of what we sent that the peer's program
+    /// has not read yet (the kernel frees it on `recv()`).
+    fn unread_by_peer(&self) -> Option<u64> {
+        use std::os::fd::AsRawFd;
+        let mut queued: libc::c_int = 0;
+        // SAFETY: a valid descriptor and a pointer to a c_int, as SIOCOUTQ (TIOCOUTQ) expects.
+        let rc = unsafe { libc::ioctl(self.as_raw_fd(), libc::TIOCOUTQ, &mut queued) };
+        (rc == 0).then(|| u64::try_from(queued).unwrap_or(0))
+    }
+}
+
+/// `addr` as `/proc/net/tcp` writes it: the address as 32-bit words in host byte order, in hex,
+/// then `:` and the port in hex (`0100007F:1F40` is 127.0.0.1:8000 on x86).
+fn proc_address(addr: SocketAddr) -> String {
+    let octets = match addr.ip() {
+        std::net::IpAddr::V4(ip) => ip.octets().to_vec(),
+        std::net::IpAddr::V6(ip) => ip.octets().to_vec(),
+    };
+    let words: String = octets
+        .chunks(4)
+        .map(|w| format!("{:08X}", u32::from_ne_bytes([w[0], w[1], w[2], w[3]])))
+        .collect();
+    format!("{words}:{:04X}", addr.port())
+}
+
+/// Send `pieces` one at a time, each only once the peer has read the one before (at most
+/// [`IO_TIMEOUT`], scaled, per piece): so a peer that takes one `recv()` for a whole message
+/// gets a piece, whatever the machine's load. Sending with a pause between pieces would not do:
+/// a peer slowed by load reads two pieces at once, and a wrong program passes by luck.
+pub fn send_in_pieces<S: Delivery>(stream: &mut S, pieces: &[&[u8]]) -> std::io::Result<()> {
+    for (n, piece) in pieces.iter().enumerate() {
+        stream.write_all(piece)?;
+        stream.flush()?;
+        if n + 1 < pieces.len() {
+            wait_until_read(stream, super::scaled(IO_TIMEOUT));
+        }
+    }
+    Ok(())
+}
+
+/// Wait until the peer has read all we sent, at most `within`; false if it has not by then.
+/// The kernel gives no event for "the peer read it", so this polls, every 2 ms.
+pub fn wait_until_read(stream: &impl Delivery, within: std::time::Duration) -> bool {
+    let deadline = std::time::Instant::now() + within;
+    loop {
+        match stream.unread_by_peer() {
+            Some(0) | None => return true,
+            Some(_) if std::time::Instant::now() >= deadline => return false,
+            Some(_) => std::thread::sleep(std::time::Duration::from_millis(2)),
+        }
+    }
+}

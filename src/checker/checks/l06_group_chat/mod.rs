@@ -290,11 +290,8 @@ pub fn server_keeps_lines_whole(target: &Target) -> Outcome {
     let server = Server::start_quiet(target, &[])?;
     let [mut a, mut b, mut c] = room::<3>(&server)?;
     let name = a.name.clone();
-    a.send(&server, b"hel")?;
-    // Shapes the data: "hel" and "lo" leave in two TCP segments, as a slow typist's would.
-    // Nothing waits on this pause.
-    std::thread::sleep(Duration::from_millis(100));
-    a.send(&server, b"lo\n")?;
+    // "hel", then "lo\n" once the server has read "hel": two reads, as from a slow typist.
+    a.send_in_pieces(&server, &[b"hel", b"lo\n"])?;
     hear(&server, &name, "hello", &mut [&mut b, &mut c])?;
     a.send(&server, b"one\ntwo\nthree\n")?;
     for text in ["one", "two", "three"] {

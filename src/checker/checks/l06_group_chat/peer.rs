@@ -56,6 +56,15 @@ impl Peer {
         })
     }
 
+    /// Send `pieces`, each once the server has read the one before.
+    pub fn send_in_pieces(&mut self, server: &Server, pieces: &[&[u8]]) -> Outcome {
+        crate::checker::harness::send_in_pieces(&mut self.stream, pieces).map_err(|e| {
+            server
+                .failure(format!("{} could not send: {e}", self.label))
+                .sent(pieces.concat())
+        })
+    }
+
     /// Send one line (`text` and `\n`).
     pub fn say(&mut self, server: &Server, text: &str) -> Outcome {
         self.send(server, format!("{text}\n").as_bytes())

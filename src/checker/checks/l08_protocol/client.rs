@@ -2,19 +2,12 @@
 
 use super::*;
 
-/// Send `frame` in pieces — one byte, then the rest in two parts — so that a client that takes
-/// one recv for one frame gets half of it.
-fn send_in_pieces(stream: &mut impl Write, frame: &[u8]) -> Result<(), Failure> {
+/// Send `frame` in pieces — one byte, then the rest in two parts, each once the client has read
+/// the one before — so that a client that takes one recv for one frame gets part of it.
+fn answer_in_pieces(stream: &mut impl Delivery, frame: &[u8]) -> Result<(), Failure> {
     let cut = 1 + (frame.len() - 1) / 2;
-    for piece in [&frame[..1], &frame[1..cut], &frame[cut..]] {
-        stream
-            .write_all(piece)
-            .and_then(|()| stream.flush())
-            .map_err(Failure::io("answering the client"))?;
-        // Shapes the data into separate segments; nothing waits on this pause.
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    Ok(())
+    send_in_pieces(stream, &[&frame[..1], &frame[1..cut], &frame[cut..]])
+        .map_err(Failure::io("answering the client"))
 }
 
 /// What a stub expects of each request, and what it answers.
@@ -22,7 +15,10 @@ pub(super) type Script = Vec<(fn(&Message) -> bool, &'static str, Message)>;
 
 /// Play `script` on one connection: read each request, check it, answer it in pieces; then
 /// expect the client to close. Returns the raw bytes the client sent (for evidence).
-pub(super) fn play(stream: &mut (impl Read + Write), script: Script) -> Result<Vec<u8>, Failure> {
+pub(super) fn play(
+    stream: &mut (impl Read + Delivery),
+    script: Script,
+) -> Result<Vec<u8>, Failure> {
     let mut reader = Recorded {
         inner: stream,
         seen: Vec::new(),
@@ -47,7 +43,7 @@ pub(super) fn play(stream: &mut (impl Read + Write), script: Script) -> Result<V
             );
         }
         let frame = encode(&answer).map_err(|e| Failure::new(e.to_string()))?;
-        send_in_pieces(reader.inner, &frame)?;
+        answer_in_pieces(reader.inner, &frame)?;
     }
     match read_message(&mut reader) {
         Ok(None) => Ok(reader.seen),

@@ -30,7 +30,8 @@ use super::common::{
 use super::l02_echo::pattern;
 use super::{Failure, Outcome, common, ensure};
 use crate::checker::harness::{
-    IO_TIMEOUT, RUN_TIMEOUT, Server, Target, TcpStub, UnixServer, connect, run,
+    Delivery, IO_TIMEOUT, RUN_TIMEOUT, Server, Target, TcpStub, UnixServer, connect, run,
+    send_in_pieces,
 };
 use crate::kit::framing::{
     BINARY, FrameError, JSON, MAX_CONTENT, MAX_HEADER, Message, RAW, UTF8, crc32, encode,
@@ -314,13 +315,10 @@ fn server_reads_split_frames(target: &Target) -> Outcome {
     let mut peer = tcp_peer(&server)?;
     peer.stream.inner.set_nodelay(true).ok();
     let frame = encode(&search("socket")).map_err(|e| Failure::new(e.to_string()))?;
-    // One byte of the length, the other with half the header, then the rest: three sends.
+    // One byte of the length, the other with half the header, then the rest: three sends,
+    // each once the server has read the one before.
     let cut = 2 + (frame.len() - 2) / 2;
-    for piece in [&frame[..1], &frame[1..cut], &frame[cut..]] {
-        peer.send(piece)?;
-        // Shapes the data into separate segments; nothing waits on this pause.
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    peer.send_in_pieces(&[&frame[..1], &frame[1..cut], &frame[cut..]])?;
     let got = peer.json_response("the answer to a request sent in three pieces")?;
     ensure(got["result"] == SOCKET, || {
         peer.fail("the answer to search \"socket\" is not right")

@@ -54,6 +54,18 @@ impl<S: Read + Write> Peer<S> {
             .map_err(|e| self.fail(format!("sending: {e}")))
     }
 
+    /// Send `pieces`, each once the server has read the one before.
+    pub(super) fn send_in_pieces(&mut self, pieces: &[&[u8]]) -> Outcome
+    where
+        S: Delivery,
+    {
+        for piece in pieces {
+            self.sent.extend_from_slice(&piece[..piece.len().min(4096)]);
+        }
+        send_in_pieces(&mut self.stream.inner, pieces)
+            .map_err(|e| self.fail(format!("sending: {e}")))
+    }
+
     pub(super) fn request(&mut self, message: &Message) -> Outcome {
         let frame = encode(message).map_err(|e| self.fail(e.to_string()))?;
         self.send(&frame)
