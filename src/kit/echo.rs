@@ -127,7 +127,14 @@ pub fn echo_until_closed(
     loop {
         // recv(1024) returns whatever has arrived, 1 to 1024 bytes — not "a message". It blocks
         // while nothing has arrived; 0 means the client will send nothing more.
-        let n = stream.read(&mut buf)?;
+        let n = match stream.read(&mut buf) {
+            Ok(n) => n,
+            // EINTR: a signal (Ctrl-C, SIGTERM) landed on this thread. The kernel restarts most
+            // calls after a signal handler, but never a recv() with a timeout (--idle-timeout-ms
+            // sets SO_RCVTIMEO; see signal(7)): try again, the client is still being served.
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
         if n == 0 {
             return Ok((total, reads));
         }
