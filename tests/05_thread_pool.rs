@@ -139,6 +139,87 @@ fn ctrl_c_lets_the_client_finish_too() -> Result<(), Failure> {
     signal_lets_client_finish(&ours, "queue", libc::SIGINT)
 }
 
+/// The worker thread of `pid` blocked in `recvfrom()`, waiting for its client's next bytes (the
+/// signal thread waits in `recvfrom()` too, on its own pipe: hence the name), read from
+/// `/proc/PID/task/*/{comm,syscall}`; polled, bounded (the kernel has no event for "a thread is
+/// now blocked").
+fn worker_in_recv(pid: u32) -> Option<i32> {
+    let deadline = std::time::Instant::now() + workbook::checker::harness::scaled(IO_TIMEOUT);
+    while std::time::Instant::now() < deadline {
+        for task in std::fs::read_dir(format!("/proc/{pid}/task"))
+            .ok()?
+            .flatten()
+        {
+            let read = |file: &str| std::fs::read_to_string(task.path().join(file));
+            let name = read("comm").unwrap_or_default();
+            let syscall = read("syscall").unwrap_or_default();
+            let number = syscall.split_whitespace().next().unwrap_or_default();
+            // Asleep in it (`State: S`), not merely on its way in.
+            let asleep = read("status").unwrap_or_default().contains("State:\tS");
+            if name.starts_with("worker") && number == libc::SYS_recvfrom.to_string() && asleep {
+                return task.file_name().to_str()?.parse().ok();
+            }
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    None
+}
+
+/// Ctrl-C delivered to the very worker that is serving a client, in its `recv()`: with
+/// `--idle-timeout-ms` that `recv()` has a timeout, so the kernel does not restart it after the
+/// signal handler and it fails with EINTR. The worker must retry, not drop the client that a
+/// graceful stop promises to finish. (Which thread a process-wide signal lands on is the
+/// kernel's choice; `tgkill` makes it this one, every time.)
+#[test]
+fn a_signal_landing_on_the_serving_worker_does_not_drop_its_client() -> Result<(), Failure> {
+    for model in ["accept", "queue"] {
+        let mut server = Server::start(
+            &Target::new([BUILT]),
+            &[
+                "server",
+                "--port",
+                "0",
+                "-q",
+                "--model",
+                model,
+                "--workers",
+                "2",
+            ],
+        )?;
+        let mut client = Conn::open(server.addr, "client 1")?;
+        client.echo(&client.message(1), "before the signal")?;
+        let pid = server.process.pid();
+        let worker = worker_in_recv(pid).expect("a worker blocked in recvfrom()");
+        // SAFETY: tgkill takes plain integers; it signals one thread of our own child.
+        let sent =
+            unsafe { libc::syscall(libc::SYS_tgkill, pid as libc::pid_t, worker, libc::SIGINT) };
+        assert_eq!(sent, 0, "tgkill");
+        // Only once the worker has taken the signal does the client send again: bytes already
+        // waiting would let that recv() return them instead of failing (a bounded poll).
+        let pending = format!("/proc/{pid}/task/{worker}/status");
+        let deadline = std::time::Instant::now() + workbook::checker::harness::scaled(IO_TIMEOUT);
+        while std::fs::read_to_string(&pending)
+            .is_ok_and(|status| !status.contains("SigPnd:\t0000000000000000"))
+        {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the signal stayed pending"
+            );
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        client.echo(
+            &client.message(2),
+            &format!("--model {model}: after SIGINT landed on the thread serving this client"),
+        )?;
+        client.close()?;
+        exits_zero(
+            &mut server.process,
+            "after SIGINT, once its client had closed",
+        )?;
+    }
+    Ok(())
+}
+
 // The checks can fail: each wrong program fails exactly the checks written for its mistake.
 
 #[test]
