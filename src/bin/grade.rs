@@ -135,6 +135,10 @@ impl Stop {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let outcome = if cli.watch { watch(&cli) } else { run(cli) };
+    // Once a signal has come, the checks still running fail as their programs are killed, and
+    // grading would end "normally", exit 1, racing the signal thread's exit 128+N: the signal
+    // thread has the last word.
+    wait_if_stopping();
     match outcome {
         Ok(code) => code,
         Err(stop) => stop.report(),
@@ -544,8 +548,10 @@ fn text_report(report: &Report, class_mode: bool, summary: bool, colour: bool) -
     out
 }
 
-/// Print to stdout; a closed pipe (`grade … | head`) is not an error worth a panic.
+/// Print to stdout; a closed pipe (`grade … | head`) is not an error worth a panic. Nothing is
+/// printed once a signal has come: those results are of programs killed mid-check.
 fn emit(text: &str) {
+    wait_if_stopping();
     let mut stdout = std::io::stdout().lock();
     let _ = stdout
         .write_all(text.as_bytes())
@@ -561,6 +567,16 @@ fn stop_on_signals() {
     ONCE.call_once(stop_on_signals_now);
 }
 
+/// Set by the signal thread before it kills anything; the process ends with its exit.
+static STOPPING: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// If a signal has come, wait for the signal thread to end the process (exit 128+N).
+fn wait_if_stopping() {
+    while STOPPING.load(std::sync::atomic::Ordering::SeqCst) {
+        std::thread::park();
+    }
+}
+
 fn stop_on_signals_now() {
     use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
     let Ok(mut signals) = signal_hook::iterator::Signals::new([SIGINT, SIGTERM, SIGHUP]) else {
@@ -568,6 +584,7 @@ fn stop_on_signals_now() {
     };
     std::thread::spawn(move || {
         if let Some(signal) = signals.forever().next() {
+            STOPPING.store(true, std::sync::atomic::Ordering::SeqCst);
             harness::kill_all();
             reaper::sweep_all(true);
             eprintln!("grade: stopped by signal {signal}; every program it started is gone");
