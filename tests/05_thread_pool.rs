@@ -160,6 +160,7 @@ fn worker_in_recv(pid: u32) -> Option<i32> {
                 return task.file_name().to_str()?.parse().ok();
             }
         }
+        // Not a wait for readiness: /proc has no event for "a thread now sleeps"; bounded above.
         std::thread::sleep(Duration::from_millis(5));
     }
     None
@@ -205,6 +206,7 @@ fn a_signal_landing_on_the_serving_worker_does_not_drop_its_client() -> Result<(
                 std::time::Instant::now() < deadline,
                 "the signal stayed pending"
             );
+            // A bounded poll of the signal mask: no event says "the handler ran".
             std::thread::sleep(Duration::from_millis(1));
         }
         client.echo(
