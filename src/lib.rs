@@ -44,3 +44,4 @@
 
 pub mod checker;
 pub mod kit;
+pub mod lessons;
