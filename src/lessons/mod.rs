@@ -24,8 +24,14 @@ pub struct Lesson {
     /// Its default port, `7000 + NN`: distinct, so two lessons can run side by side, and below
     /// Linux's ephemeral range (32768–60999) so it never collides with a client's port.
     pub port: u16,
-    /// What it teaches, in one line: the README's course map and the book's table of lessons.
+    /// Its title, short: the book's contents and table of lessons (`02 — Echo server and client`).
     pub title: &'static str,
+    /// What it teaches, in one line: the README's course map and the book's table of lessons.
+    pub idea: &'static str,
+    /// How its server is built (the book's table of lessons).
+    pub design: &'static str,
+    /// What goes over the wire (the book's table of lessons).
+    pub protocol: &'static str,
 }
 
 impl Lesson {
@@ -35,8 +41,8 @@ impl Lesson {
     }
 }
 
-/// The registry: one line per lesson — module, name, default port, title. Adding a lesson is
-/// one line here (`lessons/adding-a-lesson.md`); the lesson modules below, the checker's list
+/// The registry: one line per lesson — module, name, default port, title, what it teaches, its
+/// design and its protocol. Adding a lesson is one row here (`lessons/adding-a-lesson.md`); the lesson modules below, the checker's list
 /// of lessons (`checker::checks::LESSONS`) and the rows of the README and the book are made
 /// from it or checked against it (`tests/lessons.rs`).
 ///
@@ -46,22 +52,63 @@ impl Lesson {
 macro_rules! for_each_lesson {
     ($then:ident) => {
         $then! {
-            l01_time_server "01_time_server" 7001 "an iterative TCP time server: socket, bind, listen, accept, send, close";
-            l02_echo "02_echo" 7002 "echo server and client: a read is not a message";
-            l03_udp "03_udp" 7003 "UDP: datagrams, loss, retries, ping";
-            l04_threaded "04_threaded" 7004 "a thread per connection";
-            l05_thread_pool "05_thread_pool" 7005 "a fixed thread pool, two designs, graceful shutdown";
-            l06_group_chat "06_group_chat" 7006 "a group chat that a slow client cannot stall";
-            l07_event_loop "07_event_loop" 7007 "the same chat on one thread: non-blocking sockets and a readiness loop";
-            l08_protocol "08_protocol" 7008 "a protocol: a length, a JSON header and content; limits, errors, Unix sockets";
+            // module, name, default port;
+            //     title; what it teaches; how its server is built; what goes over the wire
+            l01_time_server "01_time_server" 7001
+                "A TCP time server"
+                "every call of a server, one at a time: socket, bind, listen, accept, send, close"
+                "iterative"
+                "TCP; reply, then close";
+            l02_echo "02_echo" 7002
+                "Echo server and client"
+                "both directions; a read is not a message"
+                "iterative"
+                "TCP; bytes back until the client is done";
+            l03_udp "03_udp" 7003
+                "UDP echo and ping"
+                "datagrams, loss, timeouts, retries"
+                "one socket for everyone"
+                "UDP";
+            l04_threaded "04_threaded" 7004
+                "A thread per connection"
+                "many clients at once"
+                "a thread per client"
+                "TCP echo, as 02";
+            l05_thread_pool "05_thread_pool" 7005
+                "A fixed pool of threads"
+                "bounded concurrency, two designs, graceful shutdown"
+                "pool of *N*, two designs"
+                "TCP echo, as 02";
+            l06_group_chat "06_group_chat" 7006
+                "A group chat"
+                "long-lived clients that talk to each other; a slow client cannot stall the room"
+                "a reader and a writer thread per client, with a bounded queue"
+                "TCP text lines";
+            l07_event_loop "07_event_loop" 7007
+                "One thread, thousands of clients"
+                "the same chat on one thread: non-blocking sockets and a readiness loop"
+                "one thread, an event loop (`mio`)"
+                "TCP text lines, as 06";
+            l08_protocol "08_protocol" 7008
+                "A protocol: messages with a header"
+                "framing: a length, a JSON header, content; limits; errors; Unix sockets"
+                "a thread per connection"
+                "TCP or a Unix socket; length-prefixed frames";
         }
     };
 }
 
 macro_rules! registry {
-    ($($module:ident $name:literal $port:literal $title:literal;)*) => {
+    ($($module:ident $name:literal $port:literal $title:literal $idea:literal $design:literal $protocol:literal;)*) => {
         /// Every lesson, in the course's order.
-        pub const ALL: &[Lesson] = &[$(Lesson { name: $name, port: $port, title: $title }),*];
+        pub const ALL: &[Lesson] = &[$(Lesson {
+            name: $name,
+            port: $port,
+            title: $title,
+            idea: $idea,
+            design: $design,
+            protocol: $protocol,
+        }),*];
     };
 }
 for_each_lesson!(registry);
