@@ -1,50 +1,83 @@
-//! Every lesson is complete: `cargo test --test lessons`.
+//! Every lesson is complete and has the one shape: `cargo test --test lessons`.
 //!
-//! A lesson is more than its binary. `lessons/adding-a-lesson.md` lists every place a new lesson
-//! touches; this file checks each of them, for every lesson binary `src/bin/NN_name.rs` (or
-//! `src/bin/NN_name/main.rs`), and that every lesson with checks has a binary:
+//! A lesson is a row in the registry (`src/lessons/mod.rs`) plus everything that teaches, checks
+//! and grades it. `lessons/adding-a-lesson.md` lists the eight places a new lesson touches; this
+//! file checks each of them for every row of the registry, and that nothing outside the registry
+//! looks like a lesson:
 //!
-//! - its checks: `src/checker/checks/lNN_name.rs` (or `lNN_name/mod.rs`), registered in `LESSONS`;
-//! - its test file `tests/NN_name.rs`, which makes its tests with `workbook::lNN_name_tests!`,
-//!   runs the Python version and at least one wrong program `tests/fixtures/NN_*.py`;
-//! - its Python version `examples/python/NN_name.py`;
-//! - its page `lessons/NN_name.md`, its book chapter `book/src/lessons/NN_name.md` that
-//!   includes the page and is listed in `book/src/SUMMARY.md`, and its row in the book's table
-//!   of lessons (`book/src/lessons.md`);
-//! - its row in the README's course map and its line in the layout map of `src/lib.rs`;
-//! - its default port `70NN` in `src/kit/cli.rs`'s `ports`.
+//! 1. its folder `src/lessons/lNN_name/` with the files every lesson has (`mod.rs`, `server.rs`,
+//!    `client.rs`, `demo.rs`, `cli.rs`) and their entries (`NAME`/`PORT`, `serve`, `run`, `run`,
+//!    `main`); the server's first socket call near the top of `server.rs`;
+//! 2. its entry `src/bin/NN_name.rs`, which only calls `cli::main()`;
+//! 3. its row in the registry (default port `70NN`);
+//! 4. its checks `src/checker/checks/lNN_name.rs` (or `lNN_name/mod.rs`), which the registry
+//!    declares in `checker::checks::LESSONS`;
+//! 5. its test file `tests/NN_name.rs` (`workbook::lNN_name_tests!`, the Python version, at least
+//!    one wrong program `tests/fixtures/NN_*.py`);
+//! 6. its Python version `examples/python/NN_name.py`;
+//! 7. its page `lessons/NN_name.md`;
+//! 8. its book chapter `book/src/lessons/NN_name.md`, which includes the page.
 //!
-//! [`missing_pieces`] is a pure function of a directory tree and the names in `LESSONS`, so the
-//! tests at the bottom build a complete lesson in a scratch directory and show that each missing
-//! piece fails.
+//! The README's course map, the book's contents (`SUMMARY.md`) and its table of lessons are not
+//! edits: they are generated from the registry between two markers, and checked here.
+//! `WORKBOOK_BLESS=1 cargo test --test lessons` writes them.
+//!
+//! [`missing_pieces`] is a pure function of a directory tree and a registry, so the tests at the
+//! bottom build a complete lesson in a scratch directory and show that each missing piece fails.
 
 use std::path::{Path, PathBuf};
 
-/// The lesson binaries under `root/src/bin`: `NN_name` for `NN_name.rs` or `NN_name/main.rs`.
-fn lesson_binaries(root: &Path) -> Vec<String> {
-    let Ok(entries) = std::fs::read_dir(root.join("src/bin")) else {
-        return Vec::new();
-    };
-    let mut names: Vec<String> = entries
-        .filter_map(Result::ok)
-        .filter_map(|entry| {
-            let path = entry.path();
-            let name = if path.is_dir() {
-                path.join("main.rs").is_file().then(|| file_name(&path))?
-            } else {
-                file_name(&path).strip_suffix(".rs")?.to_string()
-            };
-            is_lesson_name(&name).then_some(name)
-        })
-        .collect();
-    names.sort();
-    names
+use workbook::lessons::Lesson;
+
+/// The files every lesson folder has, with the entry each one must define.
+const SHAPE: &[(&str, &str)] = &[
+    ("mod.rs", "pub const NAME: &str = "),
+    ("server.rs", "pub fn serve"),
+    ("client.rs", "run"),
+    ("demo.rs", "pub fn run("),
+    ("cli.rs", "pub fn main("),
+];
+
+/// The kit is plumbing: these modules and no others (a lesson's subject lives in its lesson).
+const KIT: &[&str] = &["backoff", "cli", "errors", "narrate", "net", "shutdown"];
+
+/// How many lines after its `//!` header a lesson's `server.rs` may take to reach its first
+/// socket call.
+const FIRST_CALL_WITHIN: usize = 40;
+
+/// What a socket call looks like in a server: the calls the course teaches, as std, socket2 and
+/// mio spell them.
+const SOCKET_CALLS: &[&str] = &[
+    ".accept(",
+    ".recv_from(",
+    ".recv(",
+    ".read(",
+    ".poll(",
+    "::bind(",
+    ".bind(",
+    ".listen(",
+    ".incoming(",
+];
+
+const GENERATED: &str =
+    "<!-- generated from src/lessons/mod.rs: WORKBOOK_BLESS=1 cargo test --test lessons -->";
+const GENERATED_END: &str = "<!-- end of generated lessons -->";
+
+fn read(root: &Path, relative: &str) -> Option<String> {
+    std::fs::read_to_string(root.join(relative)).ok()
 }
 
-fn file_name(path: &Path) -> String {
-    path.file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default()
+fn names_in(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .map(|entries| {
+            entries
+                .filter_map(Result::ok)
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .collect()
+        })
+        .unwrap_or_default();
+    names.sort();
+    names
 }
 
 /// `NN_name`: two digits, an underscore, and a name (`grade` is a tool, not a lesson).
@@ -53,46 +86,169 @@ fn is_lesson_name(name: &str) -> bool {
     b.len() > 3 && b[0].is_ascii_digit() && b[1].is_ascii_digit() && b[2] == b'_'
 }
 
-fn read(root: &Path, relative: &str) -> Option<String> {
-    std::fs::read_to_string(root.join(relative)).ok()
+// ---------------------------------------------------------------------------------------------
+// The generated rows.
+
+/// The README's course map.
+fn course_map(lessons: &[Lesson]) -> String {
+    let mut out = String::from(
+        "| # | lesson | run | page | tests | default port |\n\
+         |---|--------|-----|------|-------|--------------|\n",
+    );
+    for l in lessons {
+        let (nn, name) = (l.number(), l.name);
+        out += &format!(
+            "| {nn} | {}: {} | `cargo run --bin {name}` | [lessons/{name}.md](lessons/{name}.md) \
+             | `cargo test --test {name}` | {} |\n",
+            l.title, l.idea, l.port
+        );
+    }
+    out
 }
 
-/// Whether the lines of `src/kit/cli.rs`'s `pub mod ports { … }` give `name` its default port
-/// `70NN`: a doc line naming the lesson, `/// \`NN_name\``, then the constant.
-fn has_default_port(cli: &str, name: &str) -> bool {
-    let Some(start) = cli.find("pub mod ports {") else {
-        return false;
-    };
-    let block = &cli[start..];
-    let block = &block[..block.find("\n}").unwrap_or(block.len())];
-    let want = format!("= 70{};", &name[..2]);
-    let lines: Vec<&str> = block.lines().map(str::trim).collect();
-    lines.windows(2).any(|pair| {
-        pair[0] == format!("/// `{name}`")
-            && pair[1].starts_with("pub const ")
-            && pair[1].ends_with(&want)
-    })
+/// The book's table of lessons.
+fn book_table(lessons: &[Lesson]) -> String {
+    let mut out = String::from(
+        "| lesson | the idea | design | protocol |\n\
+         |--------|----------|--------|----------|\n",
+    );
+    for l in lessons {
+        out += &format!(
+            "| [{} — {}](lessons/{}.md) | {} | {} | {} |\n",
+            l.number(),
+            l.title,
+            l.name,
+            l.idea,
+            l.design,
+            l.protocol
+        );
+    }
+    out
 }
 
-/// What each lesson binary under `root` lacks, and which lessons in `registered` (the names in
-/// `LESSONS`) have no binary: one message per missing piece, saying what to add where.
-fn missing_pieces(root: &Path, registered: &[&str]) -> Vec<String> {
-    let binaries = lesson_binaries(root);
+/// The lesson lines of the book's contents.
+fn contents(lessons: &[Lesson]) -> String {
+    lessons
+        .iter()
+        .map(|l| {
+            format!(
+                "  - [{} — {}](lessons/{}.md)\n",
+                l.number(),
+                l.title,
+                l.name
+            )
+        })
+        .collect()
+}
+
+/// The files with a generated block, and what belongs in it.
+fn generated(lessons: &[Lesson]) -> [(&'static str, String); 3] {
+    [
+        ("README.md", course_map(lessons)),
+        ("book/src/lessons.md", book_table(lessons)),
+        ("book/src/SUMMARY.md", contents(lessons)),
+    ]
+}
+
+/// `text` with the block between the markers replaced by `rows`; `None` without the markers.
+fn with_block(text: &str, rows: &str) -> Option<String> {
+    let start = text.find(GENERATED)? + GENERATED.len();
+    let end = start + text[start..].find(GENERATED_END)?;
+    // From the start of the end marker's line, which may be indented (in a nested list).
+    let end = text[..end].rfind('\n').map_or(end, |i| i + 1);
+    Some(format!("{}\n{rows}{}", &text[..start], &text[end..]))
+}
+
+// ---------------------------------------------------------------------------------------------
+// The check.
+
+/// What each lesson in `registry` lacks under `root`, what looks like a lesson without a row,
+/// and whether the checker's list (`checker`) is the registry's: one message per problem,
+/// saying what to add where.
+fn missing_pieces(root: &Path, registry: &[Lesson], checker: &[&str]) -> Vec<String> {
     let mut problems = Vec::new();
-    for name in &binaries {
-        let nn = &name[..2];
+    let names: Vec<&str> = registry.iter().map(|l| l.name).collect();
+    for lesson in registry {
+        let name = lesson.name;
+        let nn = lesson.number();
         let module = format!("l{name}");
+        let folder = format!("src/lessons/{module}");
         let mut lacks = |what: String| problems.push(format!("lesson {name}: {what}"));
 
-        if !registered.contains(&name.as_str()) {
+        // 1. The folder, with the same files and entries as every lesson.
+        for (file, entry) in SHAPE {
+            match read(root, &format!("{folder}/{file}")) {
+                None => lacks(format!(
+                    "no {folder}/{file}: every lesson has {}",
+                    SHAPE.iter().map(|s| s.0).collect::<Vec<_>>().join(", ")
+                )),
+                Some(text) if !text.contains(entry) => lacks(format!(
+                    "{folder}/{file} does not define `{entry}…`, the entry every lesson's \
+                     {file} has"
+                )),
+                Some(_) => {}
+            }
+        }
+        if let Some(server) = read(root, &format!("{folder}/server.rs")) {
+            let lines: Vec<&str> = server.lines().collect();
+            let header = lines
+                .iter()
+                .rposition(|l| l.starts_with("//!"))
+                .map_or(0, |i| i + 1);
+            match lines
+                .iter()
+                .position(|l| SOCKET_CALLS.iter().any(|c| l.contains(c)))
+            {
+                Some(first) if first < header + FIRST_CALL_WITHIN => {}
+                Some(first) => lacks(format!(
+                    "{folder}/server.rs: the first socket call is on line {}, {} lines after \
+                     the header; bring the server's calls to the top (within {FIRST_CALL_WITHIN})",
+                    first + 1,
+                    first - header
+                )),
+                None => lacks(format!("{folder}/server.rs makes no socket call")),
+            }
+        }
+        if let Some(text) = read(root, &format!("{folder}/mod.rs"))
+            && !text.contains("pub const PORT: u16 = super::port_of(NAME);")
+        {
             lacks(format!(
-                "not in LESSONS: add `{module}::LESSON` to LESSONS in src/checker/checks/mod.rs"
+                "{folder}/mod.rs: `pub const PORT: u16 = super::port_of(NAME);`, the port of \
+                 its row in the registry"
             ));
         }
-        // A lesson's checks are one file, or a folder when they are many (l03_udp/mod.rs).
+
+        // 2. The binary: a thin entry, nothing else.
+        let bin = format!("src/bin/{name}.rs");
+        match read(root, &bin) {
+            None => lacks(format!(
+                "no {bin}: `fn main() -> ExitCode {{ workbook::lessons::{module}::cli::main() }}`"
+            )),
+            Some(text) if !text.contains(&format!("workbook::lessons::{module}::cli::main()")) => {
+                lacks(format!(
+                    "{bin} must only call `workbook::lessons::{module}::cli::main()`"
+                ))
+            }
+            Some(_) => {}
+        }
+        if root.join(format!("src/bin/{name}")).is_dir() {
+            lacks(format!(
+                "src/bin/{name}/ is a folder: the lesson's code lives in {folder}/"
+            ));
+        }
+
+        // 3. The row: its port.
+        if lesson.port != 7000 + nn.parse::<u16>().unwrap_or(0) {
+            lacks(format!(
+                "its default port is {}, not 70{nn}: lesson NN listens on 70NN",
+                lesson.port
+            ));
+        }
+
+        // 4. Its checks.
         let checks = root.join("src/checker/checks");
         if !checks.join(format!("{module}.rs")).is_file()
-            && !checks.join(module.as_str()).join("mod.rs").is_file()
+            && !checks.join(&module).join("mod.rs").is_file()
         {
             lacks(format!(
                 "no checks: declare them with `lesson!` in src/checker/checks/{module}.rs \
@@ -100,21 +256,17 @@ fn missing_pieces(root: &Path, registered: &[&str]) -> Vec<String> {
             ));
         }
 
+        // 5–6. Its tests, wrong programs and Python version.
         let python = format!("examples/python/{name}.py");
         if !root.join(&python).is_file() {
             lacks(format!(
                 "no Python version: write {python}, a correct version that passes every check"
             ));
         }
-        let fixtures = std::fs::read_dir(root.join("tests/fixtures"))
-            .map(|entries| {
-                entries
-                    .filter_map(Result::ok)
-                    .map(|e| file_name(&e.path()))
-                    .filter(|f| f.starts_with(&format!("{nn}_")) && f.ends_with(".py"))
-                    .count()
-            })
-            .unwrap_or(0);
+        let fixtures = names_in(&root.join("tests/fixtures"))
+            .into_iter()
+            .filter(|f| f.starts_with(&format!("{nn}_")) && f.ends_with(".py"))
+            .count();
         if fixtures == 0 {
             lacks(format!(
                 "no wrong program tests/fixtures/{nn}_*.py: write one, e.g. \
@@ -146,84 +298,110 @@ fn missing_pieces(root: &Path, registered: &[&str]) -> Vec<String> {
             }
         }
 
+        // 7–8. The page and its chapter.
         let page = format!("lessons/{name}.md");
         if !root.join(&page).is_file() {
             lacks(format!(
-                "no page: write {page} (goal, run it, the contract, …)"
+                "no page: write {page} (goal, run it, the calls, …, the contract)"
             ));
         }
         let chapter = format!("book/src/lessons/{name}.md");
+        let include = format!("{{{{#include ../../../lessons/{name}.md}}}}");
         match read(root, &chapter) {
             None => lacks(format!(
-                "no book chapter: write {chapter}, starting with \
-                 `{{{{#include ../../../lessons/{name}.md}}}}`"
+                "no book chapter: write {chapter}, starting with `{include}`"
             )),
-            Some(text)
-                if !text.contains(&format!("{{{{#include ../../../lessons/{name}.md}}}}")) =>
-            {
+            Some(text) if !text.contains(&include) => {
                 lacks(format!("{chapter} does not include {page}"))
             }
             Some(_) => {}
         }
-        let in_book = format!("](lessons/{name}.md)");
-        if !read(root, "book/src/SUMMARY.md").is_some_and(|s| s.contains(&in_book)) {
-            lacks(format!(
-                "not in the book's contents: add `- [{nn} — …](lessons/{name}.md)` to \
-                 book/src/SUMMARY.md"
-            ));
-        }
-        if !read(root, "book/src/lessons.md").is_some_and(|s| {
-            s.lines()
-                .any(|l| l.starts_with(&format!("| [{nn} ")) && l.contains(&in_book))
-        }) {
-            lacks(format!(
-                "no row in the book's table of lessons: add `| [{nn} — …](lessons/{name}.md) | …` \
-                 to book/src/lessons.md"
-            ));
-        }
-        if !read(root, "README.md").is_some_and(|s| {
-            s.lines().any(|l| {
-                l.starts_with(&format!("| {nn} |"))
-                    && l.contains(&format!("lessons/{name}.md"))
-                    && l.contains(&format!("`cargo test --test {name}`"))
-            })
-        }) {
-            lacks(format!(
-                "no row in the course map of README.md: add `| {nn} | … | `cargo run --bin {name}` | \
-                 [lessons/{name}.md](lessons/{name}.md) | `cargo test --test {name}` | 70{nn} |`"
-            ));
-        }
-        if !read(root, "src/lib.rs").is_some_and(|s| s.contains(&format!("//! - `{name}` — "))) {
-            lacks(format!(
-                "not in the layout map: add `//! - `{name}` — …` to the binaries in src/lib.rs"
-            ));
-        }
-        if !read(root, "src/kit/cli.rs").is_some_and(|s| has_default_port(&s, name)) {
-            lacks(format!(
-                "no default port: add `/// `{name}`` and `pub const …: u16 = 70{nn};` to \
-                 `pub mod ports` in src/kit/cli.rs"
+    }
+
+    // Nothing that looks like a lesson is missing from the registry.
+    for entry in names_in(&root.join("src/lessons")) {
+        if let Some(name) = entry.strip_prefix('l')
+            && is_lesson_name(name)
+            && !names.contains(&name)
+        {
+            problems.push(format!(
+                "src/lessons/{entry}/ is not in the registry: add its row to \
+                 `for_each_lesson!` in src/lessons/mod.rs"
             ));
         }
     }
-    for name in registered {
-        if !binaries.iter().any(|b| b == name) {
+    for entry in names_in(&root.join("src/bin")) {
+        let name = entry.strip_suffix(".rs").unwrap_or(&entry);
+        if is_lesson_name(name) && !names.contains(&name) {
             problems.push(format!(
-                "lesson {name}: in LESSONS, but there is no binary src/bin/{name}.rs or \
-                 src/bin/{name}/main.rs"
+                "src/bin/{entry} is not in the registry: add its row to `for_each_lesson!` in \
+                 src/lessons/mod.rs"
             ));
+        }
+    }
+    if checker != names.as_slice() {
+        problems.push(format!(
+            "the checker's lessons {checker:?} are not the registry's {names:?}: \
+             src/checker/checks/mod.rs declares them from `for_each_lesson!`"
+        ));
+    }
+
+    // The generated rows are up to date.
+    for (file, rows) in generated(registry) {
+        match read(root, file) {
+            None => problems.push(format!("no {file}")),
+            Some(text) => match with_block(&text, &rows) {
+                None => problems.push(format!(
+                    "{file} has no generated block of lessons (`{GENERATED}` … \
+                     `{GENERATED_END}`)"
+                )),
+                Some(fresh) if fresh != text => problems.push(format!(
+                    "{file}: its lessons are not the registry's; run \
+                     `WORKBOOK_BLESS=1 cargo test --test lessons`"
+                )),
+                Some(_) => {}
+            },
+        }
+    }
+
+    // The kit is plumbing only.
+    if let Some(kit) = read(root, "src/kit/mod.rs") {
+        for line in kit.lines() {
+            if let Some(module) = line
+                .strip_prefix("pub mod ")
+                .and_then(|m| m.strip_suffix(';'))
+                && !KIT.contains(&module)
+            {
+                problems.push(format!(
+                    "src/kit/{module}.rs: the kit holds plumbing only ({}); a lesson's subject \
+                     lives in its lesson's folder",
+                    KIT.join(", ")
+                ));
+            }
         }
     }
     problems
 }
 
+fn checker_names() -> Vec<&'static str> {
+    workbook::checker::checks::LESSONS
+        .iter()
+        .map(|l| l.name)
+        .collect()
+}
+
 #[test]
 fn every_lesson_has_every_piece() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let registered: Vec<&str> = workbook::checker::checks::LESSONS
-        .iter()
-        .map(|l| l.name)
-        .collect();
-    let problems = missing_pieces(root, &registered);
+    if std::env::var_os("WORKBOOK_BLESS").is_some() {
+        for (file, rows) in generated(workbook::lessons::ALL) {
+            let text = read(root, file).unwrap_or_default();
+            if let Some(fresh) = with_block(&text, &rows) {
+                std::fs::write(root.join(file), fresh).expect("writing a generated block");
+            }
+        }
+    }
+    let problems = missing_pieces(root, workbook::lessons::ALL, &checker_names());
     assert!(
         problems.is_empty(),
         "see lessons/adding-a-lesson.md:\n{}",
@@ -235,9 +413,9 @@ fn every_lesson_has_every_piece() {
 fn the_real_tree_has_lessons() {
     // Guards against a check that passes because it looked in the wrong place.
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let binaries = lesson_binaries(root);
-    assert!(binaries.contains(&"02_echo".to_string()), "{binaries:?}");
-    assert!(!binaries.contains(&"grade".to_string()), "{binaries:?}");
+    assert!(root.join("src/lessons/l02_echo/server.rs").is_file());
+    assert!(workbook::lessons::ALL.iter().any(|l| l.name == "02_echo"));
+    assert_eq!(checker_names().len(), workbook::lessons::ALL.len());
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -268,65 +446,74 @@ impl Drop for Scratch {
     }
 }
 
-/// Every piece of a lesson `07_fake`, as (path, text).
-fn complete_lesson() -> Vec<(&'static str, &'static str)> {
+const FAKE: Lesson = Lesson {
+    name: "09_fake",
+    port: 7009,
+    title: "A fake lesson",
+    idea: "what a test needs",
+    design: "none",
+    protocol: "none",
+};
+
+fn block(rows: &str) -> String {
+    format!("{GENERATED}\n{rows}{GENERATED_END}\n")
+}
+
+/// Every piece of a lesson `09_fake`, as (path, text).
+fn complete_lesson() -> Vec<(&'static str, String)> {
+    let s = |t: &str| t.to_string();
     vec![
-        ("src/bin/07_fake.rs", "fn main() {}\n"),
-        ("src/bin/grade.rs", "fn main() {}\n"),
-        ("src/checker/checks/l07_fake.rs", "lesson! {}\n"),
         (
-            "tests/07_fake.rs",
-            "workbook::l07_fake_tests!(BUILT);\n\
-             // examples/python/07_fake.py\n// tests/fixtures/07_wrong.py\n",
-        ),
-        ("tests/fixtures/07_wrong.py", "\n"),
-        ("examples/python/07_fake.py", "\n"),
-        ("lessons/07_fake.md", "# Lesson 07\n"),
-        (
-            "book/src/lessons/07_fake.md",
-            "{{#include ../../../lessons/07_fake.md}}\n",
+            "src/lessons/l09_fake/mod.rs",
+            s("//! Lesson 09.\npub const NAME: &str = \"09_fake\";\n\
+               pub const PORT: u16 = super::port_of(NAME);\n"),
         ),
         (
-            "book/src/SUMMARY.md",
-            "# Summary\n\n- [07 — Fake](lessons/07_fake.md)\n",
+            "src/lessons/l09_fake/server.rs",
+            s("//! The server.\n\npub fn serve(l: &L) {\n    l.accept();\n}\n"),
         ),
+        ("src/lessons/l09_fake/client.rs", s("pub fn run() {}\n")),
+        ("src/lessons/l09_fake/demo.rs", s("pub fn run() {}\n")),
+        ("src/lessons/l09_fake/cli.rs", s("pub fn main() {}\n")),
         (
-            "book/src/lessons.md",
-            "| [07 — Fake](lessons/07_fake.md) | x | y | z |\n",
+            "src/bin/09_fake.rs",
+            s("fn main() { workbook::lessons::l09_fake::cli::main() }\n"),
         ),
+        ("src/bin/grade.rs", s("fn main() {}\n")),
+        ("src/checker/checks/l09_fake.rs", s("lesson! {}\n")),
         (
-            "README.md",
-            "| 07 | fake | `cargo run --bin 07_fake` | [lessons/07_fake.md](lessons/07_fake.md) \
-             | `cargo test --test 07_fake` | 7007 |\n",
+            "tests/09_fake.rs",
+            s("workbook::l09_fake_tests!(BUILT);\n\
+               // examples/python/09_fake.py\n// tests/fixtures/09_wrong.py\n"),
         ),
-        ("src/lib.rs", "//! - `07_fake` — a fake lesson.\n"),
+        ("tests/fixtures/09_wrong.py", s("\n")),
+        ("examples/python/09_fake.py", s("\n")),
+        ("lessons/09_fake.md", s("# Lesson 09\n")),
         (
-            "src/kit/cli.rs",
-            "pub mod ports {\n    /// `07_fake`\n    pub const FAKE: u16 = 7007;\n}\n",
+            "book/src/lessons/09_fake.md",
+            s("{{#include ../../../lessons/09_fake.md}}\n"),
         ),
+        ("book/src/SUMMARY.md", block(&contents(&[FAKE]))),
+        ("book/src/lessons.md", block(&book_table(&[FAKE]))),
+        ("README.md", block(&course_map(&[FAKE]))),
+        ("src/kit/mod.rs", s("pub mod net;\n")),
     ]
 }
 
-/// The problems of a scratch tree holding `pieces`, with `07_fake` registered or not.
-fn problems_of(tag: &str, pieces: &[(&str, &str)], registered: &[&str]) -> Vec<String> {
+/// The problems of a scratch tree holding `pieces`, with the registry `registry`.
+fn problems_of(tag: &str, pieces: &[(&str, String)], registry: &[Lesson]) -> Vec<String> {
     let scratch = Scratch::new(tag);
     for (path, text) in pieces {
         scratch.write(path, text);
     }
-    missing_pieces(&scratch.0, registered)
+    let checker: Vec<&str> = registry.iter().map(|l| l.name).collect();
+    missing_pieces(&scratch.0, registry, &checker)
 }
 
 #[test]
 fn a_complete_lesson_passes() {
     assert_eq!(
-        problems_of("complete", &complete_lesson(), &["07_fake"]),
-        Vec::<String>::new()
-    );
-    // The binary may also be a directory with a main.rs.
-    let mut pieces = complete_lesson();
-    pieces[0] = ("src/bin/07_fake/main.rs", "fn main() {}\n");
-    assert_eq!(
-        problems_of("dir", &pieces, &["07_fake"]),
+        problems_of("complete", &complete_lesson(), &[FAKE]),
         Vec::<String>::new()
     );
 }
@@ -335,24 +522,20 @@ fn a_complete_lesson_passes() {
 fn each_missing_file_fails() {
     let all = complete_lesson();
     for (i, (path, _)) in all.iter().enumerate() {
-        if *path == "src/bin/grade.rs" {
+        if *path == "src/bin/grade.rs" || *path == "src/kit/mod.rs" {
             continue;
         }
         let mut pieces = all.clone();
         pieces.remove(i);
-        let problems = problems_of(&format!("without-{i}"), &pieces, &["07_fake"]);
-        assert!(
-            !problems.is_empty(),
-            "a lesson without {path} must fail the check"
-        );
+        let problems = problems_of(&format!("without-{i}"), &pieces, &[FAKE]);
         let named = if path.starts_with("tests/fixtures/") {
-            "tests/fixtures/07_*.py".to_string()
+            "tests/fixtures/09_*.py".to_string()
         } else {
-            file_name(Path::new(path))
+            path.to_string()
         };
         assert!(
             problems.iter().any(|p| p.contains(&named)),
-            "the problem must name what is missing ({named}): {problems:?}"
+            "a lesson without {path} must fail, naming {named}: {problems:?}"
         );
     }
 }
@@ -362,50 +545,64 @@ fn each_missing_entry_fails() {
     // (file, its text without the entry, words the problem must contain)
     let cases = [
         (
-            "tests/07_fake.rs",
-            "// examples/python/07_fake.py\n// tests/fixtures/07_wrong.py\n",
-            "l07_fake_tests!",
+            "src/lessons/l09_fake/server.rs",
+            "//! The server.\n\nfn serve(l: &L) {\n    l.accept();\n}\n",
+            "pub fn serve",
         ),
         (
-            "tests/07_fake.rs",
-            "workbook::l07_fake_tests!(BUILT);\n// tests/fixtures/07_wrong.py\n",
-            "does not run examples/python/07_fake.py",
+            "src/lessons/l09_fake/server.rs",
+            "//! The server.\n\npub fn serve() {}\n",
+            "makes no socket call",
         ),
         (
-            "tests/07_fake.rs",
-            "workbook::l07_fake_tests!(BUILT);\n// examples/python/07_fake.py\n",
+            "src/lessons/l09_fake/mod.rs",
+            "//! Lesson 09.\npub const NAME: &str = \"09_fake\";\npub const PORT: u16 = 7009;\n",
+            "port_of(NAME)",
+        ),
+        ("src/lessons/l09_fake/cli.rs", "fn main() {}\n", "pub fn main("),
+        (
+            "src/bin/09_fake.rs",
+            "fn main() { let x = 1; }\n",
+            "must only call",
+        ),
+        (
+            "tests/09_fake.rs",
+            "// examples/python/09_fake.py\n// tests/fixtures/09_wrong.py\n",
+            "l09_fake_tests!",
+        ),
+        (
+            "tests/09_fake.rs",
+            "workbook::l09_fake_tests!(BUILT);\n// tests/fixtures/09_wrong.py\n",
+            "does not run examples/python/09_fake.py",
+        ),
+        (
+            "tests/09_fake.rs",
+            "workbook::l09_fake_tests!(BUILT);\n// examples/python/09_fake.py\n",
             "runs no wrong program",
         ),
         (
-            "book/src/lessons/07_fake.md",
+            "book/src/lessons/09_fake.md",
             "# Fake\n",
             "does not include",
         ),
-        ("book/src/SUMMARY.md", "# Summary\n", "SUMMARY.md"),
         (
-            "book/src/lessons.md",
-            "| [06 — x](lessons/06_x.md) |\n",
-            "table of lessons",
+            "book/src/SUMMARY.md",
+            "# Summary\n",
+            "SUMMARY.md has no generated block",
         ),
-        ("README.md", "| 07 | fake |\n", "course map of README.md"),
-        ("src/lib.rs", "//! - `06_x` — another.\n", "layout map"),
+        ("README.md", "| 09 | fake |\n", "README.md has no generated block"),
         (
-            "src/kit/cli.rs",
-            "pub mod ports {\n    /// `07_fake`\n    pub const FAKE: u16 = 7070;\n}\n",
-            "default port",
-        ),
-        (
-            "src/kit/cli.rs",
-            "pub mod ports {\n}\n/// `07_fake`\npub const FAKE: u16 = 7007;\n",
-            "default port",
+            "src/kit/mod.rs",
+            "pub mod net;\npub mod echo;\n",
+            "src/kit/echo.rs",
         ),
     ];
     for (n, (path, text, want)) in cases.iter().enumerate() {
-        let pieces: Vec<(&str, &str)> = complete_lesson()
+        let pieces: Vec<(&str, String)> = complete_lesson()
             .into_iter()
-            .map(|(p, t)| if p == *path { (p, *text) } else { (p, t) })
+            .map(|(p, t)| if p == *path { (p, text.to_string()) } else { (p, t) })
             .collect();
-        let problems = problems_of(&format!("entry-{n}"), &pieces, &["07_fake"]);
+        let problems = problems_of(&format!("entry-{n}"), &pieces, &[FAKE]);
         assert!(
             problems.len() == 1 && problems[0].contains(want),
             "{path} without its entry must fail with one problem about `{want}`: {problems:?}"
@@ -414,15 +611,74 @@ fn each_missing_entry_fails() {
 }
 
 #[test]
-fn a_lesson_missing_from_lessons_or_its_binary_fails() {
-    let problems = problems_of("unregistered", &complete_lesson(), &[]);
+fn a_far_first_call_fails() {
+    let far = format!(
+        "//! The server.\n{}pub fn serve(l: &L) {{\n    l.accept();\n}}\n",
+        "// filler\n".repeat(FIRST_CALL_WITHIN + 1)
+    );
+    let pieces: Vec<(&str, String)> = complete_lesson()
+        .into_iter()
+        .map(|(p, t)| {
+            if p == "src/lessons/l09_fake/server.rs" {
+                (p, far.clone())
+            } else {
+                (p, t)
+            }
+        })
+        .collect();
+    let problems = problems_of("far", &pieces, &[FAKE]);
     assert!(
-        problems.len() == 1 && problems[0].contains("not in LESSONS"),
+        problems.len() == 1 && problems[0].contains("first socket call"),
         "{problems:?}"
     );
-    let problems = problems_of("no-binary", &complete_lesson(), &["07_fake", "08_gone"]);
+}
+
+#[test]
+fn stale_rows_a_stray_lesson_and_another_checker_list_fail() {
+    // The registry changed (a new title), the generated rows did not.
+    let renamed = Lesson {
+        title: "Another title",
+        ..FAKE
+    };
+    let problems = problems_of("stale", &complete_lesson(), &[renamed]);
+    assert_eq!(problems.len(), 3, "{problems:?}");
+    assert!(problems.iter().all(|p| p.contains("WORKBOOK_BLESS")));
+
+    // A lesson folder and binary with no row.
+    let problems = problems_of("stray", &complete_lesson(), &[]);
     assert!(
-        problems.len() == 1 && problems[0].contains("08_gone") && problems[0].contains("no binary"),
+        problems.iter().any(|p| p.contains("src/lessons/l09_fake/"))
+            && problems.iter().any(|p| p.contains("src/bin/09_fake.rs")),
+        "{problems:?}"
+    );
+
+    // The checker's list differs from the registry.
+    let scratch = Scratch::new("checker");
+    for (path, text) in complete_lesson() {
+        scratch.write(path, &text);
+    }
+    let problems = missing_pieces(&scratch.0, &[FAKE], &[]);
+    assert!(
+        problems.len() == 1 && problems[0].contains("checker's lessons"),
+        "{problems:?}"
+    );
+}
+
+#[test]
+fn a_wrong_port_fails() {
+    let wrong = Lesson { port: 7090, ..FAKE };
+    let pieces: Vec<(&str, String)> = complete_lesson()
+        .into_iter()
+        .map(|(p, t)| match p {
+            "book/src/SUMMARY.md" => (p, block(&contents(&[wrong]))),
+            "book/src/lessons.md" => (p, block(&book_table(&[wrong]))),
+            "README.md" => (p, block(&course_map(&[wrong]))),
+            _ => (p, t),
+        })
+        .collect();
+    let problems = problems_of("port", &pieces, &[wrong]);
+    assert!(
+        problems.len() == 1 && problems[0].contains("not 7009"),
         "{problems:?}"
     );
 }
