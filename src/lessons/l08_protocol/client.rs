@@ -5,9 +5,10 @@ use std::io::{BufRead, BufReader, Read, Write};
 use std::net::Shutdown;
 use std::time::Duration;
 
-use crate::kit::narrate::{Narrator, show_bytes};
 use anyhow::{Context, Result, anyhow, bail};
 use serde_json::{Value, json};
+
+use crate::kit::narrate::{Narrator, show_bytes};
 
 use super::framing::{MAX_CONTENT, Message, crc32, read_message, write_message};
 use super::wire::Stream;

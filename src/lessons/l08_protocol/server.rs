@@ -7,10 +7,11 @@ use std::net::Shutdown;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, SystemTime};
 
-use crate::kit::narrate::{Narrator, show_bytes};
-use crate::kit::shutdown::Stop;
 use anyhow::Result;
 use serde_json::{Value, json};
+
+use crate::kit::narrate::{Narrator, show_bytes};
+use crate::kit::shutdown::Stop;
 
 use super::framing::{BINARY, FrameError, JSON, Message, RAW, UTF8, read_message, write_message};
 use super::wire::{self, Listener, Stream};

@@ -9,10 +9,11 @@ use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use anyhow::{Context, Result};
+
 use crate::kit::errors::Advice;
 use crate::kit::narrate::Narrator;
 use crate::kit::shutdown::Stop;
-use anyhow::{Context, Result};
 
 /// A listening socket of either kind.
 pub enum Listener {

@@ -181,7 +181,10 @@ pub fn read_frame(reader: &mut impl Read) -> Result<Option<Frame>, FrameError> {
     let header = exactly(reader, h, "header")?;
     let header: Value = serde_json::from_slice(&header)
         .map_err(|e| FrameError::Broken(format!("the header is not UTF-8 JSON: {e}")))?;
-    let broken = |why: String| FrameError::Broken(format!("header {header}: {why}"));
+    // The header as JSON text (escaped, so nothing raw reaches a report), when it is short.
+    let shown = Some(header.to_string()).filter(|text| text.len() <= 200);
+    let shown = shown.unwrap_or_else(|| format!("of {h} bytes"));
+    let broken = |why: String| FrameError::Broken(format!("header {shown}: {why}"));
     let Some(fields) = header.as_object() else {
         return Err(broken("not a JSON object".into()));
     };

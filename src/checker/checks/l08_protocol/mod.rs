@@ -12,6 +12,10 @@
 //! JSON pretty-printed, binary as `binary: N bytes, crc32 XXXXXXXX`; an error response → exit 1.
 //! `--unix PATH` for both: the same over `AF_UNIX`, the socket file private to its owner,
 //! removed on exit, a stale one replaced, a live one or a non-socket never touched.
+//!
+//! Frames are written and read with [`frames`], the checker's own encoder and decoder, written
+//! from the contract: never with the lesson's `framing.rs`, so that the judge cannot share a bug
+//! with the program it judges.
 
 use std::io::{Read, Write};
 use std::net::{Shutdown, TcpStream};
