@@ -8,7 +8,6 @@ pub mod chat_text;
 pub mod cli;
 pub mod echo;
 pub mod errors;
-pub mod framing;
 pub mod narrate;
 pub mod net;
 pub mod pool;

@@ -2,13 +2,14 @@
 //! shown byte by byte), then the same protocol over a Unix domain socket.
 
 use anyhow::{Context, Result, anyhow};
-use workbook::kit::framing::{annotate, encode, read_message, write_message};
-use workbook::kit::narrate::{Narrator, try_next};
-use workbook::kit::shutdown::Stop;
 
-use crate::cli::LESSON;
-use crate::client::{Request, talk};
-use crate::wire::{self, Listener, Stream};
+use crate::kit::narrate::{Narrator, try_next};
+use crate::kit::shutdown::Stop;
+
+use super::NAME;
+use super::client::{Request, talk};
+use super::framing::{annotate, encode, read_message, write_message};
+use super::wire::{self, Listener, Stream};
 
 /// Run the server on `listener` for one connection, on a thread, while `client` runs here.
 fn with_server(listener: &Listener, client: impl FnOnce() -> Result<()>) -> Result<()> {
@@ -16,7 +17,7 @@ fn with_server(listener: &Listener, client: impl FnOnce() -> Result<()>) -> Resu
     let stop = Stop::new().after(Some(1));
     listener.wake_on(&stop)?;
     std::thread::scope(|scope| {
-        let serving = scope.spawn(|| crate::serve(listener, &stop, &server));
+        let serving = scope.spawn(|| super::server::serve(listener, &stop, &server));
         let talked = client();
         // If the client failed before connecting, the server is still in accept(): wake it.
         stop.stop();
@@ -28,7 +29,7 @@ fn with_server(listener: &Listener, client: impl FnOnce() -> Result<()>) -> Resu
 }
 
 /// Both halves of the lesson, narrated.
-pub fn demo() -> Result<()> {
+pub fn run() -> Result<()> {
     let say = Narrator::new("client", false);
     let tcp = wire::listen_tcp("127.0.0.1:0".parse()?, &Narrator::new("server", false))?;
     let addr = match &tcp {
@@ -36,7 +37,7 @@ pub fn demo() -> Result<()> {
         Listener::Unix(..) => unreachable!("listen_tcp returns a TCP listener"),
     };
     with_server(&tcp, || {
-        let mut stream = Stream::Tcp(workbook::kit::net::connect(&[addr], &say)?);
+        let mut stream = Stream::Tcp(crate::kit::net::connect(&[addr], &say)?);
         // The first exchange by hand, to show every byte of both frames.
         let request = Request::new("search".into(), Some("socket".into())).message();
         eprintln!(
@@ -56,7 +57,7 @@ pub fn demo() -> Result<()> {
     })?;
 
     // The same protocol over AF_UNIX: a path instead of an address and a port.
-    let dir = std::env::temp_dir().join(format!("{LESSON}-demo-{}", std::process::id()));
+    let dir = std::env::temp_dir().join(format!("{NAME}-demo-{}", std::process::id()));
     std::fs::create_dir_all(&dir).with_context(|| format!("failed to create {}", dir.display()))?;
     let path = dir.join("08.sock");
     let result = (|| -> Result<()> {
@@ -78,11 +79,11 @@ pub fn demo() -> Result<()> {
     let _ = std::fs::remove_dir_all(&dir);
     result?;
     try_next(&[
-        format!("cargo run --bin {LESSON} -- server                         # terminal 1"),
-        format!("cargo run --bin {LESSON} -- client search socket           # terminal 2"),
-        format!("cargo run --bin {LESSON} -- client echo hello              # binary content"),
-        format!("cargo run --bin {LESSON} -- server --unix /tmp/08.sock     # over AF_UNIX"),
-        format!("cargo run --bin {LESSON} -- client --unix /tmp/08.sock time"),
+        format!("cargo run --bin {NAME} -- server                         # terminal 1"),
+        format!("cargo run --bin {NAME} -- client search socket           # terminal 2"),
+        format!("cargo run --bin {NAME} -- client echo hello              # binary content"),
+        format!("cargo run --bin {NAME} -- server --unix /tmp/08.sock     # over AF_UNIX"),
+        format!("cargo run --bin {NAME} -- client --unix /tmp/08.sock time"),
     ]);
     Ok(())
 }

@@ -10,9 +10,10 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::{Context, Result};
-use workbook::kit::errors::Advice;
-use workbook::kit::narrate::Narrator;
-use workbook::kit::shutdown::Stop;
+
+use crate::kit::errors::Advice;
+use crate::kit::narrate::Narrator;
+use crate::kit::shutdown::Stop;
 
 /// A listening socket of either kind.
 pub enum Listener {
@@ -128,7 +129,7 @@ pub fn is_timeout(e: &io::Error) -> bool {
 
 /// TCP: socket + bind + listen (lesson 02's way).
 pub fn listen_tcp(addr: SocketAddr, say: &Narrator) -> Result<Listener> {
-    workbook::kit::net::listen(addr, say).map(Listener::Tcp)
+    crate::kit::net::listen(addr, say).map(Listener::Tcp)
 }
 
 /// The socket file of a Unix listener: removed when dropped, so a server that returns — after a

@@ -7,10 +7,11 @@ use std::time::Duration;
 
 use anyhow::{Context, Result, anyhow, bail};
 use serde_json::{Value, json};
-use workbook::kit::framing::{MAX_CONTENT, Message, crc32, read_message, write_message};
-use workbook::kit::narrate::{Narrator, show_bytes};
 
-use crate::wire::Stream;
+use crate::kit::narrate::{Narrator, show_bytes};
+
+use super::framing::{MAX_CONTENT, Message, crc32, read_message, write_message};
+use super::wire::Stream;
 
 /// The client gives up when the server sends nothing for this long.
 const CLIENT_TIMEOUT: Duration = Duration::from_secs(30);

@@ -1,28 +1,6 @@
-//! # Lesson 08 — a protocol: messages with a header
-//!
-//! Lesson 02 found that a `recv` is not a message. Here the bytes become messages a program can
-//! reason about: every frame is a 2-byte big-endian header length, a JSON header that says what
-//! follows and how long it is, then exactly that many bytes of content (`src/kit/framing.rs`).
-//! The server answers requests — `search` a word, `echo` bytes, the `time` — several per
-//! connection, in order. A peer that breaks the protocol gets an error frame and is closed; the
-//! others are not disturbed. The same protocol runs over TCP or over a Unix domain socket.
-//!
-//! Run it:
-//!
-//! ```text
-//! cargo run --bin 08_protocol                                  # demo: TCP, then a Unix socket
-//! cargo run --bin 08_protocol -- server                        # terminal 1
-//! cargo run --bin 08_protocol -- client search socket          # terminal 2
-//! cargo run --bin 08_protocol -- server --unix /tmp/08.sock    # the same over AF_UNIX
-//! cargo run --bin 08_protocol -- client --unix /tmp/08.sock time
-//! ```
-//!
-//! The page: `lessons/08_protocol.md`.
-
-mod cli;
-mod client;
-mod demo;
-mod wire;
+//! Lesson 08's server: `accept()` in a loop, a thread per connection; on each, frames in
+//! (`read_message`), answers out (`sendall(frame)`), and an error frame then a close for a peer
+//! that breaks the protocol. The frame is in `framing.rs`, TCP and `AF_UNIX` in `wire.rs`.
 
 use std::io::{BufReader, Read};
 use std::net::Shutdown;
@@ -31,11 +9,12 @@ use std::time::{Duration, SystemTime};
 
 use anyhow::Result;
 use serde_json::{Value, json};
-use workbook::kit::framing::{BINARY, FrameError, JSON, Message, RAW, UTF8, read_message};
-use workbook::kit::narrate::{Narrator, show_bytes};
-use workbook::kit::shutdown::Stop;
 
-use wire::{Listener, Stream};
+use crate::kit::narrate::{Narrator, show_bytes};
+use crate::kit::shutdown::Stop;
+
+use super::framing::{BINARY, FrameError, JSON, Message, RAW, UTF8, read_message, write_message};
+use super::wire::{self, Listener, Stream};
 
 /// How long a connection may stay silent — between requests or in the middle of one — before
 /// the server gives up on it. Bounded, so a peer that stops mid-frame cannot hold a thread.
@@ -47,7 +26,7 @@ const MAX_CONNECTIONS: usize = 64;
 // ANCHOR: serve
 /// accept → a thread per connection (lesson 04), until a stop. Returns when every connection
 /// thread has finished.
-fn serve(listener: &Listener, stop: &Stop, say: &Narrator) -> Result<()> {
+pub fn serve(listener: &Listener, stop: &Stop, say: &Narrator) -> Result<()> {
     let active = AtomicUsize::new(0);
     std::thread::scope(|scope| {
         while !stop.is_stopped() {
@@ -128,7 +107,7 @@ fn serve_connection(stream: Stream, say: &Narrator) {
             Ok(response) => response,
             Err(why) => return refuse(writer, &why, say),
         };
-        match workbook::kit::framing::write_message(&mut writer, &response) {
+        match write_message(&mut writer, &response) {
             Ok(()) => say.call("sendall(frame)", describe(&response)),
             Err(e) => return say.call("sendall(frame)", format!("failed: {e}; close()")),
         }
@@ -212,7 +191,7 @@ fn search(word: &str) -> Option<&'static str> {
 /// unread data would send a reset, which can destroy the error frame before the peer reads it.
 fn refuse(mut stream: Stream, why: &str, say: &Narrator) {
     let error = Message::json(&json!({ "error": why }));
-    let sent = workbook::kit::framing::write_message(&mut stream, &error);
+    let sent = write_message(&mut stream, &error);
     match sent {
         Ok(()) => say.call("sendall(error frame)", why),
         Err(e) => say.call("sendall(error frame)", format!("failed: {e}")),
@@ -235,8 +214,4 @@ fn describe(message: &Message) -> String {
         message.header.content_type,
         show_bytes(&message.content, 48)
     )
-}
-
-fn main() -> std::process::ExitCode {
-    cli::main()
 }

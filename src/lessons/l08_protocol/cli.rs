@@ -5,18 +5,17 @@ use std::process::ExitCode;
 
 use anyhow::Result;
 use clap::{Parser, Subcommand};
-use workbook::kit::cli::{Endpoint, ExitAfter, ports, resolve, resolve_one};
-use workbook::kit::narrate::Narrator;
-use workbook::kit::shutdown::Stop;
 
-use crate::wire::{self, Listener, Stream};
+use crate::kit::cli::{Endpoint, ExitAfter, resolve, resolve_one};
+use crate::kit::narrate::Narrator;
+use crate::kit::shutdown::Stop;
 
-/// The binary's name, used in hints.
-pub const LESSON: &str = "08_protocol";
+use super::wire::{self, Listener, Stream};
+use super::{NAME, PORT};
 
 #[derive(Parser)]
 #[command(
-    name = LESSON,
+    name = NAME,
     about = "Lesson 08: a request/response protocol — length, JSON header, content",
     after_help = "With no subcommand, runs the demo. Page: lessons/08_protocol.md"
 )]
@@ -32,7 +31,7 @@ enum Mode {
     /// Answer framed requests (search, echo, time), several per connection, a thread each.
     Server {
         #[command(flatten)]
-        at: Endpoint<{ ports::PROTOCOL }>,
+        at: Endpoint<PORT>,
         /// Listen on a Unix domain socket at PATH instead of TCP.
         #[arg(long, value_name = "PATH", conflicts_with_all = ["host", "port"])]
         unix: Option<PathBuf>,
@@ -42,7 +41,7 @@ enum Mode {
     /// Send ACTION VALUE (or one `ACTION VALUE` per line of stdin) and print each response.
     Client {
         #[command(flatten)]
-        at: Endpoint<{ ports::PROTOCOL }>,
+        at: Endpoint<PORT>,
         /// Connect to a Unix domain socket at PATH instead of TCP.
         #[arg(long, value_name = "PATH", conflicts_with_all = ["host", "port"])]
         unix: Option<PathBuf>,
@@ -56,8 +55,8 @@ enum Mode {
 /// Parse the command line and run the mode it names.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
-    workbook::kit::errors::main(LESSON, || match cli.mode.unwrap_or(Mode::Demo) {
-        Mode::Demo => crate::demo::demo(),
+    crate::kit::errors::main(NAME, || match cli.mode.unwrap_or(Mode::Demo) {
+        Mode::Demo => super::demo::run(),
         Mode::Server { at, unix, exit } => {
             let say = Narrator::new("server", at.quiet);
             let listener = match unix {
@@ -75,13 +74,13 @@ pub fn main() -> ExitCode {
             let say = Narrator::new("client", at.quiet);
             let stream = match unix {
                 Some(path) => wire::connect_unix(&path, &say)?,
-                None => Stream::Tcp(workbook::kit::net::connect(
+                None => Stream::Tcp(crate::kit::net::connect(
                     &resolve(&at.host, at.port)?,
                     &say,
                 )?),
             };
-            let request = action.map(|a| crate::client::Request::new(a, value));
-            crate::client::run(stream, request, &say)
+            let request = action.map(|a| super::client::Request::new(a, value));
+            super::client::run(stream, request, &say)
         }
     })
 }
@@ -97,5 +96,5 @@ fn run_server(listener: &Listener, exit_after: Option<u64>, say: &Narrator) -> R
         writeln!(stdout, "listening on {}", listener.address()?)?;
         stdout.flush()?;
     }
-    crate::serve(listener, &stop, say)
+    super::server::serve(listener, &stop, say)
 }
