@@ -17,7 +17,8 @@ use crate::lessons::l06_group_chat::text;
 mod lines;
 use lines::{Got, next_line};
 
-/// The listening socket's token: the poller names each ready socket by the token we gave it.
+/// The listening socket's token: the poller names each ready socket by the token we gave it
+/// (`serve` registers the listener and the waker; the room numbers connections after them).
 pub const LISTENER: Token = Token(0);
 /// The waker's token: another thread (the signal handler's, or the demo's) ends a `poll`.
 pub const WAKER: Token = Token(1);
