@@ -3,8 +3,6 @@
 //! nothing from the checker.
 
 pub mod backoff;
-pub mod chat_demo;
-pub mod chat_text;
 pub mod cli;
 pub mod echo;
 pub mod errors;

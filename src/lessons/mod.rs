@@ -143,3 +143,5 @@ const fn same(a: &str, b: &str) -> bool {
 
 // The lesson modules (each helper adds its lessons here while they move).
 pub mod l08_protocol;
+pub mod l06_group_chat;
+pub mod l07_event_loop;

@@ -10,13 +10,20 @@ use anyhow::Result;
 use mio::net::TcpStream;
 use mio::{Events, Interest, Poll, Registry, Token};
 use socket2::SockRef;
-use workbook::kit::chat_text;
-use workbook::kit::narrate::{Chatter, Narrator, result_text};
 
-use crate::{FIRST_CLIENT, SHUTDOWN_GRACE};
+use crate::kit::narrate::{Chatter, Narrator, result_text};
+use crate::lessons::l06_group_chat::text;
 
 mod lines;
 use lines::{Got, next_line};
+
+/// The listening socket's token: the poller names each ready socket by the token we gave it
+/// (`serve` registers the listener and the waker; the room numbers connections after them).
+pub const LISTENER: Token = Token(0);
+/// The waker's token: another thread (the signal handler's, or the demo's) ends a `poll`.
+pub const WAKER: Token = Token(1);
+/// Connections are numbered from here, in order of arrival.
+const FIRST_CLIENT: usize = 2;
 
 /// The longest line a client may send, in bytes, without its `\n` (or `\r\n`), as in 06.
 pub const MAX_LINE: usize = 4096;
@@ -42,6 +49,9 @@ const SHUTTING_DOWN: &str = "* server shutting down";
 
 /// The last line a client that sent `/quit` (or `quit`) receives, before the server closes.
 const BYE: &str = "* bye";
+
+/// How long `shut_down` waits past the stall timeout for the last lines to leave.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(1);
 
 /// What the server is told on its command line.
 pub struct Settings {
@@ -187,8 +197,8 @@ impl<'a> Room<'a> {
         let (mut readable, mut writable, mut listener) = (0, 0, false);
         for event in events.iter() {
             match event.token() {
-                crate::LISTENER => listener = true,
-                crate::WAKER => {}
+                LISTENER => listener = true,
+                WAKER => {}
                 _ => {
                     readable += usize::from(event.is_readable() || event.is_read_closed());
                     writable += usize::from(event.is_writable());
@@ -384,7 +394,7 @@ impl<'a> Room<'a> {
         let Some(command) = text.strip_prefix('/') else {
             let name = self.name_of(id);
             // Lesson 06's rule: text, never instructions for anyone's terminal.
-            let text = chat_text::visible(text);
+            let text = text::visible(text);
             self.broadcasts
                 .tell(|| format!("[{name}] {text} → everyone"));
             self.broadcast(&format!("[{name}] {text}"));
@@ -411,10 +421,7 @@ impl<'a> Room<'a> {
                 }
                 Err(error) => self.tell(id, &error),
             },
-            _ => self.tell(
-                id,
-                &format!("! unknown command /{}", chat_text::visible(word)),
-            ),
+            _ => self.tell(id, &format!("! unknown command /{}", text::visible(word))),
         }
         Act::Continue
     }
@@ -429,12 +436,12 @@ impl<'a> Room<'a> {
     /// `/nick NEW`: rename member `id`, unless the name is taken or not a valid name.
     /// Lesson 06's rules: the name grammar, and no name that looks like a member's.
     fn rename(&mut self, id: usize, new: &str) -> Result<String, String> {
-        chat_text::check_name(new)?;
-        let key = chat_text::look_alike_key(new);
+        text::check_name(new)?;
+        let key = text::look_alike_key(new);
         if self
             .conns
             .values()
-            .any(|c| c.member && chat_text::look_alike_key(&c.name) == key)
+            .any(|c| c.member && text::look_alike_key(&c.name) == key)
         {
             return Err(format!("! the name {new} is already in use"));
         }

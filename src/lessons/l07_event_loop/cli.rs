@@ -1,21 +1,24 @@
-//! Lesson 06's command line: `demo`, `server`, `client`. The server's flags are lesson 06's
-//! own, from one copy: `kit::cli::Endpoint` (`--host`, `--port`, `-q`, as in every lesson) and
-//! `kit::cli::ChatServerFlags` (`--max-clients`, `--stall-timeout-ms`, `--exit-after`).
+//! Lesson 06's command line: `demo`, `server`, `client`, and the server's listener. The
+//! server's flags are lesson 06's own, from one copy: `kit::cli::Endpoint` (`--host`, `--port`,
+//! `-q`, as in every lesson) and `l06_group_chat::cli::ChatServerFlags` (`--max-clients`,
+//! `--stall-timeout-ms`, `--exit-after`).
 
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use workbook::kit::cli::{ChatQueue, ChatServerFlags, Endpoint, ports, resolve, resolve_one};
-use workbook::kit::narrate::Narrator;
-use workbook::kit::net::{announce, listen};
-use workbook::kit::shutdown::Stop;
 
-use crate::LESSON;
-use crate::room::Settings;
+use super::room::Settings;
+use super::server::serve;
+use super::{NAME, PORT};
+use crate::kit::cli::{Endpoint, resolve, resolve_one};
+use crate::kit::narrate::Narrator;
+use crate::kit::net::{announce, listen};
+use crate::kit::shutdown::Stop;
+use crate::lessons::l06_group_chat::cli::{ChatQueue, ChatServerFlags};
 
 #[derive(Parser)]
 #[command(
-    name = LESSON,
+    name = NAME,
     about = "Lesson 07: lesson 06's group chat, served by one thread and a readiness loop",
     after_help = "With no subcommand, runs the demo. Page: lessons/07_event_loop.md"
 )]
@@ -39,14 +42,14 @@ enum Mode {
     /// Run the chat room on one thread: every line a client sends goes to every client.
     Server {
         #[command(flatten)]
-        at: Endpoint<{ ports::EVENT_LOOP }>,
+        at: Endpoint<{ PORT }>,
         #[command(flatten)]
         room: ChatServerFlags<WriteBuffer>,
     },
     /// Join the room: send each line of stdin, print each line from the server.
     Client {
         #[command(flatten)]
-        at: Endpoint<{ ports::EVENT_LOOP }>,
+        at: Endpoint<{ PORT }>,
         /// Choose a name (sends `/nick NAME` first).
         #[arg(long, value_name = "NAME")]
         name: Option<String>,
@@ -55,8 +58,8 @@ enum Mode {
 
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
-    workbook::kit::errors::main(LESSON, || match cli.mode.unwrap_or(Mode::Demo) {
-        Mode::Demo => crate::demo::demo(),
+    crate::kit::errors::main(NAME, || match cli.mode.unwrap_or(Mode::Demo) {
+        Mode::Demo => super::demo::run(),
         Mode::Server { at, room } => {
             let say = Narrator::new("server", at.quiet);
             let listener = listen(resolve_one(&at.host, at.port)?, &say)?;
@@ -69,11 +72,11 @@ pub fn main() -> ExitCode {
                 max_clients: room.max_clients(),
                 stall: room.stall(),
             };
-            crate::serve(listener, &settings, &stop, &say)
+            serve(listener, &settings, &stop, &say)
         }
         Mode::Client { at, name } => {
             let say = Narrator::new("client", at.quiet);
-            crate::client::client(&resolve(&at.host, at.port)?, name.as_deref(), &say)
+            super::client::run(&resolve(&at.host, at.port)?, name.as_deref(), &say)
         }
     })
 }

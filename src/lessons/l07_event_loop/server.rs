@@ -1,71 +1,33 @@
-//! # Lesson 07 — one thread, thousands of clients: an event loop
-//!
-//! Lesson 06's group chat — the same lines on the wire, the same commands, the same
-//! `* NAME left (too slow)` — served by **one thread**. Lesson 06 gave each client two threads
-//! that may block; here nothing ever blocks except one call, the poller's wait:
-//!
-//! 1. every socket is **non-blocking**: `accept`, `recv` and `send` return `WouldBlock`
-//!    (`EWOULDBLOCK`) instead of waiting;
-//! 2. one call — `epoll_wait`, through `mio::Poll` — waits until *some* socket is ready, and
-//!    says which, and for what (readable, writable);
-//! 3. the loop does what each ready socket allows, without waiting, and goes back to 2.
-//!
-//! What a thread used to remember on its stack (how much of a line has arrived, what is left to
-//! send) now lives in a [`room::Conn`] per connection: a read buffer split at `\n`, a bounded
-//! write buffer, and whether we asked to hear when the socket is writable — only while there is
-//! something to write.
-//!
-//! Run it:
-//!
-//! ```text
-//! cargo run --bin 07_event_loop                               # demo: the loop, narrated
-//! cargo run --bin 07_event_loop -- server                     # terminal 1
-//! cargo run --bin 07_event_loop -- client --name ana          # terminal 2
-//! nc -N 127.0.0.1 7007                                        # terminal 3: plain netcat joins too
-//! ```
-//!
-//! The page: `lessons/07_event_loop.md`.
-
-mod cli;
-mod client;
-mod demo;
-mod room;
+//! Lesson 07's server, a function of a bound listener (`cli.rs` makes it): one thread, one
+//! loop around the poller's wait. What the loop keeps per connection is `room.rs`.
 
 use std::io;
 use std::net::TcpListener;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use anyhow::{Context, Result};
 use mio::{Events, Interest, Poll, Token, Waker};
-use workbook::kit::backoff::Backoff;
-use workbook::kit::narrate::Narrator;
-use workbook::kit::net::AcceptError;
-use workbook::kit::shutdown::Stop;
 
-use room::{Room, Settings};
-
-const LESSON: &str = "07_event_loop";
-
-/// The listening socket's token: the poller names each ready socket by the token we gave it.
-const LISTENER: Token = Token(0);
-/// The waker's token: another thread (the signal handler's, or the demo's) ends a `poll`.
-const WAKER: Token = Token(1);
-/// Connections are numbered from here, in order of arrival.
-const FIRST_CLIENT: usize = 2;
+use super::room::{LISTENER, Room, Settings, WAKER};
+use crate::kit::backoff::Backoff;
+use crate::kit::narrate::Narrator;
+use crate::kit::net::AcceptError;
+use crate::kit::shutdown::Stop;
 
 /// How many readiness events one `poll` can hand back; more wait for the next call.
 const EVENTS_PER_POLL: usize = 1024;
-
-fn main() -> std::process::ExitCode {
-    cli::main()
-}
 
 // ANCHOR: serve
 /// The whole server: one thread, one loop. Returns when `stop` is set (Ctrl-C, SIGTERM),
 /// after telling every client and sending what is left (bounded) — or, after `--exit-after K`,
 /// once the last client has left: the K are served like any others.
-fn serve(listener: TcpListener, settings: &Settings, stop: &Stop, say: &Narrator) -> Result<()> {
+pub fn serve(
+    listener: TcpListener,
+    settings: &Settings,
+    stop: &Stop,
+    say: &Narrator,
+) -> Result<()> {
     // 1. A non-blocking listener: accept() says WouldBlock when no connection is waiting.
     listener
         .set_nonblocking(true)
@@ -198,6 +160,3 @@ fn accept_all(
     Ok(true)
 }
 // ANCHOR_END: accept
-
-/// How long `shut_down` waits past the stall timeout for the last lines to leave.
-pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(1);

@@ -13,9 +13,10 @@ use std::os::fd::AsRawFd;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
-use workbook::kit::chat_text;
-use workbook::kit::narrate::Narrator;
-use workbook::kit::net::connect;
+
+use crate::kit::narrate::Narrator;
+use crate::kit::net::connect;
+use crate::lessons::l06_group_chat::text;
 
 /// A client gives up on a server that has not closed this long after our `/quit`.
 const QUIT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -29,7 +30,7 @@ const SEND_AHEAD: usize = 64 * 1024;
 // ANCHOR: client
 /// Join the room: send `/nick NAME`, each line of stdin and `/quit`; print every line the
 /// server sends; end when the server closes the connection.
-pub fn client(addrs: &[SocketAddr], name: Option<&str>, say: &Narrator) -> Result<()> {
+pub fn run(addrs: &[SocketAddr], name: Option<&str>, say: &Narrator) -> Result<()> {
     let mut conn = connect(addrs, say)?;
     let _ = conn.set_nodelay(true);
     conn.set_nonblocking(true)
@@ -154,7 +155,7 @@ fn print_lines(inbox: &mut Vec<u8>, at_end: bool) -> Result<()> {
     let mut start = 0;
     let mut print = |line: &[u8]| {
         let text = String::from_utf8_lossy(line);
-        writeln!(stdout, "{}", chat_text::visible(&text))
+        writeln!(stdout, "{}", text::visible(&text))
     };
     while let Some(at) = inbox[start..].iter().position(|&b| b == b'\n') {
         print(&inbox[start..start + at])?;

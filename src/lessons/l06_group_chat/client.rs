@@ -8,16 +8,17 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use anyhow::{Result, anyhow};
-use workbook::kit::chat_text;
-use workbook::kit::narrate::{Narrator, result_text, role_colour};
-use workbook::kit::net;
+
+use super::text;
+use crate::kit::narrate::{Narrator, result_text, role_colour};
+use crate::kit::net;
 
 /// A client gives up on a server that has not closed this long after our `/quit`.
 const QUIT_TIMEOUT: Duration = Duration::from_secs(10);
 
 // ANCHOR: client
 /// The chat client: one thread prints what the server sends, this one sends what we type.
-pub fn client(addrs: &[SocketAddr], name: Option<&str>, say: &Narrator) -> Result<()> {
+pub fn run(addrs: &[SocketAddr], name: Option<&str>, say: &Narrator) -> Result<()> {
     let conn = Arc::new(net::connect(addrs, say)?);
     let _ = conn.set_nodelay(true);
     let quitting = Arc::new(AtomicBool::new(false));
@@ -82,7 +83,7 @@ fn print_lines(conn: &TcpStream, colour: bool, quitting: &AtomicBool) -> io::Res
         let text = text.strip_suffix('\n').unwrap_or(&text);
         let mut stdout = io::stdout().lock();
         // Whatever the server sends, our terminal obeys none of it: controls are shown, not run.
-        writeln!(stdout, "{}", paint(&chat_text::visible(text), colour))?;
+        writeln!(stdout, "{}", paint(&text::visible(text), colour))?;
         stdout.flush()?;
     }
     if !quitting.load(Ordering::SeqCst) {

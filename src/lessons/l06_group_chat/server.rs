@@ -1,71 +1,27 @@
-//! # Lesson 06 — a group chat
-//!
-//! Every line a client sends reaches every connected client. The course's own version is "only
-//! for demonstration": a client that stops reading blocks everyone, the table of clients is
-//! shared without a lock, and a message is whatever one `recv(1024)` returned. Here each client
-//! has a **reader thread** that reads *lines*, and a **writer thread** fed by a **bounded
-//! queue** (its outbox) — the only thread that ever blocks on that client's socket.
-//!
-//! This file is the server's socket calls, in order: listen, accept, the reader, the writer.
-//! Beside it: `room.rs` (who is connected, the outboxes, broadcasting, shutdown), `client.rs`,
-//! `demo.rs`, `cli.rs`. The page: `lessons/06_group_chat.md`.
-//!
-//! ```text
-//! cargo run --bin 06_group_chat                               # demo: four clients, narrated
-//! cargo run --bin 06_group_chat -- server                     # terminal 1
-//! cargo run --bin 06_group_chat -- client --name ana          # terminal 2
-//! nc -N 127.0.0.1 7006                                          # terminal 3: netcat joins too
-//! ```
-
-mod cli;
-mod client;
-mod demo;
-mod room;
+//! Lesson 06's server, a function of a bound listener (`cli.rs` makes it): accept, then a
+//! reader thread and a writer thread for every client. What they share is `room.rs`.
 
 use std::io::{self, BufRead, BufReader, Read, Write};
-use std::net::{Shutdown, SocketAddr, TcpListener};
-use std::process::ExitCode;
+use std::net::{Shutdown, TcpListener};
 
 use anyhow::{Context, Result};
-use workbook::kit::chat_text;
-use workbook::kit::narrate::Narrator;
-use workbook::kit::net;
-use workbook::kit::shutdown::Stop;
 
-use crate::room::{BYE, Client, Reason, Room, Settings};
-
-/// The binary's name, used in hints and the demo's suggestions.
-pub const LESSON: &str = "06_group_chat";
-
-/// The longest line a client may send, in bytes, not counting its `\n` (or `\r\n`). Every
-/// buffer has a limit; without one, a client that never sends `\n` would fill our memory.
-const MAX_LINE: usize = 4096;
-
-// ANCHOR: listen
-/// The server: socket + bind + listen (`net::listen`, as in lessons 02–05), the one line on
-/// stdout, then the room — until Ctrl-C or SIGTERM, or until `--exit-after K`'s clients have
-/// all left.
-fn server(
-    addr: SocketAddr,
-    settings: &Settings,
-    exit_after: Option<u64>,
-    say: &Narrator,
-) -> Result<()> {
-    let listener = net::listen(addr, say)?;
-    net::announce(&listener)?;
-    // Ctrl-C and SIGTERM set the stop flag; a connection to ourselves wakes accept().
-    let stop = Stop::new().after(exit_after);
-    stop.on_signals()?;
-    stop.wake_listener(listener.local_addr()?, 1);
-    serve(&listener, settings, &stop, say)
-}
-// ANCHOR_END: listen
+use super::room::{BYE, Client, Reason, Room, Settings};
+use super::text;
+use crate::kit::narrate::Narrator;
+use crate::kit::net;
+use crate::kit::shutdown::Stop;
 
 // ANCHOR: accept
 /// Accept clients until told to stop; each client gets a reader thread and a writer thread.
 /// Then tell every client the server is shutting down, and wait for the threads to finish —
 /// except after `--exit-after K`: then the K are served until they leave, as any client.
-fn serve(listener: &TcpListener, settings: &Settings, stop: &Stop, say: &Narrator) -> Result<()> {
+pub fn serve(
+    listener: &TcpListener,
+    settings: &Settings,
+    stop: &Stop,
+    say: &Narrator,
+) -> Result<()> {
     let room = Room::new(settings, say);
     // A scope: every thread spawned in it may borrow `room`, and all of them have finished
     // when the scope ends — no thread outlives the server.
@@ -140,6 +96,10 @@ fn start_threads<'scope>(
 }
 // ANCHOR_END: accept
 
+/// The longest line a client may send, in bytes, not counting its `\n` (or `\r\n`). Every
+/// buffer has a limit; without one, a client that never sends `\n` would fill our memory.
+const MAX_LINE: usize = 4096;
+
 // ANCHOR: reader
 /// The reader thread of one client: read a line, act on it, repeat — until the client leaves.
 fn read_loop(room: &Room, client: &Client) {
@@ -191,7 +151,7 @@ fn act_on(room: &Room, id: u64, text: &str) -> Act {
             return Act::Quit;
         };
         // Text, never instructions: no control character reaches a terminal (ours included).
-        let text = chat_text::visible(text);
+        let text = text::visible(text);
         room.broadcasts
             .tell(|| format!("[{name}] {text} → everyone"));
         room.broadcast(&format!("[{name}] {text}"));
@@ -209,10 +169,7 @@ fn act_on(room: &Room, id: u64, text: &str) -> Act {
             }
             Err(error) => room.tell(id, &error),
         },
-        _ => room.tell(
-            id,
-            &format!("! unknown command /{}", chat_text::visible(word)),
-        ),
+        _ => room.tell(id, &format!("! unknown command /{}", text::visible(word))),
     }
     Act::Continue
 }
@@ -307,8 +264,3 @@ fn write_loop(room: &Room, client: &Client) {
     room.writer_done(client.id);
 }
 // ANCHOR_END: writer
-
-/// The command line (`demo`, `server`, `client`) is in `cli.rs`.
-fn main() -> ExitCode {
-    cli::main()
-}

@@ -5,14 +5,14 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use anyhow::{Result, anyhow};
-use workbook::kit::chat_demo::{DemoClient, burst};
-use workbook::kit::cli::ports;
-use workbook::kit::narrate::{Narrator, try_next};
-use workbook::kit::net::listen;
-use workbook::kit::shutdown::Stop;
 
-use crate::LESSON;
-use crate::room::Settings;
+use super::room::Settings;
+use super::server::serve;
+use super::{NAME, PORT};
+use crate::kit::narrate::{Narrator, try_next};
+use crate::kit::net::listen;
+use crate::kit::shutdown::Stop;
+use crate::lessons::l06_group_chat::demo::{DemoClient, burst};
 
 /// How many lines ana sends in one go while zed has stopped reading.
 const BURST: usize = 5000;
@@ -86,7 +86,7 @@ fn conversation(addr: SocketAddr, stop: &Stop, server: &Narrator) -> Result<()> 
 // ANCHOR_END: demo
 
 /// Four clients in one process, the server on one thread of its own.
-pub fn demo() -> Result<()> {
+pub fn run() -> Result<()> {
     let server = Narrator::new("server", false);
     let listener = listen("127.0.0.1:0".parse()?, &server)?;
     let addr = listener.local_addr()?;
@@ -97,7 +97,7 @@ pub fn demo() -> Result<()> {
         stall: Duration::from_millis(500),
     };
     std::thread::scope(|scope| -> Result<()> {
-        let serving = scope.spawn(|| crate::serve(listener, &settings, &stop, &server));
+        let serving = scope.spawn(|| serve(listener, &settings, &stop, &server));
         let talked = conversation(addr, &stop, &server);
         stop.stop(); // also when the conversation failed, so that the server's loop ends
         let served = serving
@@ -106,11 +106,11 @@ pub fn demo() -> Result<()> {
         talked.and(served)
     })?;
     try_next(&[
-        format!("cargo run --bin {LESSON} -- server                   # terminal 1"),
-        format!("cargo run --bin {LESSON} -- client --name ana        # terminal 2"),
+        format!("cargo run --bin {NAME} -- server                   # terminal 1"),
+        format!("cargo run --bin {NAME} -- client --name ana        # terminal 2"),
         format!(
             "nc -N 127.0.0.1 {}                                 # terminal 3: plain netcat, type lines (-N: Ctrl-D leaves)",
-            ports::EVENT_LOOP
+            PORT
         ),
     ]);
     Ok(())

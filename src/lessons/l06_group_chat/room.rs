@@ -1,4 +1,4 @@
-//! The room's bookkeeping, which the reader and writer threads in `main.rs` share: each
+//! The room's bookkeeping, which the reader and writer threads in `server.rs` share: each
 //! client's outbox (a bounded queue of lines), the room (who is connected, under which name),
 //! broadcasting, and shutdown.
 
@@ -9,8 +9,9 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
 use socket2::SockRef;
-use workbook::kit::chat_text;
-use workbook::kit::narrate::{Chatter, Narrator, result_text};
+
+use super::text;
+use crate::kit::narrate::{Chatter, Narrator, result_text};
 
 /// What the server is told on its command line (`--max-clients`, `--stall-timeout-ms`).
 pub struct Settings {
@@ -296,15 +297,15 @@ impl<'a> Room<'a> {
     }
 
     /// `/nick NEW`: rename member `id`, unless the name is taken or not a valid name.
-    /// The name must follow the grammar (`chat_text::check_name`: ASCII, a letter first), and
+    /// The name must follow the grammar (`text::check_name`: ASCII, a letter first), and
     /// look like no current name — address names included, case and `I`/`l`/`1`, `O`/`0` aside.
     pub fn rename(&self, id: u64, new: &str) -> Result<String, String> {
-        chat_text::check_name(new)?;
-        let key = chat_text::look_alike_key(new);
+        text::check_name(new)?;
+        let key = text::look_alike_key(new);
         let mut members = lock(&self.members);
         if members
             .values()
-            .any(|m| chat_text::look_alike_key(&m.name) == key)
+            .any(|m| text::look_alike_key(&m.name) == key)
         {
             return Err(format!("! the name {new} is already in use"));
         }
