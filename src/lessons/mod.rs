@@ -95,3 +95,8 @@ const fn same(a: &str, b: &str) -> bool {
 }
 
 // The lesson modules (each helper adds its lessons here while they move).
+pub mod l01_time_server;
+pub mod l02_echo;
+pub mod l03_udp;
+pub mod l04_threaded;
+pub mod l05_thread_pool;
