@@ -11,9 +11,11 @@
 //! | `demo.rs`   | `run`           | server and clients in one process on a free port (no arguments)      |
 //! | `cli.rs`    | `main`          | the command line: `demo`, `server`, `client` (`src/bin/NN_name.rs`)  |
 //!
-//! A lesson with a subject of its own keeps it in its folder under the subject's name (02's
-//! `echo.rs`, 05's `pool.rs`, 06's `room.rs` and `text.rs`, 08's `framing.rs`), and a later lesson
-//! that builds on it says so by that name: `lessons::l02_echo::echo`.
+//! A lesson with a subject of its own keeps it in its folder under the subject's name (05's
+//! `pool.rs`, 06's `room.rs` and `text.rs`, 08's `framing.rs`), and a later lesson that builds on
+//! it says so by that name: `lessons::l05_thread_pool::pool`. Lesson 02's subject is its server
+//! and client themselves: 04 and 05 use `lessons::l02_echo::server::echo_until_closed` and
+//! `lessons::l02_echo::client::run`.
 
 /// One row of the registry.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -1,5 +1,5 @@
 //! Lesson 04's server: the main thread only accepts ([`serve`]); each connection gets a thread
-//! of its own ([`handle`]), which runs lesson 02's loop (`l02_echo::server::echo_until_closed`).
+//! of its own (`handle`), which runs lesson 02's loop (`l02_echo::server::echo_until_closed`).
 
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::sync::atomic::{AtomicUsize, Ordering};

@@ -1,7 +1,7 @@
 //! Lesson 05's server: a fixed pool of workers, in two designs — every worker in `accept()`
-//! ([`accept_model`]) or one accepting thread and a queue ([`queue_model`]) — and how both stop
-//! ([`stop_on_signals`]). Each worker serves a client with lesson 02's loop
-//! (`l02_echo::server::echo_until_closed`).
+//! ([`accept_model`]) or one accepting thread and a queue ([`queue_model`]), as `--model` picks
+//! ([`serve`]) — and how both stop ([`stop_on_signals`]). Each worker serves a client with
+//! lesson 02's loop (`l02_echo::server::echo_until_closed`).
 
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::sync::atomic::{AtomicUsize, Ordering};
