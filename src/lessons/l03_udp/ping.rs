@@ -1,14 +1,14 @@
 //! `ping`: numbered probes, one at a time, each round-trip time, and the loss. It waits for each
-//! probe with the client's recvfrom() loop (`recv_until` in `main.rs`).
+//! probe with the client's recvfrom() loop (`recv_until` in `client.rs`).
 
 use std::io::Write;
 use std::net::{SocketAddr, UdpSocket};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
-use workbook::kit::narrate::Narrator;
 
-use crate::{Heard, recv_until, same_endpoint, send};
+use super::client::{Heard, recv_until, same_endpoint, send};
+use crate::kit::narrate::Narrator;
 
 // ANCHOR: ping
 /// What `ping` sends: how many probes, how far apart, and how long each may take.

@@ -3,9 +3,9 @@
 use std::io::Write;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use crate::kit::errors::Advice;
+use crate::kit::narrate::show_bytes;
 use anyhow::{Context, Result, bail};
-use workbook::kit::errors::Advice;
-use workbook::kit::narrate::show_bytes;
 
 /// RFC 868 counts seconds from 1900-01-01T00:00:00Z; Unix time counts from 1970. The gap is 70
 /// years including 17 leap days: (70 × 365 + 17) × 86 400 seconds.

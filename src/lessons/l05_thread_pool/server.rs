@@ -1,64 +1,27 @@
-//! # Lesson 05 — a fixed pool of worker threads
-//!
-//! Lesson 04 starts a thread for every client, so a thousand idle clients cost a thousand
-//! threads. Here a fixed number of workers (`--workers N`, default 4) serves every client, so at
-//! most N are served at once and the rest wait. There are two classic ways to build it, chosen
-//! with `--model`:
-//!
-//! - `accept` (the course's): each worker owns a handle to the one listening socket and calls
-//!   `accept()` itself. While all N are busy nobody accepts, and new clients wait in the
-//!   kernel's listen backlog.
-//! - `queue` (the Rust Book's `ThreadPool`, in `src/kit/pool.rs`): one thread accepts and hands
-//!   each connection to the workers through a bounded queue, where clients wait their turn.
-//!
-//! Both stop gracefully — on Ctrl-C, on SIGTERM, or after `--exit-after K` connections: stop
-//! accepting, let every worker finish the client it is serving, join each worker (one line per
-//! worker as it stops), exit 0. No echo is cut off.
-//!
-//! The wire contract (echo, `--upper`, the client) is lesson 02's; the code they share is in
-//! `src/kit/echo.rs`.
-//!
-//! Run it:
-//!
-//! ```text
-//! cargo run --bin 05_thread_pool                                    # demo: 2 workers, 3 clients
-//! cargo run --bin 05_thread_pool -- demo --model queue              # the same with a queue
-//! cargo run --bin 05_thread_pool -- server --workers 2              # terminal 1
-//! nc -N 127.0.0.1 7005                                              # terminals 2, 3 and 4:
-//! cargo run --bin 05_thread_pool -- client                          #   the third one waits
-//! ```
-//!
-//! The page: `lessons/05_thread_pool.md`. This file is the lesson: the two designs, then how they
-//! stop. Beside it: `cli.rs` (the command line) and `demo.rs`.
+//! Lesson 05's server: a fixed pool of workers, in two designs — every worker in `accept()`
+//! ([`accept_model`]) or one accepting thread and a queue ([`queue_model`]), as `--model` picks
+//! ([`serve`]) — and how both stop ([`stop_on_signals`]). Each worker serves a client with
+//! lesson 02's loop (`l02_echo::server::echo_until_closed`).
 
 use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::process::ExitCode;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::thread;
 use std::time::Instant;
 
 use anyhow::{Context, Result};
-use clap::Parser;
-use workbook::kit::cli::{resolve, resolve_one};
-use workbook::kit::echo::{self, IdleTimeout, Transform};
-use workbook::kit::narrate::Narrator;
-use workbook::kit::net;
-use workbook::kit::pool::ThreadPool;
-use workbook::kit::shutdown::Stop;
+use clap::ValueEnum;
 
-use cli::{Mode, Model};
-
-const LESSON: &str = "05_thread_pool";
-
-/// How many accepted connections the `queue` model holds for busy workers. When it is full,
-/// the accepting thread waits too, and new clients wait in the kernel's listen backlog.
-const QUEUE: usize = 16;
+use super::pool::ThreadPool;
+use crate::kit::narrate::Narrator;
+use crate::kit::net;
+use crate::kit::shutdown::Stop;
+use crate::lessons::l02_echo::server::{IdleTimeout, Transform, echo_until_closed};
 
 // ANCHOR: accept_model
 /// The course's design: N workers, each blocked in `accept()` on its own handle to the one
 /// listening socket; the kernel gives each new connection to one of them. While all N serve a
 /// client nobody is in `accept()`, so new clients wait in the listen backlog.
-fn accept_model(
+pub fn accept_model(
     listener: TcpListener,
     settings: &Settings,
     stop: &Stop,
@@ -172,12 +135,16 @@ fn accept_worker(listener: TcpListener, shared: &Shared, server: &Narrator) -> R
 }
 // ANCHOR_END: accept_model
 
+/// How many accepted connections the `queue` model holds for busy workers. When it is full,
+/// the accepting thread waits too, and new clients wait in the kernel's listen backlog.
+const QUEUE: usize = 16;
+
 // ANCHOR: queue_model
 /// The Rust Book's design: only this thread accepts; each connection becomes a job on the
 /// pool's bounded queue, and the first free worker takes it. While every worker is busy,
 /// clients wait in the queue; when the queue is full too, `execute` blocks, nobody accepts, and
 /// new clients wait in the listen backlog.
-fn queue_model(
+pub fn queue_model(
     listener: TcpListener,
     settings: &Settings,
     stop: &Stop,
@@ -237,13 +204,13 @@ fn queue_model(
 }
 // ANCHOR_END: queue_model
 
-/// Serve one client to the end with lesson 02's echo loop, then close — or close it sooner when
+/// Serve one client to the end with lesson 02's loop, then close — or close it sooner when
 /// it sends nothing for `--idle-timeout-ms`: a silent client must not hold a worker forever.
 fn serve_client(stream: &TcpStream, peer: SocketAddr, settings: &Settings, say: &Narrator) {
     let served = settings
         .idle
         .apply(stream)
-        .and_then(|()| echo::echo_until_closed(stream, settings.transform, say));
+        .and_then(|()| echo_until_closed(stream, settings.transform, say));
     match served {
         Ok((bytes, reads)) => say.call(
             "recv() → 0 bytes, close()",
@@ -267,7 +234,7 @@ fn serve_client(stream: &TcpStream, peer: SocketAddr, settings: &Settings, say: 
 /// own listening socket once for each thread that may be blocked there. Each such thread
 /// wakes, sees the flag and returns; a worker serving a client first finishes that client.
 /// Then the workers are joined, each saying so as it stops, and `main` returns: exit status 0.
-fn stop_on_signals(
+pub fn stop_on_signals(
     stop: &Stop,
     listener: &TcpListener,
     model: Model,
@@ -278,7 +245,12 @@ fn stop_on_signals(
 }
 
 /// On stop, wake every thread that may be blocked in `accept()` on `listener`.
-fn wake_on_stop(stop: &Stop, listener: &TcpListener, model: Model, workers: usize) -> Result<()> {
+pub fn wake_on_stop(
+    stop: &Stop,
+    listener: &TcpListener,
+    model: Model,
+    workers: usize,
+) -> Result<()> {
     if stop.is_stopped() {
         return Ok(()); // `--exit-after 0`: no thread will ever wait in accept()
     }
@@ -293,16 +265,16 @@ fn wake_on_stop(stop: &Stop, listener: &TcpListener, model: Model, workers: usiz
 
 /// What both models need to know.
 #[derive(Clone)]
-struct Settings {
-    workers: usize,
-    transform: Transform,
-    idle: IdleTimeout,
+pub struct Settings {
+    pub workers: usize,
+    pub transform: Transform,
+    pub idle: IdleTimeout,
 }
 
 /// Run the chosen design until `stop` says stop.
-fn serve(
-    model: Model,
+pub fn serve(
     listener: TcpListener,
+    model: Model,
     settings: &Settings,
     stop: &Stop,
     say: &Narrator,
@@ -313,40 +285,11 @@ fn serve(
     }
 }
 
-// The command line and the demo, beside this file.
-mod cli;
-mod demo;
-
-fn main() -> ExitCode {
-    let cli = cli::Cli::parse();
-    let mode = cli.mode.unwrap_or(Mode::Demo {
-        model: Model::Accept,
-    });
-    workbook::kit::errors::main(LESSON, || match mode {
-        Mode::Demo { model } => demo::run(model),
-        Mode::Server {
-            at,
-            upper,
-            exit,
-            workers,
-            model,
-            idle,
-        } => {
-            let say = Narrator::new("server", at.quiet);
-            let listener = net::listen(resolve_one(&at.host, at.port)?, &say)?;
-            let settings = Settings {
-                workers: usize::from(workers),
-                transform: Transform::from_flag(upper),
-                idle,
-            };
-            let stop = Stop::new().after(exit.exit_after);
-            stop_on_signals(&stop, &listener, model, settings.workers)?;
-            net::announce(&listener)?;
-            serve(model, listener, &settings, &stop, &say)
-        }
-        Mode::Client { at, messages } => {
-            let say = Narrator::new("client", at.quiet);
-            echo::client(&resolve(&at.host, at.port)?, &messages, &say)
-        }
-    })
+/// The two designs of a fixed pool.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Model {
+    /// Every worker calls accept() on its own handle to the listening socket (the course's).
+    Accept,
+    /// One thread accepts and queues each connection for the workers (the Rust Book's).
+    Queue,
 }

@@ -1,17 +1,17 @@
 //! Lesson 02's demo: the server and two clients in one process, on a free port.
 
 use anyhow::Result;
-use workbook::kit::cli::ports;
-use workbook::kit::echo::{self, IdleTimeout, Transform};
-use workbook::kit::narrate::{Narrator, show_bytes, try_next};
-use workbook::kit::net;
-use workbook::kit::shutdown::Stop;
 
-use crate::{LESSON, serve};
+use super::client::{self, CLIENT_TIMEOUT};
+use super::server::{IdleTimeout, Transform, serve};
+use super::{NAME, PORT};
+use crate::kit::narrate::{Narrator, show_bytes, try_next};
+use crate::kit::net;
+use crate::kit::shutdown::Stop;
 
 /// Client 1 sends a short message and one of 5000 bytes (watch the server need several reads
 /// for it); client 2 waits its turn.
-pub fn demo() -> Result<()> {
+pub fn run() -> Result<()> {
     let server = Narrator::new("server", false);
     let listener = net::listen("127.0.0.1:0".parse()?, &server)?;
     let addr = listener.local_addr()?;
@@ -34,26 +34,26 @@ pub fn demo() -> Result<()> {
         ] {
             let say = Narrator::new(name, false);
             let stream = net::connect(&[addr], &say)?;
-            stream.set_read_timeout(Some(echo::CLIENT_TIMEOUT))?;
+            stream.set_read_timeout(Some(CLIENT_TIMEOUT))?;
             for message in &messages {
-                let reply = echo::echo_one(&stream, message, &say)?;
+                let reply = client::echo_one(&stream, message, &say)?;
                 println!("{}", show_bytes(&reply, 40));
             }
-            echo::finish(stream, &say)?;
+            client::finish(stream, &say)?;
         }
         serving
             .join()
             .map_err(|_| anyhow::anyhow!("the server thread panicked"))?
     })?;
     try_next(&[
-        format!("cargo run --bin {LESSON} -- server                    # terminal 1"),
-        format!("cargo run --bin {LESSON} -- client \"Hello, world\"     # terminal 2"),
+        format!("cargo run --bin {NAME} -- server                    # terminal 1"),
+        format!("cargo run --bin {NAME} -- client \"Hello, world\"     # terminal 2"),
         format!(
             "nc -N 127.0.0.1 {}                                  # type lines; Ctrl-D ends (-N: nc then closes its side)",
-            ports::ECHO
+            PORT
         ),
         format!(
-            "cargo run --bin {LESSON} -- server --upper            # the course's upper-case echo"
+            "cargo run --bin {NAME} -- server --upper            # the course's upper-case echo"
         ),
     ]);
     Ok(())

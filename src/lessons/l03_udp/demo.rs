@@ -4,12 +4,13 @@ use std::io::Write;
 use std::time::Duration;
 
 use anyhow::Result;
-use workbook::kit::cli::ports;
-use workbook::kit::narrate::{Narrator, try_next};
 
-use crate::dropper::Dropper;
-use crate::ping::{Probes, percent, ping};
-use crate::{LESSON, Patience, bind, exchange, open, serve};
+use super::client::{Patience, exchange, open};
+use super::dropper::Dropper;
+use super::ping::{Probes, percent, ping};
+use super::server::{bind, serve};
+use super::{NAME, PORT};
+use crate::kit::narrate::{Narrator, try_next};
 
 /// The demo's server loses a quarter of the datagrams, with a seed that shows one retry in the
 /// client part and some loss in the ping part.
@@ -66,17 +67,17 @@ pub fn run() -> Result<()> {
     drop(stdout);
 
     try_next(&[
-        format!("cargo run --bin {LESSON} -- server                       # terminal 1"),
-        format!("cargo run --bin {LESSON} -- client \"Hello, UDP\"          # terminal 2"),
+        format!("cargo run --bin {NAME} -- server                       # terminal 1"),
+        format!("cargo run --bin {NAME} -- client \"Hello, UDP\"          # terminal 2"),
         format!(
             "nc -u -q 1 127.0.0.1 {}                              # any UDP client: a line is a datagram",
-            ports::UDP
+            PORT
         ),
         format!(
-            "cargo run --bin {LESSON} -- server --drop 0.3 --seed 1   # terminal 1: a lossy server"
+            "cargo run --bin {NAME} -- server --drop 0.3 --seed 1   # terminal 1: a lossy server"
         ),
         format!(
-            "cargo run --bin {LESSON} -- ping --count 20              # terminal 2: see the loss"
+            "cargo run --bin {NAME} -- ping --count 20              # terminal 2: see the loss"
         ),
     ]);
     Ok(())

@@ -1,23 +1,26 @@
 //! Lesson 03's command line: the three modes and their flags, and how each mode puts the
-//! lesson's calls (in `main.rs`) together.
+//! lesson's calls (in `server.rs` and `client.rs`) together.
 
 use std::ffi::OsString;
 use std::io::Write;
 use std::net::UdpSocket;
+use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
-use workbook::kit::cli::{Endpoint, ports, resolve_one, whole_number};
-use workbook::kit::narrate::Narrator;
 
-use crate::dropper::{Dropper, clock_seed};
-use crate::ping::{Probes, ping};
-use crate::{LESSON, bind, client, demo, open, serve};
+use super::client::{self, open};
+use super::dropper::{Dropper, clock_seed};
+use super::ping::{Probes, ping};
+use super::server::{bind, serve};
+use super::{NAME, PORT, demo};
+use crate::kit::cli::{Endpoint, resolve_one, whole_number};
+use crate::kit::narrate::Narrator;
 
 #[derive(Parser)]
 #[command(
-    name = LESSON,
+    name = NAME,
     about = "Lesson 03: a UDP echo server, a client that retries, and ping",
     after_help = "With no subcommand, runs the demo. Page: lessons/03_udp.md"
 )]
@@ -33,7 +36,7 @@ pub enum Mode {
     /// Send every datagram back to its sender, forever.
     Server {
         #[command(flatten)]
-        at: Endpoint<{ ports::UDP }>,
+        at: Endpoint<{ PORT }>,
         /// Drop this fraction of incoming datagrams, 0.0 to 1.0, to make loss visible.
         #[arg(long = "drop", value_name = "RATE", default_value_t = 0.0, value_parser = parse_rate)]
         drop_rate: f64,
@@ -49,7 +52,7 @@ pub enum Mode {
     /// Send each MESSAGE (or each line of stdin) as one datagram; print each echo.
     Client {
         #[command(flatten)]
-        at: Endpoint<{ ports::UDP }>,
+        at: Endpoint<{ PORT }>,
         /// How long to wait for each echo before sending the datagram again.
         #[arg(long, value_name = "MS", default_value_t = 1000,
               value_parser = whole_number::<u64>(1, u64::MAX), allow_hyphen_values = true)]
@@ -64,7 +67,7 @@ pub enum Mode {
     /// Send numbered probes, print each round-trip time, then the loss.
     Ping {
         #[command(flatten)]
-        at: Endpoint<{ ports::UDP }>,
+        at: Endpoint<{ PORT }>,
         /// How many probes to send.
         #[arg(long, value_name = "N", default_value_t = 10,
               value_parser = whole_number::<u64>(1, u64::MAX), allow_hyphen_values = true)]
@@ -92,8 +95,14 @@ fn parse_rate(text: &str) -> Result<f64, String> {
     }
 }
 
+/// `cargo run --bin 03_udp -- …`: parse the command line, run the mode.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    crate::kit::errors::main(NAME, || run(cli.mode.unwrap_or(Mode::Demo)))
+}
+
 /// Run one mode.
-pub fn run(mode: Mode) -> Result<()> {
+fn run(mode: Mode) -> Result<()> {
     match mode {
         Mode::Demo => demo::run(),
         Mode::Server {

@@ -18,7 +18,7 @@
 //!
 //! ```
 //! use std::sync::mpsc;
-//! use workbook::kit::pool::ThreadPool;
+//! use workbook::lessons::l05_thread_pool::pool::ThreadPool;
 //!
 //! let pool = ThreadPool::new(2, 8).expect("threads start");
 //! let (results, collected) = mpsc::channel();

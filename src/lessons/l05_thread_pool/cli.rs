@@ -1,29 +1,26 @@
 //! Lesson 05's command line: the demo, the server (with its two designs) and the client.
 
-use clap::{Parser, Subcommand, ValueEnum};
-use workbook::kit::cli::{Endpoint, ExitAfter, ports, whole_number};
-use workbook::kit::echo::IdleTimeout;
+use std::process::ExitCode;
 
-use crate::LESSON;
+use clap::{Parser, Subcommand};
+
+use super::server::{self, Model, Settings, stop_on_signals};
+use super::{NAME, PORT, client, demo};
+use crate::kit::cli::{Endpoint, ExitAfter, resolve, resolve_one, whole_number};
+use crate::kit::narrate::Narrator;
+use crate::kit::net;
+use crate::kit::shutdown::Stop;
+use crate::lessons::l02_echo::server::{IdleTimeout, Transform};
 
 #[derive(Parser)]
 #[command(
-    name = LESSON,
+    name = NAME,
     about = "Lesson 05: an echo server with a fixed pool of worker threads",
     after_help = "With no subcommand, runs the demo. Page: lessons/05_thread_pool.md"
 )]
 pub struct Cli {
     #[command(subcommand)]
     pub mode: Option<Mode>,
-}
-
-/// The two designs of a fixed pool.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
-pub enum Model {
-    /// Every worker calls accept() on its own handle to the listening socket (the course's).
-    Accept,
-    /// One thread accepts and queues each connection for the workers (the Rust Book's).
-    Queue,
 }
 
 #[derive(Subcommand)]
@@ -37,7 +34,7 @@ pub enum Mode {
     /// Echo every byte back until the client stops sending; at most N clients at once.
     Server {
         #[command(flatten)]
-        at: Endpoint<{ ports::THREAD_POOL }>,
+        at: Endpoint<{ PORT }>,
         /// Send back ASCII letters upper-cased (the course's variation); other bytes unchanged.
         #[arg(long)]
         upper: bool,
@@ -57,8 +54,43 @@ pub enum Mode {
     /// Send each MESSAGE (or each line of stdin) followed by a newline; print each echo.
     Client {
         #[command(flatten)]
-        at: Endpoint<{ ports::THREAD_POOL }>,
+        at: Endpoint<{ PORT }>,
         /// The messages to send; with none, each line of stdin is one message.
         messages: Vec<String>,
     },
+}
+
+/// `cargo run --bin 05_thread_pool -- …`: parse the command line, run the mode.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let mode = cli.mode.unwrap_or(Mode::Demo {
+        model: Model::Accept,
+    });
+    crate::kit::errors::main(NAME, || match mode {
+        Mode::Demo { model } => demo::run_model(model),
+        Mode::Server {
+            at,
+            upper,
+            exit,
+            workers,
+            model,
+            idle,
+        } => {
+            let say = Narrator::new("server", at.quiet);
+            let listener = net::listen(resolve_one(&at.host, at.port)?, &say)?;
+            let settings = Settings {
+                workers: usize::from(workers),
+                transform: Transform::from_flag(upper),
+                idle,
+            };
+            let stop = Stop::new().after(exit.exit_after);
+            stop_on_signals(&stop, &listener, model, settings.workers)?;
+            net::announce(&listener)?;
+            server::serve(listener, model, &settings, &stop, &say)
+        }
+        Mode::Client { at, messages } => {
+            let say = Narrator::new("client", at.quiet);
+            client::run(&resolve(&at.host, at.port)?, &messages, &say)
+        }
+    })
 }

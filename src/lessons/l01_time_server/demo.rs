@@ -1,16 +1,17 @@
 //! Lesson 01's demo: the server and two clients in one process, on a free port.
 
 use anyhow::Result;
-use workbook::kit::cli::ports;
-use workbook::kit::narrate::{Narrator, try_next};
-use workbook::kit::shutdown::Stop;
 
-use crate::format::{Format, print_time};
-use crate::{LESSON, fetch_time, listen, serve};
+use super::client::fetch_time;
+use super::format::{Format, print_time};
+use super::server::{listen, serve};
+use super::{NAME, PORT};
+use crate::kit::narrate::{Narrator, try_next};
+use crate::kit::shutdown::Stop;
 
 /// The second client shows the server is iterative: it is accepted only after the first one has
 /// been served and closed.
-pub fn demo() -> Result<()> {
+pub fn run() -> Result<()> {
     let server = Narrator::new("server", false);
     let listener = listen("127.0.0.1:0".parse()?, &server)?;
     let addr = listener.local_addr()?;
@@ -27,16 +28,16 @@ pub fn demo() -> Result<()> {
             .map_err(|_| anyhow::anyhow!("the server thread panicked"))?
     })?;
     try_next(&[
-        format!("cargo run --bin {LESSON} -- server                 # terminal 1"),
-        format!("cargo run --bin {LESSON} -- client                 # terminal 2"),
+        format!("cargo run --bin {NAME} -- server                 # terminal 1"),
+        format!("cargo run --bin {NAME} -- client                 # terminal 2"),
         format!(
             "nc -d 127.0.0.1 {}                               # any TCP client works",
-            ports::TIME_SERVER
+            PORT
         ),
-        format!("cargo run --bin {LESSON} -- server --rfc868        # terminal 1: RFC 868"),
+        format!("cargo run --bin {NAME} -- server --rfc868        # terminal 1: RFC 868"),
         format!(
             "rdate -p -o {} 127.0.0.1                         # terminal 2 (apt-get install rdate)",
-            ports::TIME_SERVER
+            PORT
         ),
     ]);
     Ok(())
