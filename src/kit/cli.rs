@@ -14,30 +14,10 @@ use anyhow::{Context, Result};
 /// this machine. `--host 0.0.0.0` (or `::`) opens the server to the network, with a warning.
 pub const DEFAULT_HOST: &str = "127.0.0.1";
 
-/// Each lesson's default port: distinct, so two lessons can run side by side, and below Linux's
-/// ephemeral range (32768–60999) so they never collide with the ports clients are given.
-pub mod ports {
-    /// `01_time_server`
-    pub const TIME_SERVER: u16 = 7001;
-    /// `02_echo`
-    pub const ECHO: u16 = 7002;
-    /// `03_udp`
-    pub const UDP: u16 = 7003;
-    /// `04_threaded`
-    pub const THREADED: u16 = 7004;
-    /// `05_thread_pool`
-    pub const THREAD_POOL: u16 = 7005;
-    /// `06_group_chat`
-    pub const GROUP_CHAT: u16 = 7006;
-    /// `07_event_loop`
-    pub const EVENT_LOOP: u16 = 7007;
-    /// `08_protocol`
-    pub const PROTOCOL: u16 = 7008;
-}
-
 /// `--host`, `--port` and `-q`, shared by every `server` and `client` subcommand.
 ///
-/// `PORT` is the lesson's default port (one of [`ports`]), so `--help` shows the real default.
+/// `PORT` is the lesson's default port (its row in the registry, `lessons::port_of`), so `--help`
+/// shows the real default.
 #[derive(clap::Args, Debug, Clone)]
 pub struct Endpoint<const PORT: u16> {
     /// Address to bind (server) or connect to (client): IPv4 (127.0.0.1), IPv6 (::1) or a name
