@@ -6,7 +6,6 @@
 //! - [`students`] — [`find_lesson`], and student folders: a [`Student`]'s [`Manifest`] says how
 //!   to start each lesson, in a `run.toml` (`02_echo = "python3 echo.py"`) or with an executable
 //!   `run` script; a [`class`] is a folder of them;
-//! - [`preflight`] — whether a program starts at all, before any check runs;
 //! - [`run`] — [`grade`]: run the checks of [`Job`]s, a few at a time, into scorecards. The
 //!   checks are the very functions `cargo test` runs (`workbook::checker::checks`), so every
 //!   check is defined once, and each one is bounded by the harness (timeouts, kill-on-drop);
@@ -20,7 +19,6 @@
 
 pub mod formats;
 pub mod model;
-pub mod preflight;
 pub mod run;
 pub mod students;
 pub mod text;
