@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use assert_cmd::cargo::cargo_bin_cmd;
 use workbook::checker::checks::Failure;
-use workbook::checker::checks::l04_threaded::{
+use workbook::checker::checks::common::{
     Conn, SecondClient, WATCH, exits_zero, second_client,
 };
 use workbook::checker::checks::l05_thread_pool::{LESSON, signal_lets_client_finish};
