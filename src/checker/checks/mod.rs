@@ -32,9 +32,9 @@ mod run;
 #[doc(hidden)]
 pub use declare::concat_checks;
 pub use registry::{Check, LESSONS, Lesson, lesson};
+pub use run::run;
 #[doc(hidden)]
 pub use run::{run_as_test, tests_cover};
-pub use run::run;
 
 /// One module per row of the registry of lessons: `pub mod l02_echo;` (`l02_echo.rs`, or
 /// `l02_echo/mod.rs` when its checks are many).

@@ -45,7 +45,6 @@ impl Lesson {
     }
 }
 
-
 macro_rules! list_lessons {
     ($($module:ident $name:literal $($row:literal)*;)*) => {
         /// Every lesson, in the course's order: the `LESSON` of each lesson's module, one per

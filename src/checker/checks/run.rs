@@ -8,7 +8,6 @@ use super::registry::{Check, lesson};
 use crate::checker::evidence::{Failure, Outcome};
 use crate::checker::harness::{Target, preflight};
 
-
 /// Run the check `id` of the lesson `name` as its `#[test]` does: against
 /// `WORKBOOK_TARGET_<LESSON>` when a teacher set it, else `built`, the binary cargo built. Used by
 /// the tests [`lesson!`] generates.
@@ -41,8 +40,7 @@ fn starts_once(target: &Target) -> Result<(), String> {
         .entry(target.argv().to_vec())
         .or_default()
         .clone();
-    once.get_or_init(|| preflight::starts(target))
-        .clone()
+    once.get_or_init(|| preflight::starts(target)).clone()
 }
 
 /// Whether `tested`, the checks a test file made tests for, are exactly the checks of the lesson
@@ -77,4 +75,3 @@ pub fn run(check: &Check, target: &Target) -> Outcome {
         ))),
     }
 }
-
