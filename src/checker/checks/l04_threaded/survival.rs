@@ -1,6 +1,7 @@
-//! Lesson 04's part in the survival scenarios of [`common::survival`](crate::checker::checks::common::survival):
-//! its descriptor and idle checks, and how an echo client tells served from refused when the
-//! server cannot start a thread.
+//! Lesson 04's part in the survival scenarios of
+//! [`common::survival`](crate::checker::checks::common::survival): its descriptor and idle
+//! checks, and how an echo client tells served from refused when the server cannot start a
+//! thread.
 
 use std::io::{ErrorKind, Read, Write};
 
