@@ -1,10 +1,11 @@
 //! Every lesson's checks, defined once.
 //!
-//! A check is a named function that takes the program under test (a [`Target`]) and returns
-//! `Ok(())` or a [`Failure`] with evidence: what was sent, what was expected, what came back, and
-//! the program's stderr. `tests/NN_*.rs` runs each check as one `#[test]` against the built
-//! binary, or against `WORKBOOK_TARGET_<LESSON>` when a teacher sets it; the same functions prove
-//! themselves against the wrong programs in `tests/fixtures/`.
+//! A check is a named function that takes the program under test (a
+//! [`Target`](crate::checker::harness::Target)) and returns `Ok(())` or a [`Failure`] with
+//! evidence: what was sent, what was expected, what came back, and the program's stderr.
+//! `tests/NN_*.rs` runs each check as one `#[test]` against the built binary, or against
+//! `WORKBOOK_TARGET_<LESSON>` when a teacher sets it; the same functions prove themselves against
+//! the wrong programs in `tests/fixtures/`.
 //!
 //! Checks talk to the program only through its command line, its stdout/exit status, and the
 //! network, so a student's version in any language can be checked. They never depend on what the
@@ -58,6 +59,30 @@ mod tests {
         let extra = [&ids[..], &["no_such_check"]].concat();
         assert!(tests_cover("02_echo", &extra).is_err());
         assert!(tests_cover("99_nothing", &ids).is_err());
+    }
+
+    #[test]
+    fn a_check_taken_from_an_earlier_lesson_keeps_its_words_and_takes_its_own_points() {
+        let two = l02_echo::LESSON.check("server_echoes_bytes").expect("02's");
+        let four = l04_threaded::LESSON
+            .check("server_echoes_bytes")
+            .expect("04's");
+        assert_eq!((four.title, four.hint), (two.title, two.hint));
+        assert!(std::ptr::fn_addr_eq(four.run, two.run));
+        assert_eq!((two.points, four.points), (3, 2));
+        // With a hint of its own, on its own page.
+        let own = l04_threaded::LESSON
+            .check("server_serves_clients_one_after_another")
+            .expect("04's");
+        assert!(
+            own.hint
+                .starts_with("lessons/04_threaded.md#the-calls-in-order: "),
+            "{}",
+            own.hint
+        );
+        // An id the earlier lesson does not have (a compile error in a declaration).
+        let missing = std::panic::catch_unwind(|| l02_echo::LESSON.inherited("no_such_check"));
+        assert!(missing.is_err());
     }
 
     #[test]
