@@ -18,8 +18,8 @@
 
 use std::time::Duration;
 
-use crate::checker::evidence::{SHOW_TEXT_CHARS, cap_text};
-use crate::checker::harness::{self, Finished, Target};
+use super::{Finished, Target};
+use crate::checker::evidence::{SHOW_LINE_CHARS, SHOW_TEXT_CHARS, cap_text};
 
 /// The arguments the program is started with, one run each (in this order; the first run that
 /// shows the program started ends the probe).
@@ -36,7 +36,7 @@ pub const PROBE_TIME: Duration = Duration::from_millis(1000);
 /// `Ok(())` if `target` starts; else why it does not, in one line.
 pub fn starts(target: &Target) -> Result<(), String> {
     let probe = |args: &[&str]| {
-        harness::run(target, args, b"", harness::scaled(PROBE_TIME))
+        super::run(target, args, b"", super::scaled(PROBE_TIME))
             .map_err(|failure| format!("did not start: {}", failure.reason))
     };
     let failed_at_once = |f: &Finished| f.status.is_some_and(|s| !s.success());
@@ -86,7 +86,7 @@ pub fn starts(target: &Target) -> Result<(), String> {
     let said = output.map_or_else(
         || " and printed nothing".to_string(),
         |line| {
-            let line: String = line.chars().take(super::SHOW_LINE_CHARS).collect();
+            let line: String = line.chars().take(SHOW_LINE_CHARS).collect();
             format!(": {line}")
         },
     );
