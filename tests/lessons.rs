@@ -46,8 +46,12 @@ const KIT: &[&str] = &["backoff", "cli", "errors", "narrate", "net", "shutdown"]
 const FIRST_CALL_WITHIN: usize = 40;
 
 /// What a socket call looks like in a server: the calls the course teaches, as std, socket2 and
-/// mio spell them.
+/// mio spell them, and the kit's `accept_retrying` (accept, waiting out a shortage).
 const SOCKET_CALLS: &[&str] = &[
+    "Socket::new(",
+    "accept_retrying(",
+    ".try_clone(",
+    ".set_nonblocking(",
     ".accept(",
     ".recv_from(",
     ".recv(",
@@ -92,13 +96,13 @@ fn is_lesson_name(name: &str) -> bool {
 /// The README's course map.
 fn course_map(lessons: &[Lesson]) -> String {
     let mut out = String::from(
-        "| # | lesson | run | page | tests | default port |\n\
-         |---|--------|-----|------|-------|--------------|\n",
+        "| # | lesson | the idea | run | tests | default port |\n\
+         |---|--------|----------|-----|-------|--------------|\n",
     );
     for l in lessons {
         let (nn, name) = (l.number(), l.name);
         out += &format!(
-            "| {nn} | {}: {} | `cargo run --bin {name}` | [lessons/{name}.md](lessons/{name}.md) \
+            "| {nn} | [{}](lessons/{name}.md) | {} | `cargo run --bin {name}` \
              | `cargo test --test {name}` | {} |\n",
             l.title, l.idea, l.port
         );
