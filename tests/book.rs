@@ -721,7 +721,9 @@ fn hide_narration(listings: &[String], report: bool) -> Vec<String> {
     let mut stdin = child.stdin.take().expect("a pipe");
     stdin.write_all(input.as_bytes()).expect("the book goes in");
     drop(stdin);
-    let out = child.wait_with_output().expect("book/hide-narration finishes");
+    let out = child
+        .wait_with_output()
+        .expect("book/hide-narration finishes");
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.is_empty(), "{HIDE_NARRATION} failed:\n{stderr}");
     let stdout = String::from_utf8_lossy(&out.stdout).to_string();
@@ -731,7 +733,9 @@ fn hide_narration(listings: &[String], report: bool) -> Vec<String> {
     let book: serde_json::Value = serde_json::from_str(&stdout).expect("a book comes out");
     let items = book["items"].as_array().expect("its chapters").iter();
     let content = |item: &serde_json::Value| item["Chapter"]["content"].as_str().map(String::from);
-    items.map(|item| content(item).expect("a chapter")).collect()
+    items
+        .map(|item| content(item).expect("a chapter"))
+        .collect()
 }
 
 /// Each Rust listing of `book` (a ```rust block of a page or of a file it includes, its
@@ -754,10 +758,18 @@ fn rust_listings(book: &Book) -> Vec<(String, Vec<String>)> {
                     continue;
                 };
                 let target = beside(file, path);
-                let source = book.files.get(&target).map(String::as_str).unwrap_or_default();
+                let source = book
+                    .files
+                    .get(&target)
+                    .map(String::as_str)
+                    .unwrap_or_default();
                 let shown = match selector {
                     Some(name) if !name.is_empty() => anchored_lines(source, name),
-                    _ => Ok(source.lines().enumerate().map(|(i, l)| (i + 1, l)).collect()),
+                    _ => Ok(source
+                        .lines()
+                        .enumerate()
+                        .map(|(i, l)| (i + 1, l))
+                        .collect()),
                 };
                 // A broken include is the includes rule's to report.
                 for (number, text) in shown.unwrap_or_default() {
@@ -776,7 +788,11 @@ fn no_listing_shows_narration() {
     let book = Book::load(repo());
     let listings = rust_listings(&book);
     // Guards against passing because nothing was read.
-    assert!(listings.len() >= 30, "only {} Rust listings", listings.len());
+    assert!(
+        listings.len() >= 30,
+        "only {} Rust listings",
+        listings.len()
+    );
     let texts: Vec<String> = listings.iter().map(|(text, _)| text.clone()).collect();
     let mut shown = Vec::new();
     for found in hide_narration(&texts, true) {
@@ -800,12 +816,28 @@ fn no_listing_shows_narration() {
 #[test]
 fn hide_narration_folds_what_each_rule_says() {
     // A case is `@@ case NAME` and a listing as the book should show it: the lines to hide
-    // marked `# ` as mdBook marks them. The preprocessor gets the listing unmarked.
-    let mut cases: Vec<(String, Vec<String>)> = Vec::new();
+    // marked `# ` as mdBook marks them; the preprocessor gets the listing unmarked, or the
+    // source given after `@@ source` (then the listing follows `@@ shows`).
+    #[derive(Default)]
+    struct Case {
+        name: String,
+        source: Option<Vec<String>>,
+        shows: Vec<String>,
+        in_source: bool,
+    }
+    let mut cases: Vec<Case> = Vec::new();
     for line in NARRATION_CASES.lines() {
-        match (line.strip_prefix("@@ case "), cases.last_mut()) {
-            (Some(name), _) => cases.push((name.to_string(), Vec::new())),
-            (None, Some((_, lines))) => lines.push(line.to_string()),
+        match (line.strip_prefix("@@ "), cases.last_mut()) {
+            (Some("source"), Some(case)) => (case.source, case.in_source) = (Some(vec![]), true),
+            (Some("shows"), Some(case)) => case.in_source = false,
+            (Some(name), _) => cases.push(Case {
+                name: name.strip_prefix("case ").expect("`@@ case NAME`").into(),
+                ..Case::default()
+            }),
+            (None, Some(case)) if case.in_source => {
+                case.source.get_or_insert_default().push(line.into())
+            }
+            (None, Some(case)) => case.shows.push(line.into()),
             (None, None) => {} // the header
         }
     }
@@ -817,21 +849,26 @@ fn hide_narration_folds_what_each_rule_says() {
         }
         _ => line.clone(),
     };
-    let trimmed = |lines: &Vec<String>| {
-        let end = lines.iter().rposition(|l| !l.trim().is_empty()).map_or(0, |i| i + 1);
-        lines[..end].to_vec()
+    let trimmed = |lines: &[String]| {
+        let end = lines
+            .iter()
+            .rposition(|l| !l.trim().is_empty())
+            .map_or(0, |i| i + 1);
+        lines[..end].join("\n")
     };
-    let expected: Vec<Vec<String>> = cases.iter().map(|(_, lines)| trimmed(lines)).collect();
-    let sources: Vec<String> = expected
+    let sources: Vec<String> = cases
         .iter()
-        .map(|lines| Vec::from_iter(lines.iter().map(unmark)).join("\n"))
+        .map(|case| match &case.source {
+            Some(source) => trimmed(source),
+            None => trimmed(&Vec::from_iter(case.shows.iter().map(unmark))),
+        })
         .collect();
+    let got = hide_narration(&sources, false);
     let mut failures = Vec::new();
-    for (((name, _), want), got) in cases.iter().zip(&expected).zip(hide_narration(&sources, false))
-    {
-        let want = format!("```rust,ignore\n{}\n```\n", want.join("\n"));
+    for (case, got) in cases.iter().zip(got) {
+        let want = format!("```rust,ignore\n{}\n```\n", trimmed(&case.shows));
         if got != want {
-            failures.push(format!("{name}: expected\n{want}found\n{got}"));
+            failures.push(format!("{}: expected\n{want}found\n{got}", case.name));
         }
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
