@@ -559,11 +559,7 @@ fn each_missing_entry_fails() {
             "//! Lesson 09.\npub const NAME: &str = \"09_fake\";\npub const PORT: u16 = 7009;\n",
             "port_of(NAME)",
         ),
-        (
-            "src/lessons/l09_fake/cli.rs",
-            "fn main() {}\n",
-            "pub fn main(",
-        ),
+        ("src/lessons/l09_fake/cli.rs", "fn main() {}\n", "pub fn main("),
         (
             "src/bin/09_fake.rs",
             "fn main() { let x = 1; }\n",
@@ -594,11 +590,7 @@ fn each_missing_entry_fails() {
             "# Summary\n",
             "SUMMARY.md has no generated block",
         ),
-        (
-            "README.md",
-            "| 09 | fake |\n",
-            "README.md has no generated block",
-        ),
+        ("README.md", "| 09 | fake |\n", "README.md has no generated block"),
         (
             "src/kit/mod.rs",
             "pub mod net;\npub mod echo;\n",
@@ -608,13 +600,7 @@ fn each_missing_entry_fails() {
     for (n, (path, text, want)) in cases.iter().enumerate() {
         let pieces: Vec<(&str, String)> = complete_lesson()
             .into_iter()
-            .map(|(p, t)| {
-                if p == *path {
-                    (p, text.to_string())
-                } else {
-                    (p, t)
-                }
-            })
+            .map(|(p, t)| if p == *path { (p, text.to_string()) } else { (p, t) })
             .collect();
         let problems = problems_of(&format!("entry-{n}"), &pieces, &[FAKE]);
         assert!(
