@@ -10,7 +10,8 @@ mod common;
 use std::time::Duration;
 
 use assert_cmd::cargo::cargo_bin_cmd;
-use workbook::checker::checks::l04_threaded::{LESSON, SecondClient, WATCH, second_client};
+use workbook::checker::checks::common::{SecondClient, WATCH, second_client};
+use workbook::checker::checks::l04_threaded::LESSON;
 use workbook::checker::harness::{IO_TIMEOUT, Target};
 
 const BUILT: &str = env!("CARGO_BIN_EXE_04_threaded");

@@ -11,9 +11,7 @@ use std::time::Duration;
 
 use assert_cmd::cargo::cargo_bin_cmd;
 use workbook::checker::checks::Failure;
-use workbook::checker::checks::l04_threaded::{
-    Conn, SecondClient, WATCH, exits_zero, second_client,
-};
+use workbook::checker::checks::common::{Conn, SecondClient, WATCH, exits_zero, second_client};
 use workbook::checker::checks::l05_thread_pool::{LESSON, signal_lets_client_finish};
 use workbook::checker::harness::{IO_TIMEOUT, Server, Target};
 

@@ -80,7 +80,7 @@ fn client_and_server_work_together_over_stdin() {
 #[test]
 fn the_page_shows_the_real_bytes() {
     use std::io::{Read, Write};
-    use workbook::kit::framing::{Message, annotate, encode, read_message};
+    use workbook::lessons::l08_protocol::framing::{Message, annotate, encode, read_message};
 
     /// Keeps every byte read through it: the response exactly as it came off the socket.
     struct Tee<'a>(&'a mut std::net::TcpStream, Vec<u8>);

@@ -682,3 +682,59 @@ fn a_wrong_port_fails() {
         "{problems:?}"
     );
 }
+
+/// The eight places a new lesson `09_multicast` touches, as `lessons/adding-a-lesson.md` numbers
+/// them: what each numbered item must name.
+const PLACES: &[&str] = &[
+    "src/lessons/l09_multicast/",
+    "src/bin/09_multicast.rs",
+    "for_each_lesson!",
+    "src/checker/checks/l09_multicast.rs",
+    "tests/09_multicast.rs",
+    "examples/python/09_multicast.py",
+    "lessons/09_multicast.md",
+    "book/src/lessons/09_multicast.md",
+];
+
+/// The numbered items of the guide (`N. **…`), each with the lines that follow it.
+fn numbered_items(guide: &str) -> Vec<String> {
+    let mut items: Vec<String> = Vec::new();
+    for line in guide.lines() {
+        let trimmed = line.trim_start();
+        let numbered = trimmed
+            .split_once(". **")
+            .is_some_and(|(n, _)| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()));
+        if numbered && !line.starts_with(' ') {
+            items.push(line.to_string());
+        } else if let Some(item) = items.last_mut()
+            && !line.starts_with('#')
+        {
+            item.push('\n');
+            item.push_str(line);
+        }
+    }
+    items
+}
+
+#[test]
+fn the_guide_lists_the_eight_places_this_test_checks() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let guide = read(root, "lessons/adding-a-lesson.md").expect("lessons/adding-a-lesson.md");
+    let items = numbered_items(&guide);
+    assert_eq!(
+        items.len(),
+        PLACES.len(),
+        "adding a lesson is {} edits; the guide numbers {}",
+        PLACES.len(),
+        items.len()
+    );
+    for (item, place) in items.iter().zip(PLACES) {
+        assert!(
+            item.contains(place),
+            "the guide's item should name {place}: {item}"
+        );
+    }
+    // And a guide with a ninth place fails.
+    let longer = format!("{guide}\n9. **Another place** — somewhere.\n");
+    assert_eq!(numbered_items(&longer).len(), PLACES.len() + 1);
+}

@@ -35,11 +35,11 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 use workbook::checker::checks::LESSONS;
+use workbook::checker::checks::l08_protocol::frames::{encode, read_frame};
 use workbook::checker::evidence::Failure;
 use workbook::checker::harness::{
     Input, Server, Step, Target, TcpStub, UnixServer, refusing_port, run_with,
 };
-use workbook::kit::framing::{encode, read_message};
 
 /// How long a documented command may take before it counts as hanging.
 const BOUND: Duration = Duration::from_secs(10);
@@ -531,9 +531,9 @@ fn provoke(lesson: &str, row: &str) -> Result<String, String> {
         // A peer that writes its lengths little-endian: it answers the client's request with the
         // same frame, the two bytes of its header length swapped.
         let stub = TcpStub::start("127.0.0.1:0", |conn| {
-            let request = read_message(conn).map_err(|e| Failure::new(e.to_string()))?;
+            let request = read_frame(conn).map_err(|e| Failure::new(e.to_string()))?;
             let request = request.ok_or_else(|| Failure::new("the client sent no request"))?;
-            let mut frame = encode(&request).map_err(|e| Failure::new(e.to_string()))?;
+            let mut frame = encode(&request);
             frame.swap(0, 1);
             conn.write_all(&frame).map_err(Failure::io("answering"))?;
             Ok(Vec::new())

@@ -95,6 +95,9 @@ impl Failure {
 const SHOW_BYTES: usize = 160;
 /// How many characters of a text field (reason, command, expected) a failure shows.
 pub const SHOW_TEXT_CHARS: usize = 400;
+/// How many characters of one line of a program's output a report shows (a scorecard's stderr
+/// lines, the line a program that did not start printed).
+pub const SHOW_LINE_CHARS: usize = 200;
 
 /// `text` cut at `max` characters, with its full length shown when cut: no evidence field can
 /// flood a terminal (an `expected` built from a 1 MiB message, say).

@@ -4,8 +4,7 @@
 //! contracts"): no subcommand runs `demo`; `server [--host HOST] [--port PORT] [-q]` prints
 //! exactly one line `listening on ADDR` on stdout; `client [--host HOST] [--port PORT] [-q] …`
 //! prints only what it received. The flags are defined once here and flattened into each
-//! lesson's own clap parser — `--exit-after K` ([`ExitAfter`]) and the chat servers' flags
-//! ([`ChatServerFlags`]) too.
+//! lesson's own clap parser — `--exit-after K` ([`ExitAfter`]) too.
 
 use std::net::{SocketAddr, ToSocketAddrs};
 
@@ -15,30 +14,10 @@ use anyhow::{Context, Result};
 /// this machine. `--host 0.0.0.0` (or `::`) opens the server to the network, with a warning.
 pub const DEFAULT_HOST: &str = "127.0.0.1";
 
-/// Each lesson's default port: distinct, so two lessons can run side by side, and below Linux's
-/// ephemeral range (32768–60999) so they never collide with the ports clients are given.
-pub mod ports {
-    /// `01_time_server`
-    pub const TIME_SERVER: u16 = 7001;
-    /// `02_echo`
-    pub const ECHO: u16 = 7002;
-    /// `03_udp`
-    pub const UDP: u16 = 7003;
-    /// `04_threaded`
-    pub const THREADED: u16 = 7004;
-    /// `05_thread_pool`
-    pub const THREAD_POOL: u16 = 7005;
-    /// `06_group_chat`
-    pub const GROUP_CHAT: u16 = 7006;
-    /// `07_event_loop`
-    pub const EVENT_LOOP: u16 = 7007;
-    /// `08_protocol`
-    pub const PROTOCOL: u16 = 7008;
-}
-
 /// `--host`, `--port` and `-q`, shared by every `server` and `client` subcommand.
 ///
-/// `PORT` is the lesson's default port (one of [`ports`]), so `--help` shows the real default.
+/// `PORT` is the lesson's default port (its row in the registry, `lessons::port_of`), so `--help`
+/// shows the real default.
 #[derive(clap::Args, Debug, Clone)]
 pub struct Endpoint<const PORT: u16> {
     /// Address to bind (server) or connect to (client): IPv4 (127.0.0.1), IPv6 (::1) or a name
@@ -69,46 +48,6 @@ pub struct ExitAfter<const MIN: u64> {
     #[arg(long, value_name = "K", value_parser = whole_number::<u64>(MIN, u64::MAX),
           allow_hyphen_values = true)]
     pub exit_after: Option<u64>,
-}
-
-/// How a chat lesson names a client's queue of outgoing lines in its `--help`: lesson 06 gives
-/// each client an outbox, lesson 07 a write buffer. The flags are the same.
-pub trait ChatQueue {
-    /// The help of `--stall-timeout-ms`.
-    const STALL_HELP: &'static str;
-}
-
-/// The chat server's own flags, shared by lessons 06 and 07 (one contract, two designs), each
-/// number said in words when it is out of range (`--max-clients 0`).
-#[derive(clap::Args)]
-pub struct ChatServerFlags<Q: ChatQueue + Send + Sync + 'static> {
-    /// Turn away connections beyond this many clients with `! server full`.
-    #[arg(long, value_name = "N", default_value_t = 100,
-          value_parser = whole_number::<u64>(1, u64::MAX), allow_hyphen_values = true)]
-    pub max_clients: u64,
-    #[arg(long, value_name = "MS", default_value_t = CHAT_STALL_MS, help = Q::STALL_HELP,
-          value_parser = whole_number::<u64>(1, u64::MAX), allow_hyphen_values = true)]
-    pub stall_timeout_ms: u64,
-    #[command(flatten)]
-    pub exit: ExitAfter<1>,
-    #[arg(skip)]
-    pub queue: std::marker::PhantomData<Q>,
-}
-
-/// How long a chat client's outgoing queue may stay full before it is dropped as too slow, in
-/// milliseconds, when `--stall-timeout-ms` is not given.
-pub const CHAT_STALL_MS: u64 = 5000;
-
-impl<Q: ChatQueue + Send + Sync + 'static> ChatServerFlags<Q> {
-    /// `--max-clients` as a count of clients.
-    pub fn max_clients(&self) -> usize {
-        usize::try_from(self.max_clients).unwrap_or(usize::MAX)
-    }
-
-    /// `--stall-timeout-ms` as a duration.
-    pub fn stall(&self) -> std::time::Duration {
-        std::time::Duration::from_millis(self.stall_timeout_ms)
-    }
 }
 
 /// `--port`: a whole number from 0 to 65535, said in words when it is not (`--port -1`,
@@ -262,33 +201,6 @@ mod tests {
             Err("must be a whole number, at least 1".to_string())
         );
         assert_eq!(count("-5"), count("0"));
-    }
-
-    #[test]
-    fn chat_flags_have_defaults_and_say_their_range_in_words() {
-        use clap::Parser;
-        struct Queue;
-        impl ChatQueue for Queue {
-            const STALL_HELP: &'static str = "how long a queue may stay full";
-        }
-        #[derive(Parser)]
-        struct Server {
-            #[command(flatten)]
-            room: ChatServerFlags<Queue>,
-        }
-        let room = Server::try_parse_from(["server"]).unwrap().room;
-        assert_eq!((room.max_clients(), room.stall_timeout_ms), (100, 5000));
-        assert_eq!(room.exit.exit_after, None);
-        for flag in ["--max-clients", "--stall-timeout-ms", "--exit-after"] {
-            let Err(err) = Server::try_parse_from(["server", flag, "0"]) else {
-                panic!("{flag} 0 was accepted");
-            };
-            assert!(
-                err.to_string()
-                    .contains("must be a whole number, at least 1"),
-                "{err}"
-            );
-        }
     }
 
     #[test]

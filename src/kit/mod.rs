@@ -1,15 +1,10 @@
-//! The learner's kit: what the lessons share. Plumbing, never a lesson's subject — except code an
-//! earlier lesson taught (lesson 02's echo loop, reused by 04 and 05 from one copy). Imports
-//! nothing from the checker.
+//! The learner's kit: what the lessons share. Plumbing, never a lesson's subject: that lives in its
+//! lesson (`crate::lessons`), and a later lesson uses it by that lesson's name (lesson 02's echo
+//! loop is `lessons::l02_echo::server::echo_until_closed`). Imports nothing from the checker.
 
 pub mod backoff;
-pub mod chat_demo;
-pub mod chat_text;
 pub mod cli;
-pub mod echo;
 pub mod errors;
-pub mod framing;
 pub mod narrate;
 pub mod net;
-pub mod pool;
 pub mod shutdown;

@@ -11,9 +11,11 @@
 //! | `demo.rs`   | `run`           | server and clients in one process on a free port (no arguments)      |
 //! | `cli.rs`    | `main`          | the command line: `demo`, `server`, `client` (`src/bin/NN_name.rs`)  |
 //!
-//! A lesson with a subject of its own keeps it in its folder under the subject's name (02's
-//! `echo.rs`, 05's `pool.rs`, 06's `room.rs` and `text.rs`, 08's `framing.rs`), and a later lesson
-//! that builds on it says so by that name: `lessons::l02_echo::echo`.
+//! A lesson with a subject of its own keeps it in its folder under the subject's name (05's
+//! `pool.rs`, 06's `room.rs` and `text.rs`, 08's `framing.rs`), and a later lesson that builds on
+//! it says so by that name: `lessons::l05_thread_pool::pool`. Lesson 02's subject is its server
+//! and client themselves: 04 and 05 use `lessons::l02_echo::server::echo_until_closed` and
+//! `lessons::l02_echo::client::run`.
 
 /// One row of the registry.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -98,8 +100,12 @@ macro_rules! for_each_lesson {
     };
 }
 
+/// Declares each lesson's module (`pub mod l02_echo;`: the folder `src/lessons/l02_echo/`) and
+/// [`ALL`], from the rows of [`for_each_lesson!`].
 macro_rules! registry {
     ($($module:ident $name:literal $port:literal $title:literal $idea:literal $design:literal $protocol:literal;)*) => {
+        $(pub mod $module;)*
+
         /// Every lesson, in the course's order.
         pub const ALL: &[Lesson] = &[$(Lesson {
             name: $name,
@@ -140,5 +146,3 @@ const fn same(a: &str, b: &str) -> bool {
     }
     true
 }
-
-// The lesson modules (each helper adds its lessons here while they move).

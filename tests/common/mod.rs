@@ -12,8 +12,7 @@
 use std::path::PathBuf;
 
 use workbook::checker::checks::{self, Failure, Lesson};
-use workbook::checker::grade;
-use workbook::checker::harness::Target;
+use workbook::checker::harness::{Target, preflight};
 
 /// A program in `tests/fixtures/` or `examples/`, run with `python3`.
 pub fn python(relative: &str) -> Target {
@@ -36,9 +35,9 @@ pub fn expect_failures(lesson: &Lesson, target: &Target, failing: &[&str]) {
             lesson.name
         );
     }
-    // Through `grade`'s preflight first, as `grade` and the generated tests do with a program of
-    // their own: a wrong program must still start.
-    if let Err(problem) = grade::preflight::starts(target) {
+    // Through the harness's preflight first, as `grade` and the generated tests do with a
+    // program of their own: a wrong program must still start.
+    if let Err(problem) = preflight::starts(target) {
         panic!("{} against {}: {problem}", lesson.name, target.display(&[]));
     }
     // A few checks at a time, not all at once: a lesson has up to 40 checks, each starting a

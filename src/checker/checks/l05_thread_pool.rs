@@ -1,7 +1,7 @@
 //! Checks for lesson 05, a fixed pool of workers: `lessons/05_thread_pool.md#the-contract`.
 //!
-//! The wire contract is lesson 02's, so its echo and client checks are reused. What is new is
-//! checked for each design (`--model accept` and `--model queue`) separately, so a scorecard
+//! The wire contract is lesson 02's, so its echo and client checks are taken from lesson 02's
+//! declaration (`from l02_echo`), each with 05's points. What is new is checked for each design (`--model accept` and `--model queue`) separately, so a scorecard
 //! shows which one works:
 //!
 //! - **exactly N at once**: with `--workers 2`, clients 1 and 2 are both served (at least two at
@@ -15,20 +15,13 @@
 use std::time::Duration;
 
 use super::common::{
-    demo_exits_zero, privileged_port, tcp_client_refused as client_connection_refused,
-    tcp_server_port_in_use as server_port_in_use,
+    self, Conn, FD_CLIENTS, WATCH, demo_exits_zero, exits_zero, idle_clients_are_closed,
+    privileged_port, server_serves_two_clients_at_once, still_running,
+    survives_running_out_of_descriptors, tcp_client_refused as client_connection_refused,
+    tcp_server_port_in_use as server_port_in_use, with_evidence,
 };
-use super::l04_threaded::{
-    self as threaded, Conn, WATCH, exits_zero, still_running, with_evidence,
-};
-use super::{Failure, Outcome, common, l02_echo as echo};
+use super::{Failure, Outcome};
 use crate::checker::harness::{IO_TIMEOUT, Server, Target, run, scaled};
-use echo::{
-    client_large_message, client_prints_each_echo, client_reads_stdin_lines,
-    server_echoes_as_data_arrives, server_echoes_bytes, server_echoes_large_message, server_ipv6,
-    server_prints_only_listening_on, server_serves_clients_one_after_another, server_upper,
-};
-use threaded::{server_serves_two_clients_at_once, unknown_host};
 
 tcp_lesson! {
     /// Lesson 05's checks.
@@ -41,26 +34,10 @@ tcp_lesson! {
             section: "run-it",
             hint: "the demo must end by itself: stop the pool after the demo's clients",
         },
-        server_echoes_bytes {
-            title: "server echoes every byte value unchanged, then closes after the client's shutdown",
-            points: 2,
-            section: "the-contract",
-            hint: "each worker runs lesson 02's echo loop: send back what recv returned; close when it returns 0",
-        },
-        server_echoes_as_data_arrives {
-            title: "server echoes each piece as it arrives, without waiting for the end",
-            points: 1,
-            section: "the-contract",
-            hint: "echo what each recv() returned at once",
-        },
-        server_echoes_large_message {
-            title: "server echoes a 1 MiB message completely",
-            points: 2,
-            section: "the-contract",
-            hint: "loop on recv() until it returns 0; use sendall()/write_all()",
-        },
-        server_serves_clients_one_after_another {
-            title: "server serves three clients one after another",
+        server_echoes_bytes from l02_echo { points: 2 },
+        server_echoes_as_data_arrives from l02_echo { points: 1 },
+        server_echoes_large_message from l02_echo { points: 2 },
+        server_serves_clients_one_after_another from l02_echo {
             points: 1,
             section: "the-calls-in-order",
             hint: "a worker that finished a client goes back for the next one",
@@ -155,42 +132,12 @@ tcp_lesson! {
             section: "graceful-shutdown",
             hint: "graceful shutdown waits for the clients being served; the idle timeout is what bounds that wait",
         },
-        server_prints_only_listening_on {
-            title: "server's stdout holds only the `listening on ADDR` line",
-            points: 1,
-            section: "the-contract",
-            hint: "narration (workers, the queue, stopping) belongs on stderr",
-        },
-        server_ipv6 {
-            title: "server echoes over IPv6 loopback with --host ::1",
-            points: 1,
-            section: "the-contract",
-            hint: "resolve the host and bind an AF_INET6 socket for ::1",
-        },
-        server_upper {
-            title: "server --upper upper-cases ASCII letters and leaves other bytes alone",
-            points: 1,
-            section: "the-contract",
-            hint: "upper-case byte by byte, as in lesson 02",
-        },
-        client_prints_each_echo {
-            title: "client sends each MESSAGE with `\\n` and prints each whole echo, however it is split",
-            points: 2,
-            section: "the-contract",
-            hint: "the client is lesson 02's: read until you have as many bytes as you sent",
-        },
-        client_reads_stdin_lines {
-            title: "client with no MESSAGE sends each line of stdin",
-            points: 1,
-            section: "the-contract",
-            hint: "one message per stdin line; a last line without `\\n` gets one",
-        },
-        client_large_message {
-            title: "client echoes a 1 MiB line from stdin without deadlock or loss",
-            points: 2,
-            section: "the-contract",
-            hint: "send on one thread while reading on another, as in lesson 02",
-        },
+        server_prints_only_listening_on from l02_echo { points: 1 },
+        server_ipv6 from l02_echo { points: 1 },
+        server_upper from l02_echo { points: 1 },
+        client_prints_each_echo from l02_echo { points: 2 },
+        client_reads_stdin_lines from l02_echo { points: 1 },
+        client_large_message from l02_echo { points: 2 },
     ],
     usage_errors_exit_2: {
         title: "bad flags, out-of-range ports, --workers 0 and an unknown --model exit 2",
@@ -336,24 +283,24 @@ fn exit_after(target: &Target, model: &str) -> Outcome {
 /// 27 clients; 40 connect.
 pub fn accept_model_survives_running_out_of_descriptors(target: &Target) -> Outcome {
     let args = ["--model", "accept", "--workers", "30"];
-    threaded::survives_running_out_of_descriptors(target, &args, 40)
+    survives_running_out_of_descriptors(target, &args, 40)
 }
 
 /// `--model queue --workers 100` under `ulimit -n 64`, 70 clients: more workers than
 /// descriptors, so the accepting thread runs out first.
 pub fn queue_model_survives_running_out_of_descriptors(target: &Target) -> Outcome {
     let args = ["--model", "queue", "--workers", "100"];
-    threaded::survives_running_out_of_descriptors(target, &args, threaded::FD_CLIENTS)
+    survives_running_out_of_descriptors(target, &args, FD_CLIENTS)
 }
 
 /// `--model accept --workers 2`: two silent clients hold both workers until the idle timeout.
 pub fn accept_model_closes_idle_clients(target: &Target) -> Outcome {
-    threaded::idle_clients_are_closed(target, &pool_args("accept", &[]), 2)
+    idle_clients_are_closed(target, &pool_args("accept", &[]), 2)
 }
 
 /// `--model queue --workers 2`: the same.
 pub fn queue_model_closes_idle_clients(target: &Target) -> Outcome {
-    threaded::idle_clients_are_closed(target, &pool_args("queue", &[]), 2)
+    idle_clients_are_closed(target, &pool_args("queue", &[]), 2)
 }
 
 /// `--workers 2 --idle-timeout-ms 1000`: two clients are served once each, then fall silent;
@@ -463,6 +410,11 @@ pub fn accept_model_sigterm_lets_client_finish(target: &Target) -> Outcome {
 /// `--model queue`, SIGTERM mid-session.
 pub fn queue_model_sigterm_lets_client_finish(target: &Target) -> Outcome {
     signal_lets_client_finish(target, "queue", libc::SIGTERM)
+}
+
+/// `client --host no-such-host.invalid hello`.
+fn unknown_host(target: &Target) -> Outcome {
+    common::unknown_host(target, "client", &["hello"])
 }
 
 /// The shared usage errors, plus the pool's own flags.

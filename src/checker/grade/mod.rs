@@ -1,12 +1,11 @@
 //! Grading: run a lesson's checks against a student's program and report what works.
 //!
-//! The `grade` tool (`src/bin/grade.rs`) is a thin command line over this module, split by
-//! concern:
+//! The `grade` tool is this module: `src/bin/grade.rs` only calls [`cli::main`]. By concern:
+//! - [`cli`] — the command line: from the flags to jobs, graded, and the results shown;
 //! - [`model`] — what a grading run produces: a [`Report`] of [`Scorecard`]s;
 //! - [`students`] — [`find_lesson`], and student folders: a [`Student`]'s [`Manifest`] says how
 //!   to start each lesson, in a `run.toml` (`02_echo = "python3 echo.py"`) or with an executable
 //!   `run` script; a [`class`] is a folder of them;
-//! - [`preflight`] — whether a program starts at all, before any check runs;
 //! - [`run`] — [`grade`]: run the checks of [`Job`]s, a few at a time, into scorecards. The
 //!   checks are the very functions `cargo test` runs (`workbook::checker::checks`), so every
 //!   check is defined once, and each one is bounded by the harness (timeouts, kill-on-drop);
@@ -18,9 +17,9 @@
 //! CSV and the JUnit XML always say the same thing. That nothing the grader started outlives it
 //! is the harness's job: [`reaper`](crate::checker::harness::reaper).
 
+pub mod cli;
 pub mod formats;
 pub mod model;
-pub mod preflight;
 pub mod run;
 pub mod students;
 pub mod text;

@@ -5,6 +5,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::checker::checks::Check;
+pub use crate::checker::evidence::SHOW_LINE_CHARS;
 use crate::checker::evidence::{Failure, SHOW_TEXT_CHARS, cap_text};
 use crate::kit::narrate::show_bytes;
 
@@ -13,8 +14,6 @@ use crate::kit::narrate::show_bytes;
 pub const SHOW_BYTES: usize = 80;
 /// How many of the program's last stderr lines a scorecard shows.
 pub const SHOW_STDERR_LINES: usize = 8;
-/// How many characters of one stderr line a scorecard shows.
-pub const SHOW_LINE_CHARS: usize = 200;
 
 /// How one check went.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]

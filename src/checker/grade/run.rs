@@ -7,9 +7,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
 
 use super::model::{CheckResult, Evidence, Scorecard, Status};
-use super::preflight;
 use crate::checker::checks::{self, Check, Lesson};
 use crate::checker::harness::Target;
+use crate::checker::harness::preflight;
 
 /// One program to grade on one lesson.
 #[derive(Debug)]

@@ -266,11 +266,11 @@ impl Process {
                 let why = match e.kind() {
                     std::io::ErrorKind::NotFound => format!(
                         "`{}` was not found: no such file, nor a command on PATH",
-                        target.argv[0]
+                        target.argv()[0]
                     ),
                     std::io::ErrorKind::PermissionDenied => format!(
                         "`{}` is not executable (chmod +x, or name its interpreter first)",
-                        target.argv[0]
+                        target.argv()[0]
                     ),
                     _ => e.to_string(),
                 };

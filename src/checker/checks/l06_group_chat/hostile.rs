@@ -3,7 +3,7 @@
 //! does not end the room: `lessons/06_group_chat.md#what-the-room-lets-through`.
 
 use super::*;
-use crate::checker::checks::l04_threaded::{MOST_BUSY, WATCH};
+use crate::checker::checks::common::{MOST_BUSY, WATCH};
 
 /// What a line on someone's terminal may not hold: a control character (C0 but the line's own
 /// `\n`, DEL, C1) or a bidirectional control. `None` when the line is clean; otherwise a

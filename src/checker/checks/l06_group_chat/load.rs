@@ -2,7 +2,7 @@
 //! and shutting a full room down.
 
 use super::*;
-use crate::checker::checks::l04_threaded::{still_running, with_evidence};
+use crate::checker::checks::common::{still_running, with_evidence};
 use crate::checker::harness::scaled;
 
 /// The 50,000 lines of the burst: numbered, and long enough (~10 MB in all) that no sensible

@@ -1,14 +1,14 @@
 //! Running out of threads: a client the server cannot start a thread for receives
 //! `! server busy` and is closed; the room goes on (`lessons/06_group_chat.md#running-out`).
 //!
-//! The scenario is lesson 04's, [`survives_running_out_of_threads`]: the server runs under
-//! `ulimit -v` with room for a few clients' threads (two each here), clients connect until one
-//! is refused, the others but one leave, and a newcomer must be served. What is the chat's own
+//! The scenario is shared with lesson 04, [`survives_running_out_of_threads`]: the server runs
+//! under `ulimit -v` with room for a few clients' threads (two each here), clients connect until
+//! one is refused, the others but one leave, and a newcomer must be served. What is the chat's own
 //! is how a client tells served from refused, and how the one who stayed hears the others come
 //! and go. Lesson 07, one thread for everyone, inherits the check and never runs out.
 
 use super::*;
-use crate::checker::checks::l04_threaded::{
+use crate::checker::checks::common::{
     MOST_CLIENTS, ThreadPerClient, survives_running_out_of_threads,
 };
 

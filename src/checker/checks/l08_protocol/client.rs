@@ -11,7 +11,7 @@ fn answer_in_pieces(stream: &mut impl Delivery, frame: &[u8]) -> Result<(), Fail
 }
 
 /// What a stub expects of each request, and what it answers.
-pub(super) type Script = Vec<(fn(&Message) -> bool, &'static str, Message)>;
+pub(super) type Script = Vec<(fn(&Frame) -> bool, &'static str, Frame)>;
 
 /// Play `script` on one connection: read each request, check it, answer it in pieces; then
 /// expect the client to close. Returns the raw bytes the client sent (for evidence).
@@ -24,7 +24,7 @@ pub(super) fn play(
         seen: Vec::new(),
     };
     for (good, what, answer) in script {
-        let request = match read_message(&mut reader) {
+        let request = match read_frame(&mut reader) {
             Ok(Some(request)) => request,
             Ok(None) => {
                 return Err(
@@ -42,10 +42,10 @@ pub(super) fn play(
                 Failure::new(format!("the client's request is not {what}")).received(reader.seen)
             );
         }
-        let frame = encode(&answer).map_err(|e| Failure::new(e.to_string()))?;
+        let frame = encode(&answer);
         answer_in_pieces(reader.inner, &frame)?;
     }
-    match read_message(&mut reader) {
+    match read_frame(&mut reader) {
         Ok(None) => Ok(reader.seen),
         _ => Err(
             Failure::new("after its last response, the client did not close (or sent more)")
@@ -54,20 +54,20 @@ pub(super) fn play(
     }
 }
 
-pub(super) fn is_search_socket(m: &Message) -> bool {
+pub(super) fn is_search_socket(m: &Frame) -> bool {
     json_of(m).is_ok_and(|v| v["action"] == "search" && v["value"] == "socket")
 }
 
-fn is_time(m: &Message) -> bool {
+fn is_time(m: &Frame) -> bool {
     json_of(m).is_ok_and(|v| v["action"] == "time")
 }
 
-fn is_binary_abc(m: &Message) -> bool {
-    m.header.content_type == BINARY && m.header.content_encoding == RAW && m.content == b"abc"
+fn is_binary_abc(m: &Frame) -> bool {
+    m.content_type == BINARY && m.content_encoding == RAW && m.content == b"abc"
 }
 
-fn is_binary_hello(m: &Message) -> bool {
-    m.header.content_type == BINARY && m.content == b"hello"
+fn is_binary_hello(m: &Frame) -> bool {
+    m.content_type == BINARY && m.content == b"hello"
 }
 
 /// Run `client ARGS` against a TCP stub playing `script`; return how it finished.
@@ -101,7 +101,7 @@ pub(super) fn json_documents(stdout: &[u8]) -> Result<Vec<Value>, String> {
 
 pub(super) fn client_prints_json_response(target: &Target) -> Outcome {
     let answer = json!({"action": "search", "value": "socket", "result": "from the test's server"});
-    let script: Script = vec![(is_search_socket, "search socket", Message::json(&answer))];
+    let script: Script = vec![(is_search_socket, "search socket", Frame::json(&answer))];
     let finished = client_against(target, &["search", "socket"], b"", script)?;
     finished.expect_code(0)?;
     let docs = json_documents(&finished.stdout);
@@ -123,7 +123,7 @@ pub(super) fn client_prints_binary_summary(target: &Target) -> Outcome {
     let script: Script = vec![(
         is_binary_hello,
         "binary content `hello`",
-        Message::binary(data),
+        Frame::binary(data),
     )];
     let finished = client_against(target, &["echo", "hello"], b"", script)?;
     finished.expect_code(0)?;
@@ -139,13 +139,13 @@ pub(super) fn client_reads_stdin_lines(target: &Target) -> Outcome {
         (
             is_search_socket,
             "search socket (line 1)",
-            Message::json(&json!({"n": 1})),
+            Frame::json(&json!({"n": 1})),
         ),
-        (is_time, "time (line 3)", Message::json(&json!({"n": 2}))),
+        (is_time, "time (line 3)", Frame::json(&json!({"n": 2}))),
         (
             is_binary_abc,
             "binary content `abc` (line 4)",
-            Message::json(&json!({"n": 3})),
+            Frame::json(&json!({"n": 3})),
         ),
     ];
     let stdin = b"search socket\n\ntime\necho abc\n";
@@ -165,7 +165,7 @@ pub(super) fn client_reads_stdin_lines(target: &Target) -> Outcome {
 
 pub(super) fn client_error_response_exits_1(target: &Target) -> Outcome {
     let refusal = json!({"error": "nope, not today"});
-    let script: Script = vec![(is_search_socket, "search socket", Message::json(&refusal))];
+    let script: Script = vec![(is_search_socket, "search socket", Frame::json(&refusal))];
     let finished = client_against(target, &["search", "socket"], b"", script)?;
     common::expect_error(&finished, &["nope, not today"])
 }

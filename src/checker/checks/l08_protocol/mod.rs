@@ -12,6 +12,10 @@
 //! JSON pretty-printed, binary as `binary: N bytes, crc32 XXXXXXXX`; an error response → exit 1.
 //! `--unix PATH` for both: the same over `AF_UNIX`, the socket file private to its owner,
 //! removed on exit, a stale one replaced, a live one or a non-socket never touched.
+//!
+//! Frames are written and read with [`frames`], the checker's own encoder and decoder, written
+//! from the contract: never with the lesson's `framing.rs`, so that the judge cannot share a bug
+//! with the program it judges.
 
 use std::io::{Read, Write};
 use std::net::{Shutdown, TcpStream};
@@ -33,22 +37,22 @@ use crate::checker::harness::{
     Delivery, IO_TIMEOUT, RUN_TIMEOUT, Server, Target, TcpStub, UnixServer, connect, run,
     send_in_pieces,
 };
-use crate::kit::framing::{
-    BINARY, FrameError, JSON, MAX_CONTENT, MAX_HEADER, Message, RAW, UTF8, crc32, encode,
-    read_message,
-};
 
 mod client;
+pub mod frames;
 mod peer;
 mod unix;
+
+use frames::{
+    BINARY, Frame, FrameError, JSON, MAX_CONTENT, MAX_HEADER, RAW, UTF8, crc32, encode,
+    header_json, raw_frame, read_frame,
+};
 
 use client::{
     client_error_response_exits_1, client_prints_binary_summary, client_prints_json_response,
     client_reads_stdin_lines,
 };
-use peer::{
-    Recorded, expect_first, expect_search, header_json, json_of, raw_frame, search, tcp_peer,
-};
+use peer::{Recorded, expect_first, expect_search, json_of, search, tcp_peer};
 use unix::{
     unix_client, unix_live_socket_not_stolen, unix_other_file_not_replaced, unix_server_answers,
     unix_socket_file_is_private, unix_socket_removed_on_exit, unix_stale_socket_replaced,
@@ -245,7 +249,7 @@ fn server_answers_search(target: &Target) -> Outcome {
 fn server_answers_time(target: &Target) -> Outcome {
     let server = Server::start_quiet(target, &[])?;
     let mut peer = tcp_peer(&server)?;
-    peer.request(&Message::json(&json!({"action": "time"})))?;
+    peer.request(&Frame::json(&json!({"action": "time"})))?;
     let got = peer.json_response("the answer to time")?;
     let text = got["result"].as_str().unwrap_or_default();
     let close = humantime::parse_rfc3339(text).is_ok_and(|when| {
@@ -265,11 +269,10 @@ fn server_echoes_binary(target: &Target) -> Outcome {
     let server = Server::start_quiet(target, &[])?;
     let mut peer = tcp_peer(&server)?;
     for data in [b"hello".to_vec(), pattern(MAX_CONTENT as usize)] {
-        peer.request(&Message::binary(data.clone()))?;
+        peer.request(&Frame::binary(data.clone()))?;
         let got = peer.response(&format!("the echo of {} bytes", data.len()))?;
-        let header = &got.header;
         ensure(
-            header.content_type == BINARY && header.content_encoding == RAW,
+            got.content_type == BINARY && got.content_encoding == RAW,
             || {
                 peer.fail("the echo of binary content is not binary content")
                     .expected(format!("content-type {BINARY}, content-encoding {RAW}"))
@@ -293,10 +296,10 @@ fn server_answers_in_order(target: &Target) -> Outcome {
     let mut all = Vec::new();
     for message in [
         search("socket"),
-        Message::binary(bytes.clone()),
-        Message::json(&json!({"action": "time"})),
+        Frame::binary(bytes.clone()),
+        Frame::json(&json!({"action": "time"})),
     ] {
-        all.extend(encode(&message).map_err(|e| Failure::new(e.to_string()))?);
+        all.extend(encode(&message));
     }
     peer.send(&all)?;
     expect_first(&mut peer, "the first response (search)", |m| {
@@ -314,7 +317,7 @@ fn server_reads_split_frames(target: &Target) -> Outcome {
     let server = Server::start_quiet(target, &[])?;
     let mut peer = tcp_peer(&server)?;
     peer.stream.inner.set_nodelay(true).ok();
-    let frame = encode(&search("socket")).map_err(|e| Failure::new(e.to_string()))?;
+    let frame = encode(&search("socket"));
     // One byte of the length, the other with half the header, then the rest: three sends,
     // each once the server has read the one before.
     let cut = 2 + (frame.len() - 2) / 2;
@@ -339,7 +342,7 @@ fn expect_refused(server: &Server, bytes: &[u8], shut: bool, why: &str) -> Outco
 fn server_refuses_content_over_limit(target: &Target) -> Outcome {
     let server = Server::start_quiet(target, &[])?;
     // The claim only: no content follows. The answer must come without waiting for any.
-    let claim = raw_frame(&header_json(BINARY, RAW, MAX_CONTENT + 1), b"");
+    let claim = raw_frame(&header_json("big", BINARY, RAW, MAX_CONTENT + 1), b"");
     expect_refused(
         &server,
         &claim,
@@ -364,7 +367,7 @@ fn server_refuses_invalid_json(target: &Target) -> Outcome {
         "a header that is not JSON",
     )?;
     let body = b"{\"action\": \"search\", oops";
-    let frame = raw_frame(&header_json(JSON, UTF8, body.len() as u64), body);
+    let frame = raw_frame(&header_json("big", JSON, UTF8, body.len() as u64), body);
     expect_refused(
         &server,
         &frame,
@@ -379,23 +382,19 @@ fn server_refuses_missing_field(target: &Target) -> Outcome {
     let frame = raw_frame(&header.to_string(), b"");
     expect_refused(&server, &frame, false, "a header without content-length")?;
     let body = br#"{"value": "socket"}"#;
-    let frame = raw_frame(&header_json(JSON, UTF8, body.len() as u64), body);
+    let frame = raw_frame(&header_json("big", JSON, UTF8, body.len() as u64), body);
     expect_refused(&server, &frame, false, "a request without action")
 }
 
 fn server_refuses_unknown_action(target: &Target) -> Outcome {
     let server = Server::start_quiet(target, &[])?;
-    let frame = encode(&Message::json(
-        &json!({"action": "dance", "value": "tango"}),
-    ))
-    .map_err(|e| Failure::new(e.to_string()))?;
+    let frame = encode(&Frame::json(&json!({"action": "dance", "value": "tango"})));
     expect_refused(&server, &frame, false, "the action `dance`")
 }
 
 fn server_answers_truncated_frame(target: &Target) -> Outcome {
     let server = Server::start_quiet(target, &[])?;
-    let frame = encode(&Message::binary(b"0123456789".to_vec()))
-        .map_err(|e| Failure::new(e.to_string()))?;
+    let frame = encode(&Frame::binary(b"0123456789".to_vec()));
     let in_header = &frame[..frame.len() / 2];
     expect_refused(
         &server,

@@ -1,5 +1,5 @@
 //! Lesson 08's checks talk to the program through a [`Peer`]: frames written and read with
-//! the kit's framing, every read bounded, everything sent and received kept as evidence.
+//! the checker's own [`frames`](super::frames) (never the lesson's framing), every read bounded, everything sent and received kept as evidence.
 
 use super::*;
 
@@ -66,14 +66,13 @@ impl<S: Read + Write> Peer<S> {
             .map_err(|e| self.fail(format!("sending: {e}")))
     }
 
-    pub(super) fn request(&mut self, message: &Message) -> Outcome {
-        let frame = encode(message).map_err(|e| self.fail(e.to_string()))?;
-        self.send(&frame)
+    pub(super) fn request(&mut self, message: &Frame) -> Outcome {
+        self.send(&encode(message))
     }
 
     /// The next frame; a clean end of stream is a failure here.
-    pub(super) fn response(&mut self, waiting_for: &str) -> Result<Message, Failure> {
-        match read_message(&mut self.stream) {
+    pub(super) fn response(&mut self, waiting_for: &str) -> Result<Frame, Failure> {
+        match read_frame(&mut self.stream) {
             Ok(Some(message)) => Ok(message),
             Ok(None) => Err(self.fail(format!(
                 "the connection closed before {waiting_for} arrived"
@@ -106,7 +105,7 @@ impl<S: Read + Write> Peer<S> {
             self.fail(format!("{why}: the answer is not an error frame"))
                 .expected("a JSON response {\"error\": \"…\"}")
         })?;
-        match read_message(&mut self.stream) {
+        match read_frame(&mut self.stream) {
             Ok(None) => Ok(()),
             Err(FrameError::Io(e)) if e.kind() == std::io::ErrorKind::ConnectionReset => Ok(()),
             Ok(Some(_)) => Err(self.fail(format!(
@@ -120,12 +119,11 @@ impl<S: Read + Write> Peer<S> {
 }
 
 /// A message's content as JSON, checking its header says so.
-pub(super) fn json_of(message: &Message) -> Result<Value, String> {
-    let header = &message.header;
-    if header.content_type != JSON || header.content_encoding != UTF8 {
+pub(super) fn json_of(message: &Frame) -> Result<Value, String> {
+    if message.content_type != JSON || message.content_encoding != UTF8 {
         return Err(format!(
             "expected content-type {JSON} and content-encoding {UTF8}, got {} and {}",
-            header.content_type, header.content_encoding
+            message.content_type, message.content_encoding
         ));
     }
     serde_json::from_slice(&message.content).map_err(|e| format!("the content is not JSON: {e}"))
@@ -155,26 +153,8 @@ pub(super) fn unix_peer(server: &UnixServer) -> Result<Peer<UnixStream>, Failure
     ))
 }
 
-/// A frame made by hand, for the frames a correct sender never makes.
-pub(super) fn raw_frame(header: &str, content: &[u8]) -> Vec<u8> {
-    let mut frame = (header.len() as u16).to_be_bytes().to_vec();
-    frame.extend_from_slice(header.as_bytes());
-    frame.extend_from_slice(content);
-    frame
-}
-
-pub(super) fn header_json(content_type: &str, encoding: &str, length: u64) -> String {
-    json!({
-        "byteorder": "big",
-        "content-type": content_type,
-        "content-encoding": encoding,
-        "content-length": length,
-    })
-    .to_string()
-}
-
-pub(super) fn search(word: &str) -> Message {
-    Message::json(&json!({"action": "search", "value": word}))
+pub(super) fn search(word: &str) -> Frame {
+    Frame::json(&json!({"action": "search", "value": word}))
 }
 
 /// Send `search WORD` on `peer` and check the answer is `result`.
@@ -195,7 +175,7 @@ pub(super) fn expect_search<S: Read + Write>(
 pub(super) fn expect_first<S: Read + Write>(
     peer: &mut Peer<S>,
     what: &str,
-    good: impl Fn(&Message) -> bool,
+    good: impl Fn(&Frame) -> bool,
 ) -> Outcome {
     let got = peer.response(what)?;
     ensure(good(&got), || {

@@ -33,7 +33,7 @@ pub(super) fn unix_server_answers(target: &Target) -> Outcome {
     let server = UnixServer::start(target, &dir.socket(), &[])?;
     let mut peer = unix_peer(&server)?;
     expect_search(&mut peer, "socket", Value::from(SOCKET))?;
-    peer.request(&Message::binary(b"over AF_UNIX".to_vec()))?;
+    peer.request(&Frame::binary(b"over AF_UNIX".to_vec()))?;
     expect_first(&mut peer, "the echo", |m| m.content == b"over AF_UNIX")
 }
 
@@ -59,7 +59,7 @@ pub(super) fn unix_socket_removed_on_exit(target: &Target) -> Outcome {
         expect_search(&mut peer, "socket", Value::from(SOCKET))?;
         peer.stream.inner.shutdown(Shutdown::Write).ok();
         // Wait for the server to close this connection, so SIGTERM finds it idle.
-        let _ = read_message(&mut peer.stream);
+        let _ = read_frame(&mut peer.stream);
     }
     server.process.signal(libc::SIGTERM);
     let within = crate::checker::harness::scaled(Duration::from_secs(10));
@@ -141,7 +141,7 @@ pub(super) fn unix_client(target: &Target) -> Outcome {
         stream
             .set_read_timeout(Some(crate::checker::harness::scaled(IO_TIMEOUT)))
             .map_err(Failure::io("setting a timeout"))?;
-        let script: Script = vec![(is_search_socket, "search socket", Message::json(&reply))];
+        let script: Script = vec![(is_search_socket, "search socket", Frame::json(&reply))];
         play(&mut stream, script)
     });
     let shown = path.display().to_string();

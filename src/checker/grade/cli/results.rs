@@ -1,0 +1,112 @@
+//! Grading the jobs, and what comes of it: the scorecards and class tables for people, or JSON,
+//! CSV or JUnit for machines, on stdout or in `--output FILE`.
+
+use std::io::{IsTerminal, Write};
+
+use super::signals::{stop_on_signals, wait_if_stopping};
+use super::{Cli, Format, Stop};
+use crate::checker::grade::{self, Job, Report, Scorecard};
+use crate::checker::harness::reaper;
+
+/// Grade every job, `at_once` checks at a time, leaving nothing behind: on a signal, every
+/// program is killed; at the end, whatever escaped a process group is.
+pub fn grade_all(jobs: &[Job], at_once: u16) -> Report {
+    stop_on_signals();
+    reaper::adopt_orphans();
+    let progress = std::io::stderr().is_terminal() && jobs.len() > 1;
+    if progress {
+        let checks: usize = jobs.iter().map(|j| j.checks.len()).sum();
+        eprintln!(
+            "grading {} program(s), {checks} checks, {at_once} at a time…",
+            jobs.len(),
+        );
+    }
+    let on_done = |card: &Scorecard| {
+        if progress {
+            eprintln!(
+                "  {} {}: {}/{} points",
+                if card.all_passed() { "✓" } else { "✗" },
+                card.name(),
+                card.earned,
+                card.possible
+            );
+        }
+    };
+    let cards = grade::grade(jobs, usize::from(at_once), &on_done);
+    // Every check is done: whatever is still our child escaped a process group. Kill it.
+    reaper::sweep_all(false);
+    Report::new(cards)
+}
+
+/// Show `report` as `--format` says: on stdout, and with `--output FILE` in that file too (the
+/// text scorecards then stay on stdout).
+pub fn show(report: &Report, cli: &Cli, colour: bool) -> Result<(), Stop> {
+    let class_mode = cli.class.is_some();
+    let machine = match cli.format {
+        Format::Text => None,
+        Format::Json => Some(grade::to_json(report)),
+        Format::Csv => Some(grade::to_csv(report)),
+        Format::Junit => Some(grade::to_junit(report)),
+    }
+    .transpose()
+    .map_err(|e| Stop::Failed(e, "please report this as a bug in grade".into()))?;
+    let text = || text_report(report, class_mode, cli.summary, colour);
+    match (&cli.output, machine) {
+        (None, None) => emit(&text()),
+        (None, Some(machine)) => emit(&machine),
+        (Some(file), machine) => {
+            emit(&text());
+            let content = machine.unwrap_or_else(|| text_report(report, class_mode, false, false));
+            std::fs::write(file, content).map_err(|e| {
+                Stop::Failed(
+                    format!("cannot write {}: {e}", file.display()),
+                    "check the folder exists and is writable".into(),
+                )
+            })?;
+        }
+    }
+    Ok(())
+}
+
+/// The scorecards (unless `summary`), the class tables, and a grand total.
+fn text_report(report: &Report, class_mode: bool, summary: bool, colour: bool) -> String {
+    let mut out = String::new();
+    if !(class_mode && summary) {
+        for card in &report.scorecards {
+            out += &grade::scorecard(card, colour);
+            out += "\n";
+        }
+    }
+    if class_mode {
+        let mut lessons: Vec<&str> = report
+            .scorecards
+            .iter()
+            .map(|c| c.lesson.as_str())
+            .collect();
+        lessons.dedup();
+        for lesson in lessons {
+            out += &grade::class_table(&report.scorecards, lesson, colour);
+            out += "\n";
+        }
+    }
+    if report.scorecards.len() > 1 {
+        let passed = report.scorecards.iter().map(|c| c.passed).sum();
+        let checks = report.scorecards.iter().map(|c| c.checks.len()).sum();
+        out += &format!(
+            "all: {}\n",
+            grade::total_line(report.earned, report.possible, passed, checks)
+                .trim_start_matches("total: ")
+        );
+    }
+    out
+}
+
+/// Print to stdout; a closed pipe (`grade … | head`) is not an error worth a panic. Nothing is
+/// printed once a signal has come: those results are of programs killed mid-check.
+pub fn emit(text: &str) {
+    wait_if_stopping();
+    let mut stdout = std::io::stdout().lock();
+    let _ = stdout
+        .write_all(text.as_bytes())
+        .and_then(|()| stdout.flush());
+}

@@ -1,0 +1,124 @@
+//! Lesson 04's server: the main thread only accepts ([`serve`]); each connection gets a thread
+//! of its own (`handle`), which runs lesson 02's loop (`l02_echo::server::echo_until_closed`).
+
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::thread;
+
+use anyhow::{Context, Result};
+
+use crate::kit::narrate::Narrator;
+use crate::kit::net;
+use crate::kit::shutdown::Stop;
+use crate::lessons::l02_echo::server::{IdleTimeout, Transform, echo_until_closed};
+
+// ANCHOR: accept_loop
+/// The main thread only accepts: each connection goes to a new thread, and the main thread is
+/// back in `accept()` straight away — until `stop` says otherwise (`--exit-after K`).
+pub fn serve(
+    listener: &TcpListener,
+    transform: Transform,
+    idle: IdleTimeout,
+    stop: &Stop,
+    say: &Narrator,
+) -> Result<()> {
+    // How many client threads are alive right now: the cost of this design, made visible.
+    let live = AtomicUsize::new(0);
+    // A *scoped* thread may borrow from this function (the narrator, the counter), and the
+    // scope does not end until every thread spawned in it has finished: leaving it is how a
+    // stopped server waits for the clients still being served.
+    thread::scope(|scope| -> Result<()> {
+        while !stop.is_stopped() {
+            say.note("main thread waits in accept(); the client threads keep serving meanwhile");
+            // Out of descriptors (a thread per client uses one each) is waited out, not fatal:
+            // see `net::accept_retrying`. `None`: asked to stop while waiting.
+            let accepted = net::accept_retrying(listener, stop, say).context("accept() failed")?;
+            let Some((stream, peer)) = accepted else {
+                break;
+            };
+            // Counted by `stop`: with `--exit-after K`, the K-th connection is the last one.
+            let n = stop.accepted();
+            say.call("accept()", format!("connection {n} from {peer}"));
+            let name = format!("thread-{n}");
+            let now_live = live.fetch_add(1, Ordering::SeqCst) + 1;
+            // Only the narration needs this: stderr stays ours until the spawn is told, so the
+            // new thread's first words come after it (the lock is reentrant: we can still speak).
+            let story = std::io::stderr().lock();
+            let spawned = thread::Builder::new()
+                .name(name.clone())
+                .spawn_scoped(scope, {
+                    let live = &live;
+                    move || handle(stream, peer, transform, idle, live, say)
+                });
+            match spawned {
+                Ok(_) => say.call(
+                    format!("spawn({name})"),
+                    format!(
+                        "{now_live} client thread(s) alive, plus main; main goes back to accept()"
+                    ),
+                ),
+                // Out of threads (or memory for their stacks): this client is dropped — the
+                // closure and the socket in it are freed — and the server goes on.
+                Err(e) => {
+                    live.fetch_sub(1, Ordering::SeqCst);
+                    say.call(
+                        format!("spawn({name})"),
+                        format!("failed: {e}; closing {peer}"),
+                    );
+                }
+            }
+            drop(story);
+        }
+        say.note(format!(
+            "accepted {} connection(s): no more accept(); waiting for {} client thread(s)",
+            stop.accepted_so_far(),
+            live.load(Ordering::SeqCst)
+        ));
+        Ok(())
+    })?;
+    say.note("every client thread has finished; exiting");
+    Ok(())
+}
+// ANCHOR_END: accept_loop
+
+// ANCHOR: handle
+/// One client's whole life, on its own thread: lesson 02's echo loop, then close.
+fn handle(
+    stream: TcpStream,
+    peer: SocketAddr,
+    transform: Transform,
+    idle: IdleTimeout,
+    live: &AtomicUsize,
+    server: &Narrator,
+) {
+    // The thread's name (given by the accept loop) labels everything it says.
+    let me = thread::current();
+    let say = server.for_role(me.name().unwrap_or("thread"));
+    say.note(format!("serving {peer}; recv() blocks this thread only"));
+    // A client that sends nothing would hold this thread (and a descriptor) forever.
+    let served = idle
+        .apply(&stream)
+        .and_then(|()| echo_until_closed(&stream, transform, &say));
+    match served {
+        Ok((bytes, reads)) => say.call(
+            "recv()",
+            format!("0 bytes: {peer} closed its side after {bytes} bytes in {reads} reads"),
+        ),
+        Err(e) if IdleTimeout::is_expiry(&e) => say.call(
+            "recv()/send()",
+            format!(
+                "nothing for {} ms (--idle-timeout-ms): closing {peer}",
+                idle.ms
+            ),
+        ),
+        // A reset or vanished client ends this thread, not the server.
+        Err(e) => say.call("recv()/send()", format!("failed: {e}; dropping {peer}")),
+    }
+    drop(stream);
+    let left = live.fetch_sub(1, Ordering::SeqCst) - 1;
+    say.call(
+        "close()",
+        format!("done with {peer}; this thread ends, {left} client thread(s) still alive"),
+    );
+}
+// ANCHOR_END: handle

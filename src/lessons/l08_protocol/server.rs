@@ -1,0 +1,217 @@
+//! Lesson 08's server: `accept()` in a loop, a thread per connection; on each, frames in
+//! (`read_message`), answers out (`sendall(frame)`), and an error frame then a close for a peer
+//! that breaks the protocol. The frame is in `framing.rs`, TCP and `AF_UNIX` in `wire.rs`.
+
+use std::io::{BufReader, Read};
+use std::net::Shutdown;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, SystemTime};
+
+use anyhow::Result;
+use serde_json::{Value, json};
+
+use crate::kit::narrate::{Narrator, show_bytes};
+use crate::kit::shutdown::Stop;
+
+use super::framing::{BINARY, FrameError, JSON, Message, RAW, UTF8, read_message, write_message};
+use super::wire::{self, Listener, Stream};
+
+/// How long a connection may stay silent — between requests or in the middle of one — before
+/// the server gives up on it. Bounded, so a peer that stops mid-frame cannot hold a thread.
+const IDLE_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// At most this many connections at once: one thread each, and every resource has a limit.
+const MAX_CONNECTIONS: usize = 64;
+
+// ANCHOR: serve
+/// accept → a thread per connection (lesson 04), until a stop. Returns when every connection
+/// thread has finished.
+pub fn serve(listener: &Listener, stop: &Stop, say: &Narrator) -> Result<()> {
+    let active = AtomicUsize::new(0);
+    std::thread::scope(|scope| {
+        while !stop.is_stopped() {
+            let (stream, peer) = match listener.accept() {
+                Ok(accepted) => accepted,
+                Err(e) => {
+                    say.call("accept()", format!("failed: {e}; accepting the next"));
+                    continue;
+                }
+            };
+            if stop.is_stopped() {
+                break; // the wake-up connection of a stop, not a client
+            }
+            let n = stop.accepted();
+            say.call("accept()", format!("connection {n} from {peer}"));
+            if active.fetch_add(1, Ordering::SeqCst) >= MAX_CONNECTIONS {
+                refuse(
+                    stream,
+                    &format!("busy: {MAX_CONNECTIONS} connections already"),
+                    say,
+                );
+                active.fetch_sub(1, Ordering::SeqCst);
+                continue;
+            }
+            let (active, say) = (&active, say.for_role(format!("conn {n}")));
+            scope.spawn(move || {
+                serve_connection(stream, &say);
+                active.fetch_sub(1, Ordering::SeqCst);
+            });
+        }
+    });
+    say.note(format!(
+        "served {} connection(s); exiting",
+        stop.accepted_so_far()
+    ));
+    Ok(())
+}
+// ANCHOR_END: serve
+
+// ANCHOR: connection
+/// Requests in, responses out, in order, until the peer closes or breaks the protocol.
+fn serve_connection(stream: Stream, say: &Narrator) {
+    if let Err(e) = stream.set_read_timeout(Some(IDLE_TIMEOUT)) {
+        say.call("setsockopt(SO_RCVTIMEO)", format!("failed: {e}"));
+        return;
+    }
+    // Reads go through a buffer (fewer recv calls); read_message still takes exactly one frame.
+    let mut reader = match stream.try_clone() {
+        Ok(clone) => BufReader::new(clone),
+        Err(e) => return say.call("dup()", format!("failed: {e}")),
+    };
+    let mut writer = stream;
+    loop {
+        let request = match read_message(&mut reader) {
+            Ok(Some(request)) => request,
+            Ok(None) => {
+                say.call(
+                    "recv()",
+                    "0 bytes between frames: the peer is done; close()",
+                );
+                return;
+            }
+            // Silent too long, between frames or inside one: say so, then close.
+            Err(FrameError::Io(e)) if wire::is_timeout(&e) => {
+                let why = format!("no complete frame within {} s", IDLE_TIMEOUT.as_secs());
+                return refuse(writer, &why, say);
+            }
+            // The socket itself failed (a reset): nobody to answer.
+            Err(FrameError::Io(e)) => {
+                say.call("recv()", format!("failed: {e}; close()"));
+                return;
+            }
+            // A broken frame: say what was wrong with it, then close.
+            Err(e) => return refuse(writer, &e.to_string(), say),
+        };
+        say.call("read_message()", describe(&request));
+        let response = match respond(&request) {
+            Ok(response) => response,
+            Err(why) => return refuse(writer, &why, say),
+        };
+        match write_message(&mut writer, &response) {
+            Ok(()) => say.call("sendall(frame)", describe(&response)),
+            Err(e) => return say.call("sendall(frame)", format!("failed: {e}; close()")),
+        }
+    }
+}
+// ANCHOR_END: connection
+
+// ANCHOR: respond
+/// The application: what each request means. `Err` is a refusal, sent as an error frame.
+fn respond(request: &Message) -> Result<Message, String> {
+    let header = &request.header;
+    match (
+        header.content_type.as_str(),
+        header.content_encoding.as_str(),
+    ) {
+        // Binary content is an echo: the same bytes back.
+        (BINARY, RAW) => return Ok(Message::binary(request.content.clone())),
+        (JSON, UTF8) => {}
+        (kind, encoding) => {
+            return Err(format!(
+                "unsupported content: content-type `{kind}` with content-encoding `{encoding}` \
+                 (this server knows {JSON} in {UTF8}, and {BINARY} as {RAW})"
+            ));
+        }
+    }
+    let body: Value = serde_json::from_slice(&request.content)
+        .map_err(|e| format!("the content is not valid JSON: {e}"))?;
+    let field = |name: &str| {
+        body.get(name)
+            .ok_or_else(|| format!("missing field `{name}` in the request"))
+    };
+    let action = field("action")?
+        .as_str()
+        .ok_or("`action` must be a string")?;
+    let result = match action {
+        "search" => {
+            let word = field("value")?.as_str().ok_or("`value` must be a string")?;
+            search(word).map_or(Value::Null, Value::from)
+        }
+        "echo" => field("value")?.clone(),
+        "time" => Value::from(humantime::format_rfc3339_millis(SystemTime::now()).to_string()),
+        other => {
+            return Err(format!(
+                "unknown action `{other}`: the actions are search, echo and time"
+            ));
+        }
+    };
+    let mut response = json!({ "action": action, "result": result });
+    if let Some(value) = body.get("value") {
+        response["value"] = value.clone();
+    }
+    Ok(Message::json(&response))
+}
+
+/// The built-in dictionary `search` looks words up in.
+const DICTIONARY: &[(&str, &str)] = &[
+    (
+        "socket",
+        "an endpoint of a conversation between two programs",
+    ),
+    ("port", "a 16-bit number that picks one program on a host"),
+    (
+        "frame",
+        "one message on a byte stream: length, header, content",
+    ),
+    (
+        "endian",
+        "the order of a number's bytes; big-endian puts the most significant first",
+    ),
+    ("🦀", "Ferris, the Rust crab"),
+];
+
+fn search(word: &str) -> Option<&'static str> {
+    DICTIONARY.iter().find(|(w, _)| *w == word).map(|(_, m)| *m)
+}
+// ANCHOR_END: respond
+
+// ANCHOR: refuse
+/// Answer an error frame, then close gracefully: shutdown(SHUT_WR) sends our FIN after the
+/// frame, and a short, bounded read drains what the peer was still sending — closing with
+/// unread data would send a reset, which can destroy the error frame before the peer reads it.
+fn refuse(mut stream: Stream, why: &str, say: &Narrator) {
+    let error = Message::json(&json!({ "error": why }));
+    let sent = write_message(&mut stream, &error);
+    match sent {
+        Ok(()) => say.call("sendall(error frame)", why),
+        Err(e) => say.call("sendall(error frame)", format!("failed: {e}")),
+    }
+    let _ = stream.shutdown(Shutdown::Write);
+    let _ = stream.set_read_timeout(Some(Duration::from_secs(1)));
+    let _ = std::io::copy(&mut (&mut stream).take(1 << 20), &mut std::io::sink());
+    say.call(
+        "shutdown(SHUT_WR) + close()",
+        "connection closed after the error",
+    );
+}
+// ANCHOR_END: refuse
+
+/// A frame in one line, for the narration: type, length, and the start of the content.
+fn describe(message: &Message) -> String {
+    format!(
+        "{} bytes of {}: {}",
+        message.content.len(),
+        message.header.content_type,
+        show_bytes(&message.content, 48)
+    )
+}

@@ -1,0 +1,24 @@
+//! The `grade` tool: `cargo test --test grade`, one module per concern:
+//!
+//! - `scorecards` — against the reference binaries (all ✓) and wrong programs (the expected ✗);
+//! - `misbehaving` — programs that hang, never bind, exit, crash, print garbage, flood or fork:
+//!   each graded within its bounds with a clear reason and nothing left running; Ctrl-C;
+//!   timeouts scaled by `WORKBOOK_TIMEOUT_SCALE`;
+//! - `formats` — JSON, CSV and JUnit;
+//! - `class` — a class of ten graded in parallel;
+//! - `usage` — usage errors and `--list`;
+//! - `page` — the scorecards and tables shown in `lessons/grading.md`;
+//! - `watch` — `--watch`;
+//! - `support` — running `grade` and reading what it prints.
+//!
+//! Where they count checks, these tests use lessons 01 and 02 (quick, and shown on the page);
+//! elsewhere they name check ids.
+
+mod class;
+mod formats;
+mod misbehaving;
+mod page;
+mod scorecards;
+mod support;
+mod usage;
+mod watch;
