@@ -244,11 +244,6 @@ impl<'a> Chatter<'a> {
             window.2 += 1;
         }
     }
-
-    /// The old name of [`Chatter::note`], until every lesson narrates through [`narrate!`].
-    pub fn tell(&self, text: impl FnOnce() -> String) {
-        self.note(text)
-    }
 }
 
 #[cfg(test)]

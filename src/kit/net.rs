@@ -4,6 +4,7 @@
 //! [`TcpListener::bind`] makes all three and [`TcpStream::connect`] makes `socket()` +
 //! `connect()`. These helpers add the narration and the error context a beginner needs.
 
+use crate::narrate;
 use std::io::{self, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::time::Duration;
@@ -23,12 +24,15 @@ pub const STD_BACKLOG: u32 = 128;
 pub fn listen(addr: SocketAddr, say: &Narrator) -> Result<TcpListener> {
     let listener = TcpListener::bind(addr).with_context(|| format!("failed to bind {addr}"))?;
     let bound = listener.local_addr().context("getsockname() failed")?;
-    say.call(
-        format!("socket() + bind({addr}) + listen(backlog={STD_BACKLOG})"),
-        format!("listening on {bound}"),
+    narrate!(
+        say,
+        call(
+            format!("socket() + bind({addr}) + listen(backlog={STD_BACKLOG})"),
+            format!("listening on {bound}"),
+        )
     );
     if let Some(warning) = unspecified_warning(bound) {
-        say.warn(warning);
+        narrate!(say, warn(warning));
     }
     Ok(listener)
 }
@@ -102,19 +106,25 @@ pub fn accept_retrying(
         match AcceptError::of(&err) {
             AcceptError::Fatal => return Err(err),
             AcceptError::ThisConnection => {
-                say.call(
-                    "accept()",
-                    format!("failed: {err}; that client is gone, next one"),
+                narrate!(
+                    say,
+                    call(
+                        "accept()",
+                        format!("failed: {err}; that client is gone, next one"),
+                    )
                 );
             }
             AcceptError::Shortage => {
                 let wait = backoff.next_delay();
-                say.call(
-                    "accept()",
-                    format!(
-                        "failed: {err}; temporary: serving on, accept() again in {} ms",
-                        wait.as_millis()
-                    ),
+                narrate!(
+                    say,
+                    call(
+                        "accept()",
+                        format!(
+                            "failed: {err}; temporary: serving on, accept() again in {} ms",
+                            wait.as_millis()
+                        ),
+                    )
                 );
                 std::thread::sleep(wait);
             }
@@ -140,16 +150,22 @@ pub fn connect(addrs: &[SocketAddr], say: &Narrator) -> Result<TcpStream> {
     for &addr in addrs {
         match TcpStream::connect_timeout(&addr, CONNECT_TIMEOUT) {
             Ok(stream) => {
-                say.call(
-                    format!("socket() + connect({addr})"),
-                    format!("connected from {}", stream.local_addr()?),
+                narrate!(
+                    say,
+                    call(
+                        format!("socket() + connect({addr})"),
+                        format!("connected from {}", stream.local_addr()?),
+                    )
                 );
                 return Ok(stream);
             }
             Err(e) => {
-                say.call(
-                    format!("socket() + connect({addr})"),
-                    format!("failed: {e}"),
+                narrate!(
+                    say,
+                    call(
+                        format!("socket() + connect({addr})"),
+                        format!("failed: {e}"),
+                    )
                 );
                 // Say how long we waited rather than the errno text; the kind stays, for the hint.
                 let e = if e.kind() == io::ErrorKind::TimedOut {

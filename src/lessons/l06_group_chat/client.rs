@@ -1,6 +1,7 @@
 //! The chat client: `socket()` + `connect()` (the kit's `net::connect`), then one thread prints
 //! what the server sends while the main thread sends what we type.
 
+use crate::narrate;
 use std::io::{self, BufRead, BufReader, IsTerminal, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::sync::Arc;
@@ -53,7 +54,7 @@ pub fn run(addrs: &[SocketAddr], name: Option<&str>, say: &Narrator) -> Result<(
         quitting.store(true, Ordering::SeqCst);
         let goodbye: &[u8] = if ended { b"/quit\n" } else { b"\n/quit\n" };
         let sent = (&*conn).write_all(goodbye);
-        say.call("send(\"/quit\")", result_text(&sent));
+        narrate!(say, call("send(\"/quit\")", result_text(&sent)));
     }
     conn.set_read_timeout(Some(QUIT_TIMEOUT))?;
     let printed = printer
@@ -61,7 +62,10 @@ pub fn run(addrs: &[SocketAddr], name: Option<&str>, say: &Narrator) -> Result<(
         .map_err(|_| anyhow!("the printing thread panicked"))?;
     match printed {
         Ok(()) => {
-            say.call("recv()", "0 bytes: the server closed the connection");
+            narrate!(
+                say,
+                call("recv()", "0 bytes: the server closed the connection")
+            );
             Ok(())
         }
         Err(e) => Err(anyhow!(e).context("lost the connection to the server")),

@@ -5,6 +5,7 @@
 //! and prints what it receives (`ana ← …`). The demos differ in their servers, not in their
 //! clients, so the client is written once, here, and lesson 07's demo uses it by this name.
 
+use crate::narrate;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::time::Duration;
@@ -69,8 +70,10 @@ pub fn run() -> Result<()> {
             for client in [&mut ana, &mut ben, &mut cy] {
                 client.expect(2)?; // `* … joined` and `* … is now zed`
             }
-            zed.say
-                .note("stops reading: its buffers and its outbox will fill up");
+            narrate!(
+                zed.say,
+                note("stops reading: its buffers and its outbox will fill up")
+            );
             const BURST: usize = 5000;
             burst(
                 [&mut ana, &mut ben, &mut cy],
@@ -135,13 +138,16 @@ impl DemoClient {
         let socket = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None)?;
         if let Some(size) = receive_buffer {
             socket.set_recv_buffer_size(size)?;
-            say.call(format!("setsockopt(SO_RCVBUF, {size})"), "ok");
+            narrate!(say, call(format!("setsockopt(SO_RCVBUF, {size})"), "ok"));
         }
         socket.connect(&addr.into())?;
         let conn: TcpStream = socket.into();
-        say.call(
-            format!("socket() + connect({addr})"),
-            format!("connected from {}", conn.local_addr()?),
+        narrate!(
+            say,
+            call(
+                format!("socket() + connect({addr})"),
+                format!("connected from {}", conn.local_addr()?),
+            )
         );
         conn.set_read_timeout(Some(Duration::from_secs(10)))?;
         conn.set_nodelay(true)?;
@@ -157,15 +163,17 @@ impl DemoClient {
     /// Send `text` and `\n`: one line.
     pub fn send(&mut self, text: &str) -> Result<()> {
         self.conn.write_all(format!("{text}\n").as_bytes())?;
-        self.say.call(format!("send({text:?})"), "ok");
+        narrate!(self.say, call(format!("send({text:?})"), "ok"));
         Ok(())
     }
 
     /// Send raw bytes — half a line, for instance.
     pub fn send_bytes(&mut self, bytes: &[u8]) -> Result<()> {
         self.conn.write_all(bytes)?;
-        self.say
-            .call(format!("send({})", show_bytes(bytes, 40)), "ok");
+        narrate!(
+            self.say,
+            call(format!("send({})", show_bytes(bytes, 40)), "ok")
+        );
         Ok(())
     }
 
@@ -195,8 +203,10 @@ impl DemoClient {
         while let Some(line) = self.next_line()? {
             println!("{:>4} ← {line}", self.who);
         }
-        self.say
-            .call("recv()", "0 bytes: the server closed the connection");
+        narrate!(
+            self.say,
+            call("recv()", "0 bytes: the server closed the connection")
+        );
         Ok(())
     }
 
@@ -236,7 +246,7 @@ impl DemoClient {
 /// its own.
 pub fn burst(readers: [&mut DemoClient; 3], count: usize, also: &str) -> Result<()> {
     let sender = &readers[0];
-    sender.say.note(format!("sends {count} lines in one go"));
+    narrate!(sender.say, note(format!("sends {count} lines in one go")));
     let lines: String = (1..=count).map(|n| burst_line(n) + "\n").collect();
     let mut writer = sender.conn.try_clone()?;
     let from = sender.who;

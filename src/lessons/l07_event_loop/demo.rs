@@ -1,6 +1,7 @@
 //! The demo: the one-thread server and four clients in one process. The clients are ordinary
 //! blocking sockets, each on the demo's side; the server is the loop, on a single thread.
 
+use crate::narrate;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
@@ -39,17 +40,22 @@ fn conversation(addr: SocketAddr, stop: &Stop, server: &Narrator) -> Result<()> 
     ana.expect(1)?;
     ben.expect(1)?;
     sil.send_bytes(b"hel")?;
-    sil.say
-        .note("sends half a line, then nothing: the loop does not wait for the rest");
+    narrate!(
+        sil.say,
+        note("sends half a line, then nothing: the loop does not wait for the rest")
+    );
     let asked = Instant::now();
     ana.send("hello, room")?;
     for client in [&mut ana, &mut ben, &mut sil] {
         client.expect(1)?;
     }
-    ana.say.note(format!(
-        "heard back in {:?}, sil's half line notwithstanding",
-        asked.elapsed()
-    ));
+    narrate!(
+        ana.say,
+        note(format!(
+            "heard back in {:?}, sil's half line notwithstanding",
+            asked.elapsed()
+        ))
+    );
     sil.send_bytes(b"lo\n")?;
     for client in [&mut ana, &mut ben, &mut sil] {
         client.expect(1)?; // the two halves, one line
@@ -65,8 +71,10 @@ fn conversation(addr: SocketAddr, stop: &Stop, server: &Narrator) -> Result<()> 
     for client in [&mut ana, &mut ben, &mut sil] {
         client.expect(2)?; // `* … joined` and `* … is now zed`
     }
-    zed.say
-        .note("stops reading: its buffers will fill, and the server's loop will notice");
+    narrate!(
+        zed.say,
+        note("stops reading: its buffers will fill, and the server's loop will notice")
+    );
     burst(
         [&mut ana, &mut ben, &mut sil],
         BURST,

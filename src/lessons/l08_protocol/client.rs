@@ -1,6 +1,7 @@
 //! Lesson 08's client: one request per `ACTION VALUE`, each response printed — JSON
 //! pretty-printed, binary content as a summary with its CRC-32.
 
+use crate::narrate;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::Shutdown;
 use std::time::Duration;
@@ -106,9 +107,12 @@ pub fn talk(
     writer
         .shutdown(Shutdown::Write)
         .context("shutdown() failed")?;
-    say.call("shutdown(SHUT_WR)", "ok: no more requests");
+    narrate!(say, call("shutdown(SHUT_WR)", "ok: no more requests"));
     match read_message(&mut reader) {
-        Ok(None) => say.call("recv() → 0 bytes, close()", "the server closed; so do we"),
+        Ok(None) => narrate!(
+            say,
+            call("recv() → 0 bytes, close()", "the server closed; so do we")
+        ),
         Ok(Some(extra)) => bail!(
             "the server sent a frame we did not ask for: {}",
             show_bytes(&extra.content, 40)
@@ -129,24 +133,30 @@ fn exchange(
 ) -> Result<()> {
     let message = request.message();
     write_message(writer, &message).context("failed to send the request")?;
-    say.call(
-        "sendall(frame)",
-        format!(
-            "{} bytes of {}",
-            message.content.len(),
-            message.header.content_type
-        ),
+    narrate!(
+        say,
+        call(
+            "sendall(frame)",
+            format!(
+                "{} bytes of {}",
+                message.content.len(),
+                message.header.content_type
+            ),
+        )
     );
     let response = read_message(reader)
         .context("failed to read the response")?
         .ok_or_else(|| anyhow!("the server closed the connection without answering"))?;
-    say.call(
-        "read_message()",
-        format!(
-            "{} bytes of {}",
-            response.content.len(),
-            response.header.content_type
-        ),
+    narrate!(
+        say,
+        call(
+            "read_message()",
+            format!(
+                "{} bytes of {}",
+                response.content.len(),
+                response.header.content_type
+            ),
+        )
     );
     if !response.is_json() {
         let (length, crc) = (response.content.len(), crc32(&response.content));

@@ -1,6 +1,7 @@
 //! Lesson 08's demo: a server and a client in one process, first over TCP (the first exchange
 //! shown byte by byte), then the same protocol over a Unix domain socket.
 
+use crate::narrate;
 use anyhow::{Context, Result, anyhow};
 
 use crate::kit::narrate::{Narrator, try_next};
@@ -69,10 +70,13 @@ pub fn run() -> Result<()> {
         })?;
         drop(unix);
         if !path.exists() {
-            say.note(format!(
-                "the server removed {} on its way out",
-                path.display()
-            ));
+            narrate!(
+                say,
+                note(format!(
+                    "the server removed {} on its way out",
+                    path.display()
+                ))
+            );
         }
         Ok(())
     })();

@@ -2,6 +2,7 @@
 //! domain socket (`AF_UNIX`, a path in the file system). The protocol does not care which: both
 //! are byte streams, read and written the same way.
 
+use crate::narrate;
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::os::unix::fs::FileTypeExt;
@@ -162,10 +163,13 @@ pub fn listen_unix(path: &Path, say: &Narrator) -> Result<Listener> {
             Err(e) if e.kind() == io::ErrorKind::ConnectionRefused => {
                 std::fs::remove_file(path)
                     .with_context(|| format!("failed to remove the stale socket {shown}"))?;
-                say.warn(format!(
-                    "removed {shown}: a socket file nobody listens on, left by a server that \
+                narrate!(
+                    say,
+                    warn(format!(
+                        "removed {shown}: a socket file nobody listens on, left by a server that \
                      did not clean up (a crash, or kill -9)"
-                ));
+                    ))
+                );
             }
             Err(e) => return Err(e).with_context(|| format!("failed to probe {shown}")),
         },
@@ -188,9 +192,12 @@ pub fn listen_unix(path: &Path, say: &Narrator) -> Result<Listener> {
     // SAFETY: as above.
     unsafe { libc::umask(old) };
     let listener = bound.with_context(|| format!("failed to bind {shown}"))?;
-    say.call(
-        format!("socket(AF_UNIX) + bind({shown}) + listen()"),
-        "listening; the socket file is rw------- (owner only)",
+    narrate!(
+        say,
+        call(
+            format!("socket(AF_UNIX) + bind({shown}) + listen()"),
+            "listening; the socket file is rw------- (owner only)",
+        )
     );
     Ok(Listener::Unix(listener, SocketFile(path.to_path_buf())))
 }
@@ -200,9 +207,12 @@ pub fn listen_unix(path: &Path, say: &Narrator) -> Result<Listener> {
 pub fn connect_unix(path: &Path, say: &Narrator) -> Result<Stream> {
     let stream = UnixStream::connect(path)
         .with_context(|| format!("failed to connect to {}", path.display()))?;
-    say.call(
-        format!("socket(AF_UNIX) + connect({})", path.display()),
-        "connected",
+    narrate!(
+        say,
+        call(
+            format!("socket(AF_UNIX) + connect({})", path.display()),
+            "connected",
+        )
     );
     Ok(Stream::Unix(stream))
 }
