@@ -4,7 +4,6 @@
 //! [`TcpListener::bind`] makes all three and [`TcpStream::connect`] makes `socket()` +
 //! `connect()`. These helpers add the narration and the error context a beginner needs.
 
-use crate::narrate;
 use std::io::{self, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::time::Duration;
@@ -15,6 +14,7 @@ use crate::kit::backoff::Backoff;
 use crate::kit::cli::unspecified_warning;
 use crate::kit::narrate::Narrator;
 use crate::kit::shutdown::Stop;
+use crate::narrate;
 
 /// The backlog std's `TcpListener::bind` passes to `listen()` on Unix.
 pub const STD_BACKLOG: u32 = 128;

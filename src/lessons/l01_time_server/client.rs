@@ -1,7 +1,6 @@
 //! Lesson 01's client: socket → connect → recv until end of stream → close ([`fetch_time`]), then
 //! the time on stdout ([`run`]).
 
-use crate::narrate;
 use std::io::Read;
 use std::net::SocketAddr;
 use std::os::fd::AsRawFd;
@@ -13,6 +12,7 @@ use socket2::{Domain, Protocol, Socket, Type};
 use super::format::{Format, print_time};
 use super::server::{family, local_addr};
 use crate::kit::narrate::Narrator;
+use crate::narrate;
 
 /// The `client` subcommand: fetch the time from the first of `addrs` that answers, print it.
 pub fn run(addrs: &[SocketAddr], format: Format, say: &Narrator) -> Result<()> {

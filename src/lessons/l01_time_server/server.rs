@@ -2,7 +2,6 @@
 //! close, one client after another ([`serve`]). Each call is made on its own with `socket2`
 //! and narrated on stderr as it happens.
 
-use crate::narrate;
 use std::io::Write;
 use std::net::{SocketAddr, TcpListener};
 use std::os::fd::AsRawFd;
@@ -14,6 +13,7 @@ use super::format::Format;
 use crate::kit::cli::unspecified_warning;
 use crate::kit::narrate::{Narrator, show_bytes};
 use crate::kit::shutdown::Stop;
+use crate::narrate;
 
 /// How many finished handshakes the kernel may queue for us while we are busy with a client.
 /// An iterative server is busy often, so the queue matters; Linux caps it at

@@ -2,7 +2,6 @@
 //! back each whole echo ([`echo_one`]) and print it, then `shutdown(SHUT_WR)` and wait for the
 //! server to close ([`finish`]). It is the `client` of lessons 04 and 05 too.
 
-use crate::narrate;
 use std::io::{BufRead, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream};
 use std::time::Duration;
@@ -12,6 +11,7 @@ use anyhow::{Context, Result, bail};
 use super::server::READ_SIZE;
 use crate::kit::narrate::{Narrator, show_bytes};
 use crate::kit::net::connect;
+use crate::narrate;
 
 // ANCHOR: client
 /// The client, whole: connect, echo each message (each line of stdin when `messages` is empty)

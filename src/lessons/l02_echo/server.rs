@@ -5,7 +5,6 @@
 //! [`Transform`]. `listen` is `kit::net::listen` (std's `TcpListener::bind`, narrated), called by
 //! `cli.rs`.
 
-use crate::narrate;
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::time::Duration;
@@ -14,6 +13,7 @@ use anyhow::{Context, Result};
 
 use crate::kit::narrate::{Narrator, show_bytes};
 use crate::kit::shutdown::Stop;
+use crate::narrate;
 
 // ANCHOR: serve
 /// accept one client, echo until it is done, close, accept the next: an iterative server.

@@ -2,7 +2,6 @@
 //! again until the echo comes back ([`exchange`]); the `client` mode around it ([`run`]): where
 //! the messages come from, where the echoes go, and the two errors a UDP client must explain.
 
-use crate::narrate;
 use std::ffi::OsString;
 use std::io::{BufRead, ErrorKind, Read, Write};
 use std::net::{SocketAddr, UdpSocket};
@@ -17,6 +16,7 @@ use super::NAME;
 use super::server::{BUFFER, family};
 use crate::kit::errors::Advice;
 use crate::kit::narrate::{Narrator, show_bytes};
+use crate::narrate;
 
 // ANCHOR: client
 /// socket(), and nothing else: a UDP client needs neither bind() nor connect().

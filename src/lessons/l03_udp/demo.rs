@@ -1,6 +1,5 @@
 //! The demo: server, client and a short lossy ping in one process, on a port the system chooses.
 
-use crate::narrate;
 use std::io::Write;
 use std::time::Duration;
 
@@ -12,6 +11,7 @@ use super::ping::{Probes, percent, ping};
 use super::server::{bind, serve};
 use super::{NAME, PORT};
 use crate::kit::narrate::{Narrator, try_next};
+use crate::narrate;
 
 /// The demo's server loses a quarter of the datagrams, with a seed that shows one retry in the
 /// client part and some loss in the ping part.

@@ -1,7 +1,6 @@
 //! Lesson 03's server: socket → bind ([`bind`]), then recvfrom → sendto for ever ([`serve`]).
 //! No listen(), no accept(): one socket receives every datagram, from anyone.
 
-use crate::narrate;
 use std::io::ErrorKind;
 use std::net::{SocketAddr, UdpSocket};
 use std::os::fd::AsRawFd;
@@ -12,6 +11,7 @@ use socket2::{Domain, Protocol, Socket, Type};
 use super::dropper::Dropper;
 use crate::kit::cli::unspecified_warning;
 use crate::kit::narrate::{Narrator, show_bytes};
+use crate::narrate;
 
 /// recvfrom() must be given room for the whole datagram: whatever does not fit is cut off and
 /// thrown away — UDP does not keep the rest for the next call, as TCP would. A UDP datagram's

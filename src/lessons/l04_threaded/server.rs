@@ -1,7 +1,6 @@
 //! Lesson 04's server: the main thread only accepts ([`serve`]); each connection gets a thread
 //! of its own (`handle`), which runs lesson 02's loop (`l02_echo::server::echo_until_closed`).
 
-use crate::narrate;
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::thread;
@@ -12,6 +11,7 @@ use crate::kit::narrate::Narrator;
 use crate::kit::net;
 use crate::kit::shutdown::Stop;
 use crate::lessons::l02_echo::server::{IdleTimeout, Transform, echo_until_closed};
+use crate::narrate;
 
 // ANCHOR: accept_loop
 /// The main thread only accepts: each connection goes to a new thread, and the main thread is

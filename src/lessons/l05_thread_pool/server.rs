@@ -3,7 +3,6 @@
 //! ([`serve`]) — and how both stop ([`stop_on_signals`]). Each worker serves a client with
 //! lesson 02's loop (`l02_echo::server::echo_until_closed`).
 
-use crate::narrate;
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::thread;
@@ -17,6 +16,7 @@ use crate::kit::narrate::Narrator;
 use crate::kit::net;
 use crate::kit::shutdown::Stop;
 use crate::lessons::l02_echo::server::{IdleTimeout, Transform, echo_until_closed};
+use crate::narrate;
 
 // ANCHOR: accept_model
 /// The course's design: N workers, each blocked in `accept()` on its own handle to the one

@@ -1,7 +1,6 @@
 //! The chat client: `socket()` + `connect()` (the kit's `net::connect`), then one thread prints
 //! what the server sends while the main thread sends what we type.
 
-use crate::narrate;
 use std::io::{self, BufRead, BufReader, IsTerminal, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::sync::Arc;
@@ -13,6 +12,7 @@ use anyhow::{Result, anyhow};
 use super::text;
 use crate::kit::narrate::{Narrator, result_text, role_colour};
 use crate::kit::net;
+use crate::narrate;
 
 /// A client gives up on a server that has not closed this long after our `/quit`.
 const QUIT_TIMEOUT: Duration = Duration::from_secs(10);

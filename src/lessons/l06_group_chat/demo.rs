@@ -5,7 +5,6 @@
 //! and prints what it receives (`ana ← …`). The demos differ in their servers, not in their
 //! clients, so the client is written once, here, and lesson 07's demo uses it by this name.
 
-use crate::narrate;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::time::Duration;
@@ -18,6 +17,7 @@ use super::{NAME, PORT};
 use crate::kit::narrate::{Narrator, show_bytes, try_next};
 use crate::kit::net;
 use crate::kit::shutdown::Stop;
+use crate::narrate;
 
 // ANCHOR: demo
 /// Four clients in one process: names, messages, commands, a client that stops reading during

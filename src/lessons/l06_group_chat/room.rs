@@ -2,7 +2,6 @@
 //! client's outbox (a bounded queue of lines), the room (who is connected, under which name),
 //! broadcasting, and shutdown.
 
-use crate::narrate;
 use std::collections::{BTreeMap, VecDeque};
 use std::io::Write;
 use std::net::{Shutdown, SocketAddr, TcpStream};
@@ -13,6 +12,7 @@ use socket2::SockRef;
 
 use super::text;
 use crate::kit::narrate::{Chatter, Narrator, result_text};
+use crate::narrate;
 
 /// What the server is told on its command line (`--max-clients`, `--stall-timeout-ms`).
 pub struct Settings {

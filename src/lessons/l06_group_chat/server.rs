@@ -1,7 +1,6 @@
 //! Lesson 06's server, a function of a bound listener (`cli.rs` makes it): accept, then a
 //! reader thread and a writer thread for every client. What they share is `room.rs`.
 
-use crate::narrate;
 use std::io::{self, BufRead, BufReader, Read, Write};
 use std::net::{Shutdown, TcpListener};
 
@@ -12,6 +11,7 @@ use super::text;
 use crate::kit::narrate::Narrator;
 use crate::kit::net;
 use crate::kit::shutdown::Stop;
+use crate::narrate;
 
 // ANCHOR: accept
 /// Accept clients until told to stop; each client gets a reader thread and a writer thread.

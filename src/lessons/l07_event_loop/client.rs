@@ -7,7 +7,6 @@
 //! edge-triggered epoll), which lets stdin stay a blocking descriptor: we read it only when
 //! `poll` says a read will not wait — and it works for a file on stdin too, which epoll refuses.
 
-use crate::narrate;
 use std::io::{self, Read, Write};
 use std::net::SocketAddr;
 use std::os::fd::AsRawFd;
@@ -18,6 +17,7 @@ use anyhow::{Context, Result, bail};
 use crate::kit::narrate::Narrator;
 use crate::kit::net::connect;
 use crate::lessons::l06_group_chat::text;
+use crate::narrate;
 
 /// A client gives up on a server that has not closed this long after our `/quit`.
 const QUIT_TIMEOUT: Duration = Duration::from_secs(10);

@@ -1,7 +1,6 @@
 //! The demo: the one-thread server and four clients in one process. The clients are ordinary
 //! blocking sockets, each on the demo's side; the server is the loop, on a single thread.
 
-use crate::narrate;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
@@ -14,6 +13,7 @@ use crate::kit::narrate::{Narrator, try_next};
 use crate::kit::net::listen;
 use crate::kit::shutdown::Stop;
 use crate::lessons::l06_group_chat::demo::{DemoClient, burst};
+use crate::narrate;
 
 /// How many lines ana sends in one go while zed has stopped reading.
 const BURST: usize = 5000;

@@ -1,7 +1,6 @@
 //! The room of lesson 06 — names, `/nick`, `/who`, broadcasts, the 4096-byte limit — kept by
 //! one thread. What 06's threads held on their stacks is now data in each [`Conn`].
 
-use crate::narrate;
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, SocketAddr};
@@ -14,6 +13,7 @@ use socket2::SockRef;
 
 use crate::kit::narrate::{Chatter, Narrator, result_text};
 use crate::lessons::l06_group_chat::text;
+use crate::narrate;
 
 mod lines;
 use lines::{Got, next_line};
@@ -190,11 +190,10 @@ impl<'a> Room<'a> {
     }
     // ANCHOR_END: timeout
 
-    /// Narrate one wake-up: how many sockets were ready, and for what.
-    pub fn narrate_wake_up(&mut self, events: &Events, timeout: Option<Duration>) {
-        if self.say.is_quiet() {
-            return;
-        }
+    /// The story of one wake-up: how many sockets were ready, and for what. Narrated through
+    /// the room's chatter (`narrate!(room.chatter, note(|| Room::wake_up_text(…)))`), so it is
+    /// worked out only for the wake-ups that are told.
+    pub fn wake_up_text(events: &Events, timeout: Option<Duration>) -> String {
         let (mut readable, mut writable, mut listener) = (0, 0, false);
         for event in events.iter() {
             match event.token() {
@@ -207,24 +206,17 @@ impl<'a> Room<'a> {
             }
         }
         let count = events.iter().count();
-        narrate!(
-            self.chatter,
-            note(|| {
-                let mut text = format!(
-                    "epoll_wait() → {count} ready: {readable} readable, {writable} writable"
-                );
-                if listener {
-                    text += " (and the listener: someone is connecting)";
-                }
-                if count == 0 && timeout == Some(Duration::ZERO) {
-                    text =
-                        "epoll_wait(timeout 0) → 0 ready: input is still waiting its turn".into();
-                } else if count == 0 {
-                    text = "epoll_wait() → 0 ready: a deadline of ours came".to_string();
-                }
-                text
-            })
-        );
+        let mut text =
+            format!("epoll_wait() → {count} ready: {readable} readable, {writable} writable");
+        if listener {
+            text += " (and the listener: someone is connecting)";
+        }
+        if count == 0 && timeout == Some(Duration::ZERO) {
+            text = "epoll_wait(timeout 0) → 0 ready: input is still waiting its turn".into();
+        } else if count == 0 {
+            text = "epoll_wait() → 0 ready: a deadline of ours came".to_string();
+        }
+        text
     }
 
     // ANCHOR: admit

@@ -1,7 +1,6 @@
 //! Lesson 07's server, a function of a bound listener (`cli.rs` makes it): one thread, one
 //! loop around the poller's wait. What the loop keeps per connection is `room.rs`.
 
-use crate::narrate;
 use std::io;
 use std::net::TcpListener;
 use std::sync::Arc;
@@ -15,6 +14,7 @@ use crate::kit::backoff::Backoff;
 use crate::kit::narrate::Narrator;
 use crate::kit::net::AcceptError;
 use crate::kit::shutdown::Stop;
+use crate::narrate;
 
 /// How many readiness events one `poll` can hand back; more wait for the next call.
 const EVENTS_PER_POLL: usize = 1024;
@@ -80,7 +80,7 @@ pub fn serve(
             }
             return Err(e).context("epoll_wait() failed");
         }
-        room.narrate_wake_up(&events, timeout);
+        narrate!(room.chatter, note(|| Room::wake_up_text(&events, timeout)));
         // 4. Do what each ready socket allows, without waiting.
         let mut accept_now = accept_again.is_some_and(|at| Instant::now() >= at);
         for event in events.iter() {

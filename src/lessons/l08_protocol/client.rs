@@ -1,7 +1,6 @@
 //! Lesson 08's client: one request per `ACTION VALUE`, each response printed — JSON
 //! pretty-printed, binary content as a summary with its CRC-32.
 
-use crate::narrate;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::Shutdown;
 use std::time::Duration;
@@ -10,6 +9,7 @@ use anyhow::{Context, Result, anyhow, bail};
 use serde_json::{Value, json};
 
 use crate::kit::narrate::{Narrator, show_bytes};
+use crate::narrate;
 
 use super::framing::{MAX_CONTENT, Message, crc32, read_message, write_message};
 use super::wire::Stream;

@@ -1,11 +1,11 @@
 //! Lesson 08's demo: a server and a client in one process, first over TCP (the first exchange
 //! shown byte by byte), then the same protocol over a Unix domain socket.
 
-use crate::narrate;
 use anyhow::{Context, Result, anyhow};
 
 use crate::kit::narrate::{Narrator, try_next};
 use crate::kit::shutdown::Stop;
+use crate::narrate;
 
 use super::NAME;
 use super::client::{Request, talk};

@@ -2,7 +2,6 @@
 //! (`read_message`), answers out (`sendall(frame)`), and an error frame then a close for a peer
 //! that breaks the protocol. The frame is in `framing.rs`, TCP and `AF_UNIX` in `wire.rs`.
 
-use crate::narrate;
 use std::io::{BufReader, Read};
 use std::net::Shutdown;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -13,6 +12,7 @@ use serde_json::{Value, json};
 
 use crate::kit::narrate::{Narrator, show_bytes};
 use crate::kit::shutdown::Stop;
+use crate::narrate;
 
 use super::framing::{BINARY, FrameError, JSON, Message, RAW, UTF8, read_message, write_message};
 use super::wire::{self, Listener, Stream};

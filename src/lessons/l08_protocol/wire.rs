@@ -2,7 +2,6 @@
 //! domain socket (`AF_UNIX`, a path in the file system). The protocol does not care which: both
 //! are byte streams, read and written the same way.
 
-use crate::narrate;
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::os::unix::fs::FileTypeExt;
@@ -15,6 +14,7 @@ use anyhow::{Context, Result};
 use crate::kit::errors::Advice;
 use crate::kit::narrate::Narrator;
 use crate::kit::shutdown::Stop;
+use crate::narrate;
 
 /// A listening socket of either kind.
 pub enum Listener {
