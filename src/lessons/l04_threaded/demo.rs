@@ -12,6 +12,7 @@ use crate::kit::net;
 use crate::kit::shutdown::Stop;
 use crate::lessons::l02_echo::client::{CLIENT_TIMEOUT, echo_one, finish};
 use crate::lessons::l02_echo::server::{IdleTimeout, Transform};
+use crate::narrate;
 
 /// Client 1 is served and stays connected, idle; client 2 is served all the same — the moment
 /// lesson 02 cannot get past. Then both finish and the server (`--exit-after 2`) exits.
@@ -59,7 +60,10 @@ fn talk(addr: SocketAddr) -> Result<()> {
         "{}",
         show_bytes(&echo_one(&first, b"Hello from client 1\n", &one)?, 40)
     );
-    one.note("stays connected and sends nothing: lesson 02's server would now be stuck with me");
+    narrate!(
+        one,
+        note("stays connected and sends nothing: lesson 02's server would now be stuck with me")
+    );
 
     let two = Narrator::new("client 2", false);
     let second = net::connect(&[addr], &two)?;
@@ -68,7 +72,10 @@ fn talk(addr: SocketAddr) -> Result<()> {
         "{}",
         show_bytes(&echo_one(&second, b"Hello from client 2\n", &two)?, 40)
     );
-    two.note("echoed while client 1 is still connected: each client has a thread of its own");
+    narrate!(
+        two,
+        note("echoed while client 1 is still connected: each client has a thread of its own")
+    );
 
     println!(
         "{}",

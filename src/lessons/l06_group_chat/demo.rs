@@ -86,7 +86,10 @@ pub fn run() -> Result<()> {
             cy.expect_end()?;
             ana.expect(1)?;
             ben.expect(1)?;
-            server.note("the demo is over: stopping the server as Ctrl-C would");
+            narrate!(
+                server,
+                note("the demo is over: stopping the server as Ctrl-C would")
+            );
             stop.stop();
             ana.expect_end()?;
             ben.expect_end()

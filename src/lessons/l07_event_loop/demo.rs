@@ -86,7 +86,10 @@ fn conversation(addr: SocketAddr, stop: &Stop, server: &Narrator) -> Result<()> 
     ben.expect_end()?;
     ana.expect(1)?;
     sil.expect(1)?;
-    server.note("the demo is over: stopping the server as Ctrl-C would");
+    narrate!(
+        server,
+        note("the demo is over: stopping the server as Ctrl-C would")
+    );
     stop.stop();
     ana.expect_end()?;
     sil.expect_end()
