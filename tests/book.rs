@@ -21,8 +21,8 @@
 //!    it — where they end up.
 //! 5. **lessons**: every workbook page `lessons/NAME.md` is included by its chapter
 //!    `book/src/lessons/NAME.md` (same name, so links between lesson pages work in both places),
-//!    and every anchor in a lesson binary (`src/bin/NN_name.rs`, or any file of
-//!    `src/bin/NN_name/`) or in its Python version (`examples/python/NN_name.py`, whose anchors
+//!    and every anchor in a lesson's code (any file of its folder `src/lessons/lNN_name/`)
+//!    or in its Python version (`examples/python/NN_name.py`, whose anchors
 //!    are `# ANCHOR: name` lines) is shown by the chapter of that name.
 //! 6. **hints**: every check's hint points at a heading of its lesson page
 //!    (`lessons/02_echo.md#the-contract`), so a scorecard never points at a renamed heading.
@@ -540,18 +540,19 @@ impl Book {
     }
 }
 
-/// The lesson a source file belongs to: `NN_name` for `src/bin/NN_name.rs`, for every `.rs`
-/// file of `src/bin/NN_name/`, and for the Python version `examples/python/NN_name.py`.
+/// The lesson a source file belongs to: `NN_name` for every `.rs` file of its folder
+/// `src/lessons/lNN_name/`, and for the Python version `examples/python/NN_name.py`.
 fn lesson_of(file: &Path) -> Option<String> {
-    let (dir, extension) = match file.starts_with("src/bin") {
-        true => ("src/bin", "rs"),
-        false => ("examples/python", "py"),
+    let (name, extension) = if let Ok(rest) = file.strip_prefix("src/lessons") {
+        let folder = rest.components().next()?.as_os_str().to_str()?;
+        (folder.strip_prefix('l')?.to_string(), "rs")
+    } else {
+        let rest = file.strip_prefix("examples/python").ok()?;
+        (rest.file_stem()?.to_str()?.to_string(), "py")
     };
-    let first = file.strip_prefix(dir).ok()?.components().next()?;
-    let name = Path::new(first.as_os_str()).file_stem()?.to_str()?;
     let b = name.as_bytes();
     let numbered = b.len() > 3 && b[..2].iter().all(u8::is_ascii_digit) && b[2] == b'_';
-    (numbered && file.extension().is_some_and(|e| e == extension)).then(|| name.to_string())
+    (numbered && file.extension().is_some_and(|e| e == extension)).then_some(name)
 }
 
 /// Problems with the `lessons/PAGE.md#fragment` each check's hint (`(id, hint)`) names (rule 6).

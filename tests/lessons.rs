@@ -46,8 +46,12 @@ const KIT: &[&str] = &["backoff", "cli", "errors", "narrate", "net", "shutdown"]
 const FIRST_CALL_WITHIN: usize = 40;
 
 /// What a socket call looks like in a server: the calls the course teaches, as std, socket2 and
-/// mio spell them.
+/// mio spell them, and the kit's `accept_retrying` (accept, waiting out a shortage).
 const SOCKET_CALLS: &[&str] = &[
+    "Socket::new(",
+    "accept_retrying(",
+    ".try_clone(",
+    ".set_nonblocking(",
     ".accept(",
     ".recv_from(",
     ".recv(",
@@ -92,13 +96,13 @@ fn is_lesson_name(name: &str) -> bool {
 /// The README's course map.
 fn course_map(lessons: &[Lesson]) -> String {
     let mut out = String::from(
-        "| # | lesson | run | page | tests | default port |\n\
-         |---|--------|-----|------|-------|--------------|\n",
+        "| # | lesson | the idea | run | tests | default port |\n\
+         |---|--------|----------|-----|-------|--------------|\n",
     );
     for l in lessons {
         let (nn, name) = (l.number(), l.name);
         out += &format!(
-            "| {nn} | {}: {} | `cargo run --bin {name}` | [lessons/{name}.md](lessons/{name}.md) \
+            "| {nn} | [{}](lessons/{name}.md) | {} | `cargo run --bin {name}` \
              | `cargo test --test {name}` | {} |\n",
             l.title, l.idea, l.port
         );
@@ -559,7 +563,11 @@ fn each_missing_entry_fails() {
             "//! Lesson 09.\npub const NAME: &str = \"09_fake\";\npub const PORT: u16 = 7009;\n",
             "port_of(NAME)",
         ),
-        ("src/lessons/l09_fake/cli.rs", "fn main() {}\n", "pub fn main("),
+        (
+            "src/lessons/l09_fake/cli.rs",
+            "fn main() {}\n",
+            "pub fn main(",
+        ),
         (
             "src/bin/09_fake.rs",
             "fn main() { let x = 1; }\n",
@@ -590,7 +598,11 @@ fn each_missing_entry_fails() {
             "# Summary\n",
             "SUMMARY.md has no generated block",
         ),
-        ("README.md", "| 09 | fake |\n", "README.md has no generated block"),
+        (
+            "README.md",
+            "| 09 | fake |\n",
+            "README.md has no generated block",
+        ),
         (
             "src/kit/mod.rs",
             "pub mod net;\npub mod echo;\n",
@@ -600,7 +612,13 @@ fn each_missing_entry_fails() {
     for (n, (path, text, want)) in cases.iter().enumerate() {
         let pieces: Vec<(&str, String)> = complete_lesson()
             .into_iter()
-            .map(|(p, t)| if p == *path { (p, text.to_string()) } else { (p, t) })
+            .map(|(p, t)| {
+                if p == *path {
+                    (p, text.to_string())
+                } else {
+                    (p, t)
+                }
+            })
             .collect();
         let problems = problems_of(&format!("entry-{n}"), &pieces, &[FAKE]);
         assert!(
@@ -737,4 +755,117 @@ fn the_guide_lists_the_eight_places_this_test_checks() {
     // And a guide with a ninth place fails.
     let longer = format!("{guide}\n9. **Another place** — somewhere.\n");
     assert_eq!(numbered_items(&longer).len(), PLACES.len() + 1);
+}
+
+// ---------------------------------------------------------------------------------------------
+// The layers: who may import whom.
+
+/// Every `.rs` file under `dir`, with its text.
+fn sources(dir: &Path) -> Vec<(PathBuf, String)> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                stack.push(path);
+            } else if path.extension().is_some_and(|e| e == "rs")
+                && let Ok(text) = std::fs::read_to_string(&path)
+            {
+                out.push((path, text));
+            }
+        }
+    }
+    out
+}
+
+/// The lines of `text` outside comments that mention `needle`.
+fn code_mentions(text: &str, needle: &str) -> Vec<String> {
+    text.lines()
+        .filter(|l| !l.trim_start().starts_with("//") && l.contains(needle))
+        .map(str::to_string)
+        .collect()
+}
+
+/// The import rules of the layout (README, "Layout"), as problems: the kit imports neither the
+/// lessons nor the checker; the lessons never import the checker; the checker never runs lesson
+/// code (it reads only the registry, `for_each_lesson!`); the checks never reach up into
+/// `grade`; and a lesson's checks import another lesson's checks only when they declare that
+/// they inherit its contract (`inherits: [lNN_…`).
+fn layer_problems(root: &Path) -> Vec<String> {
+    let mut problems = Vec::new();
+    let rules: [(&str, &[&str]); 4] = [
+        (
+            "src/kit",
+            &["crate::lessons", "crate::checker", "workbook::"],
+        ),
+        ("src/lessons", &["crate::checker", "workbook::checker"]),
+        ("src/checker", &["crate::lessons", "workbook::lessons"]),
+        (
+            "src/checker/checks",
+            &["crate::checker::grade", "super::grade"],
+        ),
+    ];
+    for (dir, forbidden) in rules {
+        for (path, text) in sources(&root.join(dir)) {
+            for needle in forbidden {
+                for line in code_mentions(&text, needle) {
+                    problems.push(format!(
+                        "{}: `{}` — {dir} must not import {needle}",
+                        path.strip_prefix(root).unwrap_or(&path).display(),
+                        line.trim()
+                    ));
+                }
+            }
+        }
+    }
+    for (path, text) in sources(&root.join("src/checker/checks")) {
+        for line in code_mentions(&text, "super::l0")
+            .into_iter()
+            .chain(code_mentions(&text, "checks::l0"))
+        {
+            let Some(start) = line.find("l0") else {
+                continue;
+            };
+            let other: String = line[start..]
+                .chars()
+                .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+                .collect();
+            if !text.contains(&format!("inherits: [{other},")) {
+                problems.push(format!(
+                    "{}: `{}` — a lesson's checks import {other} without inheriting its contract; \
+                     shared helpers belong in src/checker/checks/common/",
+                    path.strip_prefix(root).unwrap_or(&path).display(),
+                    line.trim()
+                ));
+            }
+        }
+    }
+    problems
+}
+
+#[test]
+fn the_layers_import_only_downwards() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let problems = layer_problems(root);
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
+
+#[test]
+fn a_check_importing_another_lessons_checks_or_grade_fails() {
+    let scratch = Scratch::new("layers");
+    scratch.write(
+        "src/checker/checks/l05_x.rs",
+        "use super::l04_y::Conn;\nuse crate::checker::grade::preflight;\n",
+    );
+    scratch.write(
+        "src/checker/checks/l07_z.rs",
+        "use super::l06_w::Peer;\nlesson! { inherits: [l06_w, l06_w_tests], }\n",
+    );
+    scratch.write("src/kit/net.rs", "use crate::lessons::l02_echo;\n");
+    let problems = layer_problems(&scratch.0);
+    assert_eq!(problems.len(), 3, "{problems:#?}");
+    assert!(problems.iter().any(|p| p.contains("l04_y")));
+    assert!(problems.iter().any(|p| p.contains("grade")));
+    assert!(problems.iter().any(|p| p.contains("src/kit/net.rs")));
 }

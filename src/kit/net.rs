@@ -1,4 +1,6 @@
-//! The two calls every TCP lesson after 01 makes the same way, written once.
+//! The calls every TCP lesson after 01 makes the same way, written once: `listen`, `connect`,
+//! and `accept_retrying`, which waits out running out of descriptors; `announce` prints the
+//! contract's `listening on ADDR`.
 //!
 //! Lesson 01 shows `socket()`, `bind()` and `listen()` one by one; from lesson 02 on, std's
 //! [`TcpListener::bind`] makes all three and [`TcpStream::connect`] makes `socket()` +

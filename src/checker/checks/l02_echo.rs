@@ -11,10 +11,8 @@
 use std::io::{Read, Write};
 use std::net::Shutdown;
 
-// Only for `l08_protocol`, until it imports `common::pattern`: then remove.
-pub use super::common::pattern;
 use super::common::{
-    demo_exits_zero, privileged_port, tcp_client_refused as client_connection_refused,
+    demo_exits_zero, pattern, privileged_port, tcp_client_refused as client_connection_refused,
     tcp_server_port_in_use as server_port_in_use, usage_errors_exit_2,
 };
 use super::{Failure, Outcome, common, ensure};

@@ -241,18 +241,9 @@ fn same(server: &Server, sent: &[u8], got: &[u8], what: &str) -> Outcome {
         .received(got.to_vec()))
 }
 
-/// Bytes that are the same on every run but do not repeat in a short cycle, so that a lost or
-/// shifted piece shows.
+/// Letters that do not repeat in a short cycle, so that a lost or shifted piece shows.
 fn pattern(len: usize) -> Vec<u8> {
-    let mut state = 0x9e37_79b9_u32;
-    (0..len)
-        .map(|_| {
-            state ^= state << 13;
-            state ^= state >> 17;
-            state ^= state << 5;
-            b'a' + (state % 26) as u8
-        })
-        .collect()
+    super::common::scrambled(len, 0x9e37_79b9)
 }
 
 /// Every byte value and some text: an echo server must not treat a datagram as text.

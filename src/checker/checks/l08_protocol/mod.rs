@@ -28,10 +28,9 @@ use std::time::{Duration, SystemTime};
 use serde_json::{Value, json};
 
 use super::common::{
-    demo_exits_zero, privileged_port, tcp_client_refused as client_connection_refused,
+    demo_exits_zero, pattern, privileged_port, tcp_client_refused as client_connection_refused,
     tcp_server_port_in_use as server_port_in_use, usage_errors_exit_2,
 };
-use super::l02_echo::pattern;
 use super::{Failure, Outcome, common, ensure};
 use crate::checker::harness::{
     Delivery, IO_TIMEOUT, RUN_TIMEOUT, Server, Target, TcpStub, UnixServer, connect, run,
