@@ -36,6 +36,10 @@ macro_rules! narrate {
     }};
 }
 
+/// [`narrate!`] beside [`Narrator`], so a lesson imports them together:
+/// `use crate::kit::narrate::{Narrator, narrate};`.
+pub use crate::narrate;
+
 /// Decide once, at start-up, whether narration is coloured.
 ///
 /// `colored` already honours `NO_COLOR`, but not whether stderr is a terminal: piped into a file

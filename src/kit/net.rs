@@ -14,9 +14,8 @@ use anyhow::{Context, Result, anyhow};
 
 use crate::kit::backoff::Backoff;
 use crate::kit::cli::unspecified_warning;
-use crate::kit::narrate::Narrator;
+use crate::kit::narrate::{Narrator, narrate};
 use crate::kit::shutdown::Stop;
-use crate::narrate;
 
 /// The backlog std's `TcpListener::bind` passes to `listen()` on Unix.
 pub const STD_BACKLOG: u32 = 128;

@@ -11,8 +11,7 @@ use socket2::{Domain, Protocol, Socket, Type};
 
 use super::format::{Format, print_time};
 use super::server::{family, local_addr};
-use crate::kit::narrate::Narrator;
-use crate::narrate;
+use crate::kit::narrate::{Narrator, narrate};
 
 /// The `client` subcommand: fetch the time from the first of `addrs` that answers, print it.
 pub fn run(addrs: &[SocketAddr], format: Format, say: &Narrator) -> Result<()> {

@@ -11,9 +11,8 @@ use socket2::{Domain, Protocol, Socket, Type};
 
 use super::format::Format;
 use crate::kit::cli::unspecified_warning;
-use crate::kit::narrate::{Narrator, show_bytes};
+use crate::kit::narrate::{Narrator, narrate, show_bytes};
 use crate::kit::shutdown::Stop;
-use crate::narrate;
 
 /// How many finished handshakes the kernel may queue for us while we are busy with a client.
 /// An iterative server is busy often, so the queue matters; Linux caps it at

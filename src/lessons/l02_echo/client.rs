@@ -9,9 +9,8 @@ use std::time::Duration;
 use anyhow::{Context, Result, bail};
 
 use super::server::READ_SIZE;
-use crate::kit::narrate::{Narrator, show_bytes};
+use crate::kit::narrate::{Narrator, narrate, show_bytes};
 use crate::kit::net::connect;
-use crate::narrate;
 
 // ANCHOR: client
 /// The client, whole: connect, echo each message (each line of stdin when `messages` is empty)

@@ -11,9 +11,8 @@ use std::time::Duration;
 
 use anyhow::{Context, Result};
 
-use crate::kit::narrate::{Narrator, show_bytes};
+use crate::kit::narrate::{Narrator, narrate, show_bytes};
 use crate::kit::shutdown::Stop;
-use crate::narrate;
 
 // ANCHOR: serve
 /// accept one client, echo until it is done, close, accept the next: an iterative server.

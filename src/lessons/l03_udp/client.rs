@@ -15,8 +15,7 @@ use socket2::{Domain, Protocol, Socket, Type};
 use super::NAME;
 use super::server::{BUFFER, family};
 use crate::kit::errors::Advice;
-use crate::kit::narrate::{Narrator, show_bytes};
-use crate::narrate;
+use crate::kit::narrate::{Narrator, narrate, show_bytes};
 
 // ANCHOR: client
 /// socket(), and nothing else: a UDP client needs neither bind() nor connect().

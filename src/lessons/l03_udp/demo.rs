@@ -10,8 +10,7 @@ use super::dropper::Dropper;
 use super::ping::{Probes, percent, ping};
 use super::server::{bind, serve};
 use super::{NAME, PORT};
-use crate::kit::narrate::{Narrator, try_next};
-use crate::narrate;
+use crate::kit::narrate::{Narrator, narrate, try_next};
 
 /// The demo's server loses a quarter of the datagrams, with a seed that shows one retry in the
 /// client part and some loss in the ping part.

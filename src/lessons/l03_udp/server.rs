@@ -10,8 +10,7 @@ use socket2::{Domain, Protocol, Socket, Type};
 
 use super::dropper::Dropper;
 use crate::kit::cli::unspecified_warning;
-use crate::kit::narrate::{Narrator, show_bytes};
-use crate::narrate;
+use crate::kit::narrate::{Narrator, narrate, show_bytes};
 
 /// recvfrom() must be given room for the whole datagram: whatever does not fit is cut off and
 /// thrown away — UDP does not keep the rest for the next call, as TCP would. A UDP datagram's

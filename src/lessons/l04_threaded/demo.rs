@@ -7,12 +7,11 @@ use anyhow::Result;
 
 use super::server::serve;
 use super::{NAME, PORT};
-use crate::kit::narrate::{Narrator, show_bytes, try_next};
+use crate::kit::narrate::{Narrator, narrate, show_bytes, try_next};
 use crate::kit::net;
 use crate::kit::shutdown::Stop;
 use crate::lessons::l02_echo::client::{CLIENT_TIMEOUT, echo_one, finish};
 use crate::lessons::l02_echo::server::{IdleTimeout, Transform};
-use crate::narrate;
 
 /// Client 1 is served and stays connected, idle; client 2 is served all the same — the moment
 /// lesson 02 cannot get past. Then both finish and the server (`--exit-after 2`) exits.

@@ -7,11 +7,10 @@ use std::thread;
 
 use anyhow::{Context, Result};
 
-use crate::kit::narrate::Narrator;
+use crate::kit::narrate::{Narrator, narrate};
 use crate::kit::net;
 use crate::kit::shutdown::Stop;
 use crate::lessons::l02_echo::server::{IdleTimeout, Transform, echo_until_closed};
-use crate::narrate;
 
 // ANCHOR: accept_loop
 /// The main thread only accepts: each connection goes to a new thread, and the main thread is

@@ -8,12 +8,11 @@ use anyhow::Result;
 
 use super::server::{Model, Settings, serve, wake_on_stop};
 use super::{NAME, PORT};
-use crate::kit::narrate::{Narrator, show_bytes, try_next};
+use crate::kit::narrate::{Narrator, narrate, show_bytes, try_next};
 use crate::kit::net;
 use crate::kit::shutdown::Stop;
 use crate::lessons::l02_echo::client::{CLIENT_TIMEOUT, echo_one, finish};
 use crate::lessons::l02_echo::server::{IdleTimeout, Transform};
-use crate::narrate;
 
 /// The demo with the course's design, `--model accept`.
 pub fn run() -> Result<()> {

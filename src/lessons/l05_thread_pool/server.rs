@@ -12,11 +12,10 @@ use anyhow::{Context, Result};
 use clap::ValueEnum;
 
 use super::pool::ThreadPool;
-use crate::kit::narrate::Narrator;
+use crate::kit::narrate::{Narrator, narrate};
 use crate::kit::net;
 use crate::kit::shutdown::Stop;
 use crate::lessons::l02_echo::server::{IdleTimeout, Transform, echo_until_closed};
-use crate::narrate;
 
 // ANCHOR: accept_model
 /// The course's design: N workers, each blocked in `accept()` on its own handle to the one

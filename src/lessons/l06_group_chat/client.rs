@@ -10,9 +10,8 @@ use std::time::Duration;
 use anyhow::{Result, anyhow};
 
 use super::text;
-use crate::kit::narrate::{Narrator, result_text, role_colour};
+use crate::kit::narrate::{Narrator, narrate, result_text, role_colour};
 use crate::kit::net;
-use crate::narrate;
 
 /// A client gives up on a server that has not closed this long after our `/quit`.
 const QUIT_TIMEOUT: Duration = Duration::from_secs(10);

@@ -14,10 +14,9 @@ use anyhow::{Context, Result, anyhow, bail};
 use super::room::Settings;
 use super::server::serve;
 use super::{NAME, PORT};
-use crate::kit::narrate::{Narrator, show_bytes, try_next};
+use crate::kit::narrate::{Narrator, narrate, show_bytes, try_next};
 use crate::kit::net;
 use crate::kit::shutdown::Stop;
-use crate::narrate;
 
 // ANCHOR: demo
 /// Four clients in one process: names, messages, commands, a client that stops reading during

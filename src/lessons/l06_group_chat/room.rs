@@ -11,8 +11,7 @@ use std::time::{Duration, Instant};
 use socket2::SockRef;
 
 use super::text;
-use crate::kit::narrate::{Chatter, Narrator, result_text};
-use crate::narrate;
+use crate::kit::narrate::{Chatter, Narrator, narrate, result_text};
 
 /// What the server is told on its command line (`--max-clients`, `--stall-timeout-ms`).
 pub struct Settings {

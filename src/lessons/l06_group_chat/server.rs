@@ -8,10 +8,9 @@ use anyhow::{Context, Result};
 
 use super::room::{BYE, Client, Reason, Room, Settings};
 use super::text;
-use crate::kit::narrate::Narrator;
+use crate::kit::narrate::{Narrator, narrate};
 use crate::kit::net;
 use crate::kit::shutdown::Stop;
-use crate::narrate;
 
 // ANCHOR: accept
 /// Accept clients until told to stop; each client gets a reader thread and a writer thread.

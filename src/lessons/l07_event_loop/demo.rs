@@ -9,11 +9,10 @@ use anyhow::{Result, anyhow};
 use super::room::Settings;
 use super::server::serve;
 use super::{NAME, PORT};
-use crate::kit::narrate::{Narrator, try_next};
+use crate::kit::narrate::{Narrator, narrate, try_next};
 use crate::kit::net::listen;
 use crate::kit::shutdown::Stop;
 use crate::lessons::l06_group_chat::demo::{DemoClient, burst};
-use crate::narrate;
 
 /// How many lines ana sends in one go while zed has stopped reading.
 const BURST: usize = 5000;

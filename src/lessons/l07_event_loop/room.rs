@@ -11,9 +11,8 @@ use mio::net::TcpStream;
 use mio::{Events, Interest, Poll, Registry, Token};
 use socket2::SockRef;
 
-use crate::kit::narrate::{Chatter, Narrator, result_text};
+use crate::kit::narrate::{Chatter, Narrator, narrate, result_text};
 use crate::lessons::l06_group_chat::text;
-use crate::narrate;
 
 mod lines;
 use lines::{Got, next_line};

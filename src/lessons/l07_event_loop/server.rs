@@ -11,10 +11,9 @@ use mio::{Events, Interest, Poll, Token, Waker};
 
 use super::room::{LISTENER, Room, Settings, WAKER};
 use crate::kit::backoff::Backoff;
-use crate::kit::narrate::Narrator;
+use crate::kit::narrate::{Narrator, narrate};
 use crate::kit::net::AcceptError;
 use crate::kit::shutdown::Stop;
-use crate::narrate;
 
 /// How many readiness events one `poll` can hand back; more wait for the next call.
 const EVENTS_PER_POLL: usize = 1024;

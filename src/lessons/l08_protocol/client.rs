@@ -8,8 +8,7 @@ use std::time::Duration;
 use anyhow::{Context, Result, anyhow, bail};
 use serde_json::{Value, json};
 
-use crate::kit::narrate::{Narrator, show_bytes};
-use crate::narrate;
+use crate::kit::narrate::{Narrator, narrate, show_bytes};
 
 use super::framing::{MAX_CONTENT, Message, crc32, read_message, write_message};
 use super::wire::Stream;

@@ -3,9 +3,8 @@
 
 use anyhow::{Context, Result, anyhow};
 
-use crate::kit::narrate::{Narrator, try_next};
+use crate::kit::narrate::{Narrator, narrate, try_next};
 use crate::kit::shutdown::Stop;
-use crate::narrate;
 
 use super::NAME;
 use super::client::{Request, talk};

@@ -10,9 +10,8 @@ use std::time::{Duration, SystemTime};
 use anyhow::Result;
 use serde_json::{Value, json};
 
-use crate::kit::narrate::{Narrator, show_bytes};
+use crate::kit::narrate::{Narrator, narrate, show_bytes};
 use crate::kit::shutdown::Stop;
-use crate::narrate;
 
 use super::framing::{BINARY, FrameError, JSON, Message, RAW, UTF8, read_message, write_message};
 use super::wire::{self, Listener, Stream};

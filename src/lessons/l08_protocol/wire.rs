@@ -12,9 +12,8 @@ use std::time::Duration;
 use anyhow::{Context, Result};
 
 use crate::kit::errors::Advice;
-use crate::kit::narrate::Narrator;
+use crate::kit::narrate::{Narrator, narrate};
 use crate::kit::shutdown::Stop;
-use crate::narrate;
 
 /// A listening socket of either kind.
 pub enum Listener {
