@@ -13,6 +13,36 @@ use crate::kit::net;
 use crate::kit::shutdown::Stop;
 
 // ANCHOR: accept
+/// accept() one client after another: set up its socket, admit it to the room (or turn it
+/// away), start its two threads — until a stop is asked for or `--exit-after` is reached.
+fn accept_loop<'scope>(
+    listener: &TcpListener,
+    stop: &Stop,
+    room: &'scope Room,
+    scope: &'scope std::thread::Scope<'scope, '_>,
+) -> Result<()> {
+    let say = room.say;
+    while !stop.is_stopped() {
+        // Out of descriptors (every client costs one) is waited out, never the end of the room:
+        // see `net::accept_retrying`. `None`: asked to stop while waiting.
+        let accepted_one = net::accept_retrying(listener, stop, say).context("accept() failed")?;
+        let Some((conn, peer)) = accepted_one else {
+            break;
+        };
+        if stop.is_stopped() {
+            break; // the wake-up connection from Stop, or a client arriving as we stop
+        }
+        // Counted by `stop`: with `--exit-after K`, the K-th connection (turned away or not)
+        // is the last one accepted.
+        stop.accepted();
+        narrate!(say, call("accept()", format!("connection from {peer}")));
+        if let Some(client) = room.admit(conn, peer) {
+            start_threads(room, client, scope);
+        }
+    }
+    Ok(())
+}
+
 /// Accept clients until told to stop; each client gets a reader thread and a writer thread.
 /// Then tell every client the server is shutting down, and wait for the threads to finish —
 /// except after `--exit-after K`: then the K are served until they leave, as any client.
@@ -45,36 +75,6 @@ pub fn serve(
     })?;
     if stop.limit_reached() {
         narrate!(say, note("the last client has left; exiting"));
-    }
-    Ok(())
-}
-
-/// accept() one client after another: set up its socket, admit it to the room (or turn it
-/// away), start its two threads — until a stop is asked for or `--exit-after` is reached.
-fn accept_loop<'scope>(
-    listener: &TcpListener,
-    stop: &Stop,
-    room: &'scope Room,
-    scope: &'scope std::thread::Scope<'scope, '_>,
-) -> Result<()> {
-    let say = room.say;
-    while !stop.is_stopped() {
-        // Out of descriptors (every client costs one) is waited out, never the end of the room:
-        // see `net::accept_retrying`. `None`: asked to stop while waiting.
-        let accepted_one = net::accept_retrying(listener, stop, say).context("accept() failed")?;
-        let Some((conn, peer)) = accepted_one else {
-            break;
-        };
-        if stop.is_stopped() {
-            break; // the wake-up connection from Stop, or a client arriving as we stop
-        }
-        // Counted by `stop`: with `--exit-after K`, the K-th connection (turned away or not)
-        // is the last one accepted.
-        stop.accepted();
-        narrate!(say, call("accept()", format!("connection from {peer}")));
-        if let Some(client) = room.admit(conn, peer) {
-            start_threads(room, client, scope);
-        }
     }
     Ok(())
 }
