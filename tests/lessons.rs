@@ -154,13 +154,34 @@ fn generated(lessons: &[Lesson]) -> [(&'static str, String); 3] {
     ]
 }
 
-/// `text` with the block between the markers replaced by `rows`; `None` without the markers.
+/// `text` with its generated lessons replaced by `rows`; `None` where it has none. The README and
+/// the book's table mark theirs with two comments; the book's contents cannot hold a comment
+/// inside its list (mdBook then drops the chapters after it), so there the block is the run of
+/// lesson lines, `  - [NN — …](lessons/NN_….md)`.
 fn with_block(text: &str, rows: &str) -> Option<String> {
-    let start = text.find(GENERATED)? + GENERATED.len();
-    let end = start + text[start..].find(GENERATED_END)?;
-    // From the start of the end marker's line, which may be indented (in a nested list).
-    let end = text[..end].rfind('\n').map_or(end, |i| i + 1);
-    Some(format!("{}\n{rows}{}", &text[..start], &text[end..]))
+    if let Some(marker) = text.find(GENERATED) {
+        let start = marker + GENERATED.len();
+        let end = start + text[start..].find(GENERATED_END)?;
+        // From the start of the end marker's line, which may be indented.
+        let end = text[..end].rfind('\n').map_or(end, |i| i + 1);
+        return Some(format!("{}\n{rows}{}", &text[..start], &text[end..]));
+    }
+    let is_lesson_line = |line: &str| {
+        line.strip_prefix("  - [")
+            .is_some_and(|rest| is_lesson_name(&rest.replacen(" — ", "_", 1)))
+            && line.contains("](lessons/")
+    };
+    let lines: Vec<&str> = text.split_inclusive('\n').collect();
+    let first = lines.iter().position(|l| is_lesson_line(l))?;
+    let count = lines[first..]
+        .iter()
+        .take_while(|l| is_lesson_line(l))
+        .count();
+    Some(format!(
+        "{}{rows}{}",
+        lines[..first].concat(),
+        lines[first + count..].concat()
+    ))
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -357,7 +378,7 @@ fn missing_pieces(root: &Path, registry: &[Lesson], checker: &[&str]) -> Vec<Str
             Some(text) => match with_block(&text, &rows) {
                 None => problems.push(format!(
                     "{file} has no generated block of lessons (`{GENERATED}` … \
-                     `{GENERATED_END}`)"
+                     `{GENERATED_END}`, or in SUMMARY.md its lesson lines)"
                 )),
                 Some(fresh) if fresh != text => problems.push(format!(
                     "{file}: its lessons are not the registry's; run \
@@ -497,7 +518,10 @@ fn complete_lesson() -> Vec<(&'static str, String)> {
             "book/src/lessons/09_fake.md",
             s("{{#include ../../../lessons/09_fake.md}}\n"),
         ),
-        ("book/src/SUMMARY.md", block(&contents(&[FAKE]))),
+        (
+            "book/src/SUMMARY.md",
+            format!("# Summary\n\n- [How](lessons.md)\n{}", contents(&[FAKE])),
+        ),
         ("book/src/lessons.md", block(&book_table(&[FAKE]))),
         ("README.md", block(&course_map(&[FAKE]))),
         ("src/kit/mod.rs", s("pub mod net;\n")),
@@ -688,7 +712,7 @@ fn a_wrong_port_fails() {
     let pieces: Vec<(&str, String)> = complete_lesson()
         .into_iter()
         .map(|(p, t)| match p {
-            "book/src/SUMMARY.md" => (p, block(&contents(&[wrong]))),
+            "book/src/SUMMARY.md" => (p, format!("- [How](lessons.md)\n{}", contents(&[wrong]))),
             "book/src/lessons.md" => (p, block(&book_table(&[wrong]))),
             "README.md" => (p, block(&course_map(&[wrong]))),
             _ => (p, t),
