@@ -27,25 +27,33 @@ pub enum Mode {
     /// Server and two clients in one process on a free port, every call narrated (the default).
     Demo,
     /// Echo every byte back until the client stops sending; one client at a time, forever.
-    Server {
-        #[command(flatten)]
-        at: Endpoint<{ PORT }>,
-        /// Send back ASCII letters upper-cased (the course's variation); other bytes unchanged.
-        #[arg(long)]
-        upper: bool,
-        /// `--exit-after K`: serve K connections, then stop (lessons/grading.md).
-        #[command(flatten)]
-        exit: ExitAfter<0>,
-        #[command(flatten)]
-        idle: IdleTimeout,
-    },
+    Server(ServerFlags<PORT>),
     /// Send each MESSAGE (or each line of stdin) followed by a newline; print each echo.
-    Client {
-        #[command(flatten)]
-        at: Endpoint<{ PORT }>,
-        /// The messages to send; with none, each line of stdin is one message.
-        messages: Vec<String>,
-    },
+    Client(ClientArgs<PORT>),
+}
+
+/// The echo server's flags: this lesson's contract, which lesson 04 keeps whole.
+#[derive(clap::Args)]
+pub struct ServerFlags<const PORT: u16> {
+    #[command(flatten)]
+    pub at: Endpoint<PORT>,
+    /// Send back ASCII letters upper-cased (the course's variation); other bytes unchanged.
+    #[arg(long)]
+    pub upper: bool,
+    /// `--exit-after K`: serve K connections, then stop (lessons/grading.md).
+    #[command(flatten)]
+    pub exit: ExitAfter<0>,
+    #[command(flatten)]
+    pub idle: IdleTimeout,
+}
+
+/// The echo client's arguments (lessons 04 and 05 take them too).
+#[derive(clap::Args)]
+pub struct ClientArgs<const PORT: u16> {
+    #[command(flatten)]
+    pub at: Endpoint<PORT>,
+    /// The messages to send; with none, each line of stdin is one message.
+    pub messages: Vec<String>,
 }
 
 /// `cargo run --bin 02_echo -- …`: parse the command line, run the mode.
@@ -53,12 +61,12 @@ pub fn main() -> ExitCode {
     let cli = Cli::parse();
     crate::kit::errors::main(NAME, || match cli.mode.unwrap_or(Mode::Demo) {
         Mode::Demo => demo::run(),
-        Mode::Server {
+        Mode::Server(ServerFlags {
             at,
             upper,
             exit,
             idle,
-        } => {
+        }) => {
             let say = Narrator::new("server", at.quiet);
             // socket() + bind() + listen(), in one call since lesson 01 showed them one by one.
             let listener = net::listen(resolve_one(&at.host, at.port)?, &say)?;
@@ -66,7 +74,7 @@ pub fn main() -> ExitCode {
             let stop = Stop::new().after(exit.exit_after);
             server::serve(&listener, Transform::from_flag(upper), idle, &stop, &say)
         }
-        Mode::Client { at, messages } => {
+        Mode::Client(ClientArgs { at, messages }) => {
             let say = Narrator::new("client", at.quiet);
             client::run(&resolve(&at.host, at.port)?, &messages, &say)
         }

@@ -5,11 +5,12 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 use super::{NAME, PORT, client, demo, server};
-use crate::kit::cli::{Endpoint, ExitAfter, resolve, resolve_one};
+use crate::kit::cli::{resolve, resolve_one};
 use crate::kit::narrate::Narrator;
 use crate::kit::net;
 use crate::kit::shutdown::Stop;
-use crate::lessons::l02_echo::server::{IdleTimeout, Transform};
+use crate::lessons::l02_echo::cli::{ClientArgs, ServerFlags};
+use crate::lessons::l02_echo::server::Transform;
 
 #[derive(Parser)]
 #[command(
@@ -27,25 +28,9 @@ pub enum Mode {
     /// Server and two clients in one process on a free port, every call narrated (the default).
     Demo,
     /// Echo every byte back until the client stops sending; every client on its own thread.
-    Server {
-        #[command(flatten)]
-        at: Endpoint<{ PORT }>,
-        /// Send back ASCII letters upper-cased (the course's variation); other bytes unchanged.
-        #[arg(long)]
-        upper: bool,
-        /// `--exit-after K`: serve K connections, then stop (lessons/grading.md).
-        #[command(flatten)]
-        exit: ExitAfter<0>,
-        #[command(flatten)]
-        idle: IdleTimeout,
-    },
+    Server(ServerFlags<PORT>),
     /// Send each MESSAGE (or each line of stdin) followed by a newline; print each echo.
-    Client {
-        #[command(flatten)]
-        at: Endpoint<{ PORT }>,
-        /// The messages to send; with none, each line of stdin is one message.
-        messages: Vec<String>,
-    },
+    Client(ClientArgs<PORT>),
 }
 
 /// `cargo run --bin 04_threaded -- …`: parse the command line, run the mode.
@@ -53,19 +38,19 @@ pub fn main() -> ExitCode {
     let cli = Cli::parse();
     crate::kit::errors::main(NAME, || match cli.mode.unwrap_or(Mode::Demo) {
         Mode::Demo => demo::run(),
-        Mode::Server {
+        Mode::Server(ServerFlags {
             at,
             upper,
             exit,
             idle,
-        } => {
+        }) => {
             let say = Narrator::new("server", at.quiet);
             let listener = net::listen(resolve_one(&at.host, at.port)?, &say)?;
             net::announce(&listener)?;
             let stop = Stop::new().after(exit.exit_after);
             server::serve(&listener, Transform::from_flag(upper), idle, &stop, &say)
         }
-        Mode::Client { at, messages } => {
+        Mode::Client(ClientArgs { at, messages }) => {
             let say = Narrator::new("client", at.quiet);
             client::run(&resolve(&at.host, at.port)?, &messages, &say)
         }

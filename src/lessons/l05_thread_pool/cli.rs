@@ -10,6 +10,7 @@ use crate::kit::cli::{Endpoint, ExitAfter, resolve, resolve_one, whole_number};
 use crate::kit::narrate::Narrator;
 use crate::kit::net;
 use crate::kit::shutdown::Stop;
+use crate::lessons::l02_echo::cli::ClientArgs;
 use crate::lessons::l02_echo::server::{IdleTimeout, Transform};
 
 #[derive(Parser)]
@@ -52,12 +53,7 @@ pub enum Mode {
         idle: IdleTimeout,
     },
     /// Send each MESSAGE (or each line of stdin) followed by a newline; print each echo.
-    Client {
-        #[command(flatten)]
-        at: Endpoint<{ PORT }>,
-        /// The messages to send; with none, each line of stdin is one message.
-        messages: Vec<String>,
-    },
+    Client(ClientArgs<PORT>),
 }
 
 /// `cargo run --bin 05_thread_pool -- …`: parse the command line, run the mode.
@@ -88,7 +84,7 @@ pub fn main() -> ExitCode {
             net::announce(&listener)?;
             server::serve(listener, model, &settings, &stop, &say)
         }
-        Mode::Client { at, messages } => {
+        Mode::Client(ClientArgs { at, messages }) => {
             let say = Narrator::new("client", at.quiet);
             client::run(&resolve(&at.host, at.port)?, &messages, &say)
         }
