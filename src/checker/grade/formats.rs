@@ -8,6 +8,7 @@ use std::time::Duration;
 use quick_junit::{NonSuccessKind, TestCase, TestCaseStatus, TestSuite};
 use serde::{Deserialize, Serialize};
 
+use super::escape;
 use super::model::{Report, Status};
 
 /// The report as JSON (pretty-printed): what the scorecards show, with the same field names.
@@ -75,15 +76,17 @@ pub struct CsvRow {
     pub hint: String,
 }
 
-/// The report's CSV rows, one per check of each scorecard, in order.
+/// The report's CSV rows, one per check of each scorecard, in order. Every text cell a student
+/// can influence is neutralised against formula injection ([`escape::csv_cell`]).
 pub fn csv_rows(report: &Report) -> Vec<CsvRow> {
     let mut rows = Vec::new();
     for card in &report.scorecards {
         for check in &card.checks {
             let evidence = check.evidence.as_ref();
             let field = |value: Option<&String>| value.cloned().unwrap_or_default();
+            let cell = |value: &str| escape::csv_cell(value);
             rows.push(CsvRow {
-                student: field(card.student.as_ref()),
+                student: cell(&field(card.student.as_ref())),
                 lesson: card.lesson.clone(),
                 check: check.id.clone(),
                 title: check.title.clone(),
@@ -91,16 +94,18 @@ pub fn csv_rows(report: &Report) -> Vec<CsvRow> {
                 earned: check.earned,
                 status: check.status,
                 millis: check.millis,
-                reason: evidence
-                    .map(|e| e.reason.clone())
-                    .or_else(|| card.problem.clone())
-                    .unwrap_or_default(),
-                command: field(evidence.and_then(|e| e.command.as_ref())),
-                sent: field(evidence.and_then(|e| e.sent.as_ref())),
-                expected: field(evidence.and_then(|e| e.expected.as_ref())),
-                received: field(evidence.and_then(|e| e.received.as_ref())),
-                server_saw: field(evidence.and_then(|e| e.server_saw.as_ref())),
-                stderr: evidence.map(|e| e.stderr.join("\n")).unwrap_or_default(),
+                reason: cell(
+                    &evidence
+                        .map(|e| e.reason.clone())
+                        .or_else(|| card.problem.clone())
+                        .unwrap_or_default(),
+                ),
+                command: cell(&field(evidence.and_then(|e| e.command.as_ref()))),
+                sent: cell(&field(evidence.and_then(|e| e.sent.as_ref()))),
+                expected: cell(&field(evidence.and_then(|e| e.expected.as_ref()))),
+                received: cell(&field(evidence.and_then(|e| e.received.as_ref()))),
+                server_saw: cell(&field(evidence.and_then(|e| e.server_saw.as_ref()))),
+                stderr: cell(&evidence.map(|e| e.stderr.join("\n")).unwrap_or_default()),
                 hint: check.hint.clone(),
             });
         }
@@ -238,6 +243,48 @@ mod tests {
         assert!(
             rows[3].contains(",missing,0,not graded: run.toml has no line"),
             "{csv}"
+        );
+    }
+
+    #[test]
+    fn hostile_text_is_escaped_in_every_format() {
+        use crate::checker::grade::escape::is_unsafe;
+        use crate::checker::grade::model::tests::hostile;
+        let report = hostile();
+        let json = to_json(&report).unwrap();
+        let back: serde_json::Value = serde_json::from_str(&json).unwrap();
+        let mut strings = Vec::new();
+        fn walk(v: &serde_json::Value, out: &mut Vec<String>) {
+            match v {
+                serde_json::Value::String(s) => out.push(s.clone()),
+                serde_json::Value::Array(a) => a.iter().for_each(|v| walk(v, out)),
+                serde_json::Value::Object(o) => o.values().for_each(|v| walk(v, out)),
+                _ => {}
+            }
+        }
+        walk(&back, &mut strings);
+        for s in &strings {
+            assert!(!s.chars().any(is_unsafe), "JSON string {s:?}");
+        }
+        let csv = to_csv(&report).unwrap();
+        let mut reader = csv::Reader::from_reader(csv.as_bytes());
+        for record in reader.records() {
+            for cell in record.unwrap().iter() {
+                assert!(
+                    !cell.starts_with(['=', '+', '-', '@', '\t', '\r']),
+                    "CSV cell {cell:?}"
+                );
+                assert!(
+                    !cell.chars().any(|c| is_unsafe(c) && c != '\n'),
+                    "CSV cell {cell:?}"
+                );
+            }
+        }
+        let xml = to_junit(&report).unwrap();
+        assert!(!xml.chars().any(|c| is_unsafe(c) && c != '\n'), "{xml}");
+        assert!(
+            xml.contains("\\x1b[32m"),
+            "the escapes are shown, not dropped: {xml}"
         );
     }
 

@@ -18,6 +18,7 @@
 //! is the harness's job: [`reaper`](crate::checker::harness::reaper).
 
 pub mod cli;
+pub mod escape;
 pub mod formats;
 pub mod model;
 pub mod run;
