@@ -10,8 +10,12 @@ use crate::support::*;
 /// overflows into the DOM, which `--dump-dom` prints.
 const PROBE: &str = r#"<script>
 window.addEventListener('load', () => {
-  const phone = window.innerWidth <= 600;
-  const page = document.documentElement.clientWidth;
+  // Headless Chromium's window is at least 500 px wide: a narrower width is laid out by
+  // making the page itself that wide (media queries already see a phone below 600 px).
+  const want = WIDTH;
+  if (want < window.innerWidth) document.documentElement.style.width = want + 'px';
+  const phone = want <= 600;
+  const page = Math.min(want, document.documentElement.clientWidth);
   const bad = [];
   for (const d of document.querySelectorAll('details')) d.open = true;
   for (const el of document.querySelectorAll('main, section, pre, table, p, li, h1, h2, h3, details, summary, .chart, .chart > div')) {
@@ -27,7 +31,7 @@ window.addEventListener('load', () => {
   }
   const out = document.createElement('div');
   out.id = 'layout-report';
-  out.textContent = JSON.stringify({bad, width: page, details: document.querySelectorAll('details').length});
+  out.textContent = JSON.stringify({bad, width: page, body: document.body.getBoundingClientRect().width, details: document.querySelectorAll('details').length});
   document.body.appendChild(out);
 });
 </script>"#;
@@ -82,8 +86,9 @@ fn the_class_report_renders_without_overflow_at_1280_and_390_px() {
         return;
     };
     let probe = dir.join("probe.html");
-    std::fs::write(&probe, page.replace("</body>", &format!("{PROBE}</body>"))).unwrap();
     for width in [1280, 390] {
+        let script = PROBE.replace("WIDTH", &width.to_string());
+        std::fs::write(&probe, page.replace("</body>", &format!("{script}</body>"))).unwrap();
         let profile = dir.join(format!("profile-{width}"));
         let dom = Command::new(&browser)
             .args(["--headless", "--no-sandbox", "--disable-gpu"])
@@ -110,6 +115,10 @@ fn the_class_report_renders_without_overflow_at_1280_and_390_px() {
             report["bad"],
             serde_json::json!([]),
             "overflow at {width} px: {report}"
+        );
+        assert!(
+            report["body"].as_f64().unwrap() <= f64::from(width),
+            "not laid out at {width} px: {report}"
         );
         assert!(report["details"].as_u64().unwrap() >= 6, "{report}");
     }

@@ -186,9 +186,9 @@ fn lesson_section(out: &mut String, lesson: &str, cards: &[&Scorecard]) {
     // Each student's failures, the evidence one click away.
     out.push_str("<h3>Evidence</h3>\n");
     for card in cards {
-        let _ = write!(
+        let _ = writeln!(
             out,
-            "<details><summary>{} — {}/{} points, {} of {} checks passed</summary>\n",
+            "<details><summary>{} — {}/{} points, {} of {} checks passed</summary>",
             student(card),
             card.earned,
             card.possible,
