@@ -4,7 +4,10 @@
 //! - `misbehaving` — programs that hang, never bind, exit, crash, print garbage, flood or fork:
 //!   each graded within its bounds with a clear reason and nothing left running; Ctrl-C;
 //!   timeouts scaled by `WORKBOOK_TIMEOUT_SCALE`;
+//! - `deploy` — Gradescope, GitHub Classroom, GitLab CI, the Containerfile;
 //! - `formats` — JSON, CSV and JUnit;
+//! - `html` — the class report in headless Chromium at 1280 and 390 px;
+//! - `output` — `-o FILE`: never through a symlink, never into a FIFO or device;
 //! - `class` — a class of ten graded in parallel;
 //! - `usage` — usage errors and `--list`;
 //! - `page` — the scorecards and tables shown in `lessons/grading.md`;
@@ -15,8 +18,11 @@
 //! elsewhere they name check ids.
 
 mod class;
+mod deploy;
 mod formats;
+mod html;
 mod misbehaving;
+mod output;
 mod page;
 mod scorecards;
 mod support;

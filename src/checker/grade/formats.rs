@@ -8,6 +8,7 @@ use std::time::Duration;
 use quick_junit::{NonSuccessKind, TestCase, TestCaseStatus, TestSuite};
 use serde::{Deserialize, Serialize};
 
+use super::escape;
 use super::model::{Report, Status};
 
 /// The report as JSON (pretty-printed): what the scorecards show, with the same field names.
@@ -75,15 +76,17 @@ pub struct CsvRow {
     pub hint: String,
 }
 
-/// The report's CSV rows, one per check of each scorecard, in order.
+/// The report's CSV rows, one per check of each scorecard, in order. Every text cell a student
+/// can influence is neutralised against formula injection ([`escape::csv_cell`]).
 pub fn csv_rows(report: &Report) -> Vec<CsvRow> {
     let mut rows = Vec::new();
     for card in &report.scorecards {
         for check in &card.checks {
             let evidence = check.evidence.as_ref();
             let field = |value: Option<&String>| value.cloned().unwrap_or_default();
+            let cell = |value: &str| escape::csv_cell(value);
             rows.push(CsvRow {
-                student: field(card.student.as_ref()),
+                student: cell(&field(card.student.as_ref())),
                 lesson: card.lesson.clone(),
                 check: check.id.clone(),
                 title: check.title.clone(),
@@ -91,16 +94,18 @@ pub fn csv_rows(report: &Report) -> Vec<CsvRow> {
                 earned: check.earned,
                 status: check.status,
                 millis: check.millis,
-                reason: evidence
-                    .map(|e| e.reason.clone())
-                    .or_else(|| card.problem.clone())
-                    .unwrap_or_default(),
-                command: field(evidence.and_then(|e| e.command.as_ref())),
-                sent: field(evidence.and_then(|e| e.sent.as_ref())),
-                expected: field(evidence.and_then(|e| e.expected.as_ref())),
-                received: field(evidence.and_then(|e| e.received.as_ref())),
-                server_saw: field(evidence.and_then(|e| e.server_saw.as_ref())),
-                stderr: evidence.map(|e| e.stderr.join("\n")).unwrap_or_default(),
+                reason: cell(
+                    &evidence
+                        .map(|e| e.reason.clone())
+                        .or_else(|| card.problem.clone())
+                        .unwrap_or_default(),
+                ),
+                command: cell(&field(evidence.and_then(|e| e.command.as_ref()))),
+                sent: cell(&field(evidence.and_then(|e| e.sent.as_ref()))),
+                expected: cell(&field(evidence.and_then(|e| e.expected.as_ref()))),
+                received: cell(&field(evidence.and_then(|e| e.received.as_ref()))),
+                server_saw: cell(&field(evidence.and_then(|e| e.server_saw.as_ref()))),
+                stderr: cell(&evidence.map(|e| e.stderr.join("\n")).unwrap_or_default()),
                 hint: check.hint.clone(),
             });
         }
@@ -177,6 +182,104 @@ pub fn to_junit(report: &Report) -> Result<String, String> {
         .map_err(|e| format!("cannot write the report as JUnit XML: {e}"))
 }
 
+/// Gradescope's `results.json` (its autograder specification, "Output format"): the total
+/// `score`, and one test per check with its `name`, `score`, `max_score`, `status` and, for a
+/// check that did not pass, the evidence and hint as `output`. Fields Gradescope does not define
+/// are never written (`grading/gradescope/results.schema.json` is that specification, closed).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Gradescope {
+    /// The points earned over all checks.
+    pub score: f64,
+    /// How long grading took, in seconds (the sum of the checks' times).
+    pub execution_time: f64,
+    /// One line for the whole submission: the total, as the scorecard says it.
+    pub output: String,
+    /// Who sees the results: `visible` (to the student, at once).
+    pub visibility: String,
+    /// Who sees run_autograder's own stdout (the text scorecards): `hidden`, since every test
+    /// carries its evidence.
+    pub stdout_visibility: String,
+    /// One per check of every scorecard, in order.
+    pub tests: Vec<GradescopeTest>,
+}
+
+/// One test of [`Gradescope`]'s results: one check.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct GradescopeTest {
+    /// `02_echo: server_echoes_bytes — what it checks`.
+    pub name: String,
+    /// Its order on the page: lesson number and check number (`2.3`).
+    pub number: String,
+    /// The points earned: all or none.
+    pub score: f64,
+    /// What the check is worth.
+    pub max_score: f64,
+    /// `passed` or `failed` (a check not run failed).
+    pub status: String,
+    /// For a check that did not pass: the evidence and the hint; else empty.
+    pub output: String,
+    /// `text`: shown preformatted, as the scorecard shows it.
+    pub output_format: String,
+    /// `visible`.
+    pub visibility: String,
+}
+
+/// The report as Gradescope's [`Gradescope`] results.
+pub fn gradescope_results(report: &Report) -> Gradescope {
+    let mut tests = Vec::new();
+    let mut millis = 0;
+    for card in &report.scorecards {
+        let lesson_number = card
+            .lesson
+            .split('_')
+            .next()
+            .and_then(|n| n.parse::<u32>().ok())
+            .unwrap_or(0);
+        for (n, check) in card.checks.iter().enumerate() {
+            millis += check.millis;
+            let output = match (&check.evidence, &card.problem) {
+                _ if check.status == Status::Pass => String::new(),
+                (Some(evidence), _) => {
+                    format!("{}\nhint: {}", evidence.lines().join("\n"), check.hint)
+                }
+                (None, Some(problem)) => format!("{problem}\nhint: {}", check.hint),
+                (None, None) => check.status.as_str().to_string(),
+            };
+            tests.push(GradescopeTest {
+                name: format!("{}: {} — {}", card.lesson, check.id, check.title),
+                number: format!("{lesson_number}.{}", n + 1),
+                score: f64::from(check.earned),
+                max_score: f64::from(check.points),
+                status: if check.status == Status::Pass {
+                    "passed"
+                } else {
+                    "failed"
+                }
+                .into(),
+                output,
+                output_format: "text".into(),
+                visibility: "visible".into(),
+            });
+        }
+    }
+    let passed = report.scorecards.iter().map(|c| c.passed).sum();
+    Gradescope {
+        score: f64::from(report.earned),
+        execution_time: millis as f64 / 1000.0,
+        output: super::text::total_line(report.earned, report.possible, passed, tests.len()),
+        visibility: "visible".into(),
+        stdout_visibility: "hidden".into(),
+        tests,
+    }
+}
+
+/// The report as Gradescope's `results.json` ([`gradescope_results`]).
+pub fn to_gradescope(report: &Report) -> Result<String, String> {
+    serde_json::to_string_pretty(&gradescope_results(report))
+        .map(|json| json + "\n")
+        .map_err(|e| format!("cannot write the report as Gradescope JSON: {e}"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -239,6 +342,128 @@ mod tests {
             rows[3].contains(",missing,0,not graded: run.toml has no line"),
             "{csv}"
         );
+    }
+
+    #[test]
+    fn hostile_text_is_escaped_in_every_format() {
+        use crate::checker::grade::escape::is_unsafe;
+        use crate::checker::grade::model::tests::hostile;
+        let report = hostile();
+        let json = to_json(&report).unwrap();
+        let back: serde_json::Value = serde_json::from_str(&json).unwrap();
+        let mut strings = Vec::new();
+        fn walk(v: &serde_json::Value, out: &mut Vec<String>) {
+            match v {
+                serde_json::Value::String(s) => out.push(s.clone()),
+                serde_json::Value::Array(a) => a.iter().for_each(|v| walk(v, out)),
+                serde_json::Value::Object(o) => o.values().for_each(|v| walk(v, out)),
+                _ => {}
+            }
+        }
+        walk(&back, &mut strings);
+        for s in &strings {
+            assert!(!s.chars().any(is_unsafe), "JSON string {s:?}");
+        }
+        let csv = to_csv(&report).unwrap();
+        let mut reader = csv::Reader::from_reader(csv.as_bytes());
+        for record in reader.records() {
+            for cell in record.unwrap().iter() {
+                assert!(
+                    !cell.starts_with(['=', '+', '-', '@', '\t', '\r']),
+                    "CSV cell {cell:?}"
+                );
+                assert!(
+                    !cell.chars().any(|c| is_unsafe(c) && c != '\n'),
+                    "CSV cell {cell:?}"
+                );
+            }
+        }
+        let xml = to_junit(&report).unwrap();
+        assert!(!xml.chars().any(|c| is_unsafe(c) && c != '\n'), "{xml}");
+        assert!(
+            xml.contains("\\x1b[32m"),
+            "the escapes are shown, not dropped: {xml}"
+        );
+    }
+
+    /// Gradescope's specification as a JSON Schema (closed: no field it does not define).
+    fn gradescope_schema() -> jsonschema::Validator {
+        let path = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/grading/gradescope/results.schema.json"
+        );
+        let schema: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+        jsonschema::validator_for(&schema).expect("a valid schema")
+    }
+
+    fn schema_errors(json: &serde_json::Value) -> Vec<String> {
+        gradescope_schema()
+            .iter_errors(json)
+            .map(|e| format!("{} at {}", e, e.instance_path()))
+            .collect()
+    }
+
+    #[test]
+    fn gradescope_results_follow_the_specification() {
+        use crate::checker::grade::model::tests::hostile;
+        for report in [sample(), hostile()] {
+            let json: serde_json::Value =
+                serde_json::from_str(&to_gradescope(&report).unwrap()).unwrap();
+            assert_eq!(schema_errors(&json), Vec::<String>::new(), "{json:#}");
+            assert_eq!(json["score"], f64::from(report.earned));
+            let tests = json["tests"].as_array().unwrap();
+            let checks: usize = report.scorecards.iter().map(|c| c.checks.len()).sum();
+            assert_eq!(tests.len(), checks);
+            let max: f64 = tests.iter().map(|t| t["max_score"].as_f64().unwrap()).sum();
+            assert_eq!(max, f64::from(report.possible));
+        }
+        let json: serde_json::Value =
+            serde_json::from_str(&to_gradescope(&sample()).unwrap()).unwrap();
+        let fail = &json["tests"][1];
+        assert_eq!(fail["status"], "failed");
+        assert!(
+            fail["name"]
+                .as_str()
+                .unwrap()
+                .starts_with("02_echo: server_echoes_bytes — ")
+        );
+        assert_eq!(fail["number"], "2.2");
+        let output = fail["output"].as_str().unwrap();
+        assert!(
+            output.starts_with("the echo differs, at byte 1024\n"),
+            "{output}"
+        );
+        assert!(output.contains("\nhint: lessons/02_echo.md#"), "{output}");
+        assert_eq!(
+            json["tests"][3]["output"].as_str().unwrap().lines().next(),
+            Some("not graded: run.toml has no line for 02_echo")
+        );
+    }
+
+    /// The schema is not a formality: what Gradescope would reject, it rejects.
+    #[test]
+    fn the_gradescope_schema_rejects_what_the_specification_does_not_allow() {
+        let good: serde_json::Value =
+            serde_json::from_str(&to_gradescope(&sample()).unwrap()).unwrap();
+        let mut wrong = Vec::new();
+        let mut edit = |f: &dyn Fn(&mut serde_json::Value)| {
+            let mut json = good.clone();
+            f(&mut json);
+            wrong.push(json);
+        };
+        edit(&|j| j["tests"][0]["visibility"] = "students".into());
+        edit(&|j| j["tests"][0]["score"] = "1".into());
+        edit(&|j| j["tests"][0]["millis"] = 12.into());
+        edit(&|j| j["scorecards"] = serde_json::json!([]));
+        edit(&|j| j["stdout_visibility"] = "shown".into());
+        edit(&|j| {
+            j.as_object_mut().unwrap().remove("score");
+            j["tests"][0].as_object_mut().unwrap().remove("score");
+        });
+        for json in wrong {
+            assert!(!schema_errors(&json).is_empty(), "accepted: {json:#}");
+        }
     }
 
     /// Times in JUnit are seconds with three decimals; read back, they are whole milliseconds

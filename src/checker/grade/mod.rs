@@ -11,20 +11,29 @@
 //!   check is defined once, and each one is bounded by the harness (timeouts, kill-on-drop);
 //! - [`text`] — for people: the [`scorecard`], the [`class_table`], and the Markdown table of a
 //!   lesson's checks ([`checks_table`], `grade --list`);
-//! - [`formats`] — for machines: [`to_json`], [`to_csv`], [`to_junit`].
+//! - [`formats`] — for machines: [`to_json`], [`to_csv`], [`to_junit`], and Gradescope's
+//!   `results.json` ([`to_gradescope`]);
+//! - [`html`] — the class report as one self-contained HTML page ([`to_html`]);
+//! - [`escape`] — what a program printed, made safe to show in every report.
 //!
 //! Every renderer works from the same [`Report`], so the scorecard on the terminal, the JSON, the
 //! CSV and the JUnit XML always say the same thing. That nothing the grader started outlives it
 //! is the harness's job: [`reaper`](crate::checker::harness::reaper).
 
 pub mod cli;
+pub mod escape;
 pub mod formats;
+pub mod html;
 pub mod model;
 pub mod run;
 pub mod students;
 pub mod text;
 
-pub use formats::{CSV_HEADER, CsvRow, csv_rows, junit_report, to_csv, to_json, to_junit};
+pub use formats::{
+    CSV_HEADER, CsvRow, Gradescope, GradescopeTest, csv_rows, gradescope_results, junit_report,
+    to_csv, to_gradescope, to_json, to_junit,
+};
+pub use html::to_html;
 pub use model::{
     CheckResult, Evidence, Report, SHOW_BYTES, SHOW_LINE_CHARS, SHOW_STDERR_LINES, Scorecard,
     Status,

@@ -4,6 +4,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::escape;
 use crate::checker::checks::Check;
 pub use crate::checker::evidence::SHOW_LINE_CHARS;
 use crate::checker::evidence::{Failure, SHOW_TEXT_CHARS, cap_text};
@@ -81,16 +82,18 @@ impl Evidence {
                 let skip = lines.len().saturating_sub(SHOW_STDERR_LINES);
                 let tail = lines[skip..]
                     .iter()
-                    .map(|l| l.chars().take(SHOW_LINE_CHARS).collect())
+                    .map(|l| escape::clean(&l.chars().take(SHOW_LINE_CHARS).collect::<String>()))
                     .collect();
                 (tail, lines.len())
             }
             _ => (Vec::new(), 0),
         };
-        let text = |t: &String| cap_text(t, SHOW_TEXT_CHARS);
+        // Every field a program can put text in is shown escaped (`escape`): no control or
+        // format character reaches a report, and the reason cannot begin with a verdict.
+        let text = |t: &String| escape::clean(&cap_text(t, SHOW_TEXT_CHARS));
         let bytes = |b: &Vec<u8>| show_bytes(b, SHOW_BYTES);
         Evidence {
-            reason: text(&failure.reason),
+            reason: escape::line_start(&cap_text(&failure.reason, SHOW_TEXT_CHARS)),
             command: failure.command.as_ref().map(text),
             sent: failure.sent.as_ref().map(bytes),
             expected: failure.expected.as_ref().map(text),
@@ -204,11 +207,13 @@ impl Scorecard {
         problem: Option<String>,
         checks: Vec<CheckResult>,
     ) -> Scorecard {
+        // A folder's name, a run.toml's command and a program's first words (in `problem`) are
+        // the student's text: shown escaped.
         Scorecard {
-            student,
+            student: student.as_deref().map(escape::clean),
             lesson: lesson.to_string(),
-            command,
-            problem,
+            command: command.as_deref().map(escape::clean),
+            problem: problem.as_deref().map(escape::line_start),
             earned: checks.iter().map(|c| c.earned).sum(),
             possible: checks.iter().map(|c| c.points).sum(),
             passed: checks.iter().filter(|c| c.status == Status::Pass).count(),
@@ -305,6 +310,45 @@ pub(super) mod tests {
         Report::new(vec![
             graded,
             missing(&job, "run.toml has no line for 02_echo"),
+        ])
+    }
+
+    /// A report of what a hostile class prints and is called: every text field a program or a
+    /// folder can set holds terminal escapes, a `\r` that redraws a line, fake verdicts, bidi
+    /// overrides and a formula.
+    pub(in crate::checker::grade) fn hostile() -> Report {
+        use crate::checker::grade::escape::HOSTILE;
+        let lesson = &checks::l02_echo::LESSON;
+        let failure = Failure::new(format!("✓ {HOSTILE}"))
+            .command(&format!("python3 {HOSTILE}"))
+            .sent(HOSTILE.as_bytes().to_vec())
+            .expected(format!("=HYPERLINK(\"http://evil\",\"{HOSTILE}\")"))
+            .received(HOSTILE.as_bytes().to_vec())
+            .stderr(
+                format!("{HOSTILE}\n=HYPERLINK(\"x\")\n✓ server_echoes_bytes 3/3\n").into_bytes(),
+            );
+        let fail = CheckResult::new(
+            failing_check(),
+            Status::Fail,
+            5000,
+            Some(Evidence::of(&failure)),
+        );
+        let graded = Scorecard::new(
+            Some(format!("eve      ✓ ✓ {HOSTILE}")),
+            lesson.name,
+            Some(format!("@python3 {HOSTILE}")),
+            None,
+            vec![fail],
+        );
+        let job = Job {
+            student: Some(format!("=mal\r{HOSTILE}")),
+            lesson,
+            checks: vec![failing_check()],
+            program: Err(String::new()),
+        };
+        Report::new(vec![
+            graded,
+            missing(&job, &format!("did not start: {HOSTILE}")),
         ])
     }
 

@@ -5,6 +5,7 @@ use std::fmt::Write as _;
 
 use colored::Colorize;
 
+use super::escape;
 use super::model::{Scorecard, Status};
 use crate::checker::checks::Lesson;
 
@@ -39,7 +40,7 @@ pub fn total_line(earned: u32, possible: u32, passed: usize, checks: usize) -> S
 pub fn scorecard(card: &Scorecard, colour: bool) -> String {
     let mut out = String::new();
     let title = match &card.student {
-        Some(student) => format!("{} — {student}", card.lesson),
+        Some(student) => format!("{} — {}", card.lesson, escape::name(student)),
         None => card.lesson.clone(),
     };
     let _ = writeln!(out, "{}", bold(&title, colour));
@@ -93,7 +94,11 @@ pub fn class_table(cards: &[Scorecard], lesson: &str, colour: bool) -> String {
     let ids: Vec<&str> = first.checks.iter().map(|c| c.id.as_str()).collect();
     let names: Vec<String> = cards
         .iter()
-        .map(|c| c.student.clone().unwrap_or_else(|| "(program)".to_string()))
+        .map(|c| {
+            c.student
+                .as_deref()
+                .map_or_else(|| "(program)".to_string(), escape::name)
+        })
         .collect();
     let name_width = names
         .iter()
@@ -142,13 +147,9 @@ pub fn class_table(cards: &[Scorecard], lesson: &str, colour: bool) -> String {
             check.points
         );
     }
-    for card in &cards {
+    for (card, name) in cards.iter().zip(&names) {
         if let Some(problem) = &card.problem {
-            let _ = writeln!(
-                out,
-                "  {}: {problem}",
-                card.student.as_deref().unwrap_or("(program)")
-            );
+            let _ = writeln!(out, "  {name}: {problem}");
         }
     }
     out
@@ -173,7 +174,7 @@ pub fn checks_table(lesson: &Lesson) -> String {
 mod tests {
     use super::*;
     use crate::checker::checks;
-    use crate::checker::grade::model::tests::sample;
+    use crate::checker::grade::model::tests::{hostile, sample};
 
     #[test]
     fn scorecards_show_marks_points_evidence_hint_and_total() {
@@ -230,6 +231,61 @@ mod tests {
             table.contains("ben: not graded: run.toml has no line"),
             "{table}"
         );
+    }
+
+    /// No control or format character, no line a program wrote that starts with a verdict,
+    /// and no row of the class table but the real ones.
+    fn assert_safe(text: &str) {
+        use crate::checker::grade::escape::is_unsafe;
+        let bad: Vec<char> = text
+            .chars()
+            .filter(|&c| is_unsafe(c) && c != '\n')
+            .collect();
+        assert!(bad.is_empty(), "{bad:?} in:\n{text}");
+    }
+
+    #[test]
+    fn hostile_output_and_names_are_shown_escaped() {
+        let report = hostile();
+        for colour in [false, true] {
+            for card in &report.scorecards {
+                let text = scorecard(card, colour);
+                if !colour {
+                    assert_safe(&text);
+                }
+                let verdicts = text
+                    .lines()
+                    .filter(|l| l.trim_start().starts_with(['✓', '✗']))
+                    .count();
+                let real = if card.problem.is_none() {
+                    card.checks.len()
+                } else {
+                    0
+                };
+                assert_eq!(verdicts, real, "{text}");
+                assert_eq!(text.matches("total:").count(), 1, "{text}");
+            }
+            let table = class_table(&report.scorecards, "02_echo", colour);
+            if !colour {
+                assert_safe(&table);
+            }
+            assert!(
+                table.contains("\"eve      \\u{2713} \\u{2713} \\x1b[32m"),
+                "{table}"
+            );
+            // A row ends in its points and checks (`0/3     0/1`).
+            let rows = table
+                .lines()
+                .filter(|l| {
+                    let words: Vec<&str> = l.split_whitespace().rev().take(2).collect();
+                    words.len() == 2
+                        && words.iter().all(|w| {
+                            w.split('/').all(|n| n.parse::<u32>().is_ok()) && w.contains('/')
+                        })
+                })
+                .count();
+            assert_eq!(rows, 2, "{table}");
+        }
     }
 
     #[test]

@@ -72,6 +72,10 @@ pub enum Format {
     Csv,
     /// JUnit XML, for CI systems.
     Junit,
+    /// Gradescope's autograder results.json.
+    Gradescope,
+    /// One self-contained HTML page: the class table, pass rates per check, the evidence.
+    Html,
 }
 
 const AFTER_HELP: &str = "\
@@ -80,6 +84,8 @@ Examples:
   grade all --student students/ana
   grade 02_echo --class students --jobs 4
   grade 02_echo --class students --format json --output grades.json
+  grade 02_echo --class students --format html -o class.html
+  grade all --student /autograder/submission --format gradescope -o results.json
   grade --list 02_echo
   grade 02_echo --watch -- python3 echo.py       # again on every save of echo.py
 

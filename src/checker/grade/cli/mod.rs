@@ -5,6 +5,8 @@
 //! - [`list`](mod@list) — `--list`: the checks of a lesson as a Markdown table;
 //! - [`jobs`](mod@jobs) — who is graded on which lesson and checks (a command, `--student`,
 //!   `--class`, `--check`);
+//! - [`output`] — `--output FILE`: a new file renamed into place, never through a link or
+//!   into a FIFO;
 //! - [`results`] — grading the jobs, and the scorecards, class tables and machine formats;
 //! - [`signals`] — Ctrl-C: nothing `grade` started outlives it;
 //! - [`watch`](mod@watch) — `--watch`: grade again on every save.
@@ -20,6 +22,7 @@ use clap::Parser;
 pub mod args;
 pub mod jobs;
 pub mod list;
+pub mod output;
 pub mod results;
 pub mod signals;
 pub mod watch;
@@ -84,6 +87,10 @@ pub fn grade_once(cli: Cli) -> Result<ExitCode, Stop> {
                 .into(),
         ));
     };
+    if let Some(file) = &cli.output {
+        // Before grading a class for minutes: a path grade will refuse at the end.
+        output::check(file)?;
+    }
     let jobs = jobs::jobs(&cli, &selector)?;
     let report = results::grade_all(&jobs, cli.jobs);
     results::show(&report, &cli, colour)?;

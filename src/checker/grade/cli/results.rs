@@ -13,26 +13,39 @@ use crate::checker::harness::reaper;
 pub fn grade_all(jobs: &[Job], at_once: u16) -> Report {
     stop_on_signals();
     reaper::adopt_orphans();
-    let progress = std::io::stderr().is_terminal() && jobs.len() > 1;
-    if progress {
+    // On a terminal, a progress bar (indicatif) over the programs graded, with each finished
+    // one printed above it; elsewhere (a pipe, CI) nothing.
+    let progress = (std::io::stderr().is_terminal() && jobs.len() > 1).then(|| {
         let checks: usize = jobs.iter().map(|j| j.checks.len()).sum();
-        eprintln!(
-            "grading {} program(s), {checks} checks, {at_once} at a time…",
-            jobs.len(),
+        let bar = indicatif::ProgressBar::new(jobs.len() as u64);
+        bar.set_style(
+            indicatif::ProgressStyle::with_template(
+                "{spinner} grading [{bar:30}] {pos}/{len} programs, {msg} {elapsed}",
+            )
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
+            .progress_chars("=> "),
         );
-    }
+        bar.set_message(format!("{checks} checks, {at_once} at a time"));
+        bar.enable_steady_tick(std::time::Duration::from_millis(200));
+        bar
+    });
     let on_done = |card: &Scorecard| {
-        if progress {
-            eprintln!(
+        if let Some(bar) = &progress {
+            // The name is the report's, already escaped (grade::escape).
+            bar.println(format!(
                 "  {} {}: {}/{} points",
                 if card.all_passed() { "✓" } else { "✗" },
-                card.name(),
+                crate::checker::grade::escape::name(&card.name()),
                 card.earned,
                 card.possible
-            );
+            ));
+            bar.inc(1);
         }
     };
     let cards = grade::grade(jobs, usize::from(at_once), &on_done);
+    if let Some(bar) = progress {
+        bar.finish_and_clear();
+    }
     // Every check is done: whatever is still our child escaped a process group. Kill it.
     reaper::sweep_all(false);
     Report::new(cards)
@@ -47,6 +60,8 @@ pub fn show(report: &Report, cli: &Cli, colour: bool) -> Result<(), Stop> {
         Format::Json => Some(grade::to_json(report)),
         Format::Csv => Some(grade::to_csv(report)),
         Format::Junit => Some(grade::to_junit(report)),
+        Format::Gradescope => Some(grade::to_gradescope(report)),
+        Format::Html => Some(Ok(grade::to_html(report))),
     }
     .transpose()
     .map_err(|e| Stop::Failed(e, "please report this as a bug in grade".into()))?;
@@ -57,12 +72,7 @@ pub fn show(report: &Report, cli: &Cli, colour: bool) -> Result<(), Stop> {
         (Some(file), machine) => {
             emit(&text());
             let content = machine.unwrap_or_else(|| text_report(report, class_mode, false, false));
-            std::fs::write(file, content).map_err(|e| {
-                Stop::Failed(
-                    format!("cannot write {}: {e}", file.display()),
-                    "check the folder exists and is writable".into(),
-                )
-            })?;
+            super::output::write(file, &content)?;
         }
     }
     Ok(())
