@@ -17,6 +17,21 @@ use crate::kit::cli::unspecified_warning;
 use crate::kit::narrate::{Narrator, narrate};
 use crate::kit::shutdown::Stop;
 
+/// The number the system knows a socket by, for the narration: on Unix a file descriptor (a
+/// small index into the process's table of open files: 3, 4, … since 0–2 are stdin, stdout and
+/// stderr); on Windows a `SOCKET` handle (an opaque number, often in the hundreds, and not a file:
+/// Winsock sockets are not read and written as files).
+#[cfg(unix)]
+pub fn socket_number(socket: &impl std::os::fd::AsRawFd) -> i64 {
+    i64::from(socket.as_raw_fd())
+}
+
+/// See the Unix version above: on Windows, the `SOCKET` handle.
+#[cfg(windows)]
+pub fn socket_number(socket: &impl std::os::windows::io::AsRawSocket) -> i64 {
+    socket.as_raw_socket() as i64
+}
+
 /// The backlog std's `TcpListener::bind` passes to `listen()` on Unix.
 pub const STD_BACKLOG: u32 = 128;
 
@@ -54,9 +69,18 @@ fn bind_listener(addr: SocketAddr) -> io::Result<TcpListener> {
 #[cfg(windows)]
 fn bind_listener(addr: SocketAddr) -> io::Result<TcpListener> {
     use socket2::{Domain, Socket, Type};
+    let socket = Socket::new(Domain::for_address(addr), Type::STREAM, None)?;
+    exclusive_address_use(&socket)?;
+    socket.bind(&addr.into())?;
+    socket.listen(STD_BACKLOG as i32)?;
+    Ok(socket.into())
+}
+
+/// `setsockopt(SOL_SOCKET, SO_EXCLUSIVEADDRUSE, 1)`: Windows only (see [`bind_listener`]).
+#[cfg(windows)]
+pub fn exclusive_address_use(socket: &socket2::Socket) -> io::Result<()> {
     use std::os::windows::io::AsRawSocket;
     use windows_sys::Win32::Networking::WinSock::{SO_EXCLUSIVEADDRUSE, SOL_SOCKET, setsockopt};
-    let socket = Socket::new(Domain::for_address(addr), Type::STREAM, None)?;
     let on: i32 = 1;
     // SAFETY: a valid socket, and a pointer to an int with its size, as setsockopt expects.
     let rc = unsafe {
@@ -68,12 +92,10 @@ fn bind_listener(addr: SocketAddr) -> io::Result<TcpListener> {
             size_of::<i32>() as i32,
         )
     };
-    if rc != 0 {
-        return Err(io::Error::last_os_error());
+    match rc {
+        0 => Ok(()),
+        _ => Err(io::Error::last_os_error()),
     }
-    socket.bind(&addr.into())?;
-    socket.listen(STD_BACKLOG as i32)?;
-    Ok(socket.into())
 }
 // ANCHOR_END: listen
 
