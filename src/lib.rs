@@ -30,7 +30,7 @@
 //! - [`kit::backoff`] — a delay doubling from 10 ms to 1 s: how a server waits out a shortage.
 //! - [`kit::shutdown`] — graceful stop on Ctrl-C, SIGTERM or `--exit-after K`; waking `accept()`.
 //!
-//! [`checker`] — what `cargo test` and `grade` use (the grader's side), layered bottom-up:
+//! [`checker`] — what `cargo test` and `grade` use (the grader's side; Linux only), layered bottom-up:
 //! - [`checker::evidence`] — `Failure` and `Outcome`: what a check returns; imports nothing above it.
 //! - [`checker::harness`] — the only process runner: kill-on-drop process groups, preflight,
 //!   `listening on`, bounded reads, TCP/UDP probes and stubs, the reaper.
@@ -40,6 +40,9 @@
 //! Binaries (`src/bin/`): one thin entry per lesson (`01_time_server.rs` … `08_protocol.rs`, each
 //! calling its lesson's `cli::main`), `grade` (the grading tool) and `bench` (the load tool).
 
+// The grader leans on Linux (`/proc`, `prlimit`, a child subreaper, `SIOCOUTQ`): it is built on
+// Linux only. The lessons and the kit build on Linux, macOS and Windows.
+#[cfg(target_os = "linux")]
 pub mod checker;
 pub mod kit;
 pub mod lessons;

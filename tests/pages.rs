@@ -3,7 +3,7 @@
 //! A reader copies commands from the pages and compares what they see with what the pages show.
 //! So, for every ```console block of every page (`lessons/*.md`, `book/src/**/*.md`, `README.md`):
 //!
-//! 1. **commands**: every `$ …` line that runs `nc`, `rdate` or `socat` against a lesson's port
+//! 1. **commands**: every `$ …` line that runs `nc`, `ncat`, `rdate` or `socat` against a lesson's port
 //!    (70NN) is run exactly as written by `sh -c`, with only the port replaced by that of the
 //!    lesson's server, started with `--port 0` (and the flags of the block's last
 //!    `$ cargo run --bin NN -- server …` line; `--rfc868` for `rdate`, which speaks only that).
@@ -14,6 +14,11 @@
 //!    its sender too — and press Ctrl-D. The command must end by itself within [`BOUND`] of its
 //!    start, with status 0. (That is how this test found that netcat-openbsd's plain `nc` never
 //!    ends in either case: it needs `-d`, `-N` or `-q`.)
+//!    Netcats differ (netcat-openbsd's `-N`, `-d`, `-q` are unknown to Nmap's ncat), so each
+//!    command runs with the client it names: a `ncat …` line with `ncat`; a `nc …` line with
+//!    netcat-openbsd — `nc` when `nc -h` says OpenBSD, else `nc.openbsd`, else it is skipped,
+//!    never failed, whatever flavour `nc` is here; a line labelled `# macOS …` is skipped (no
+//!    macOS here).
 //! 2. **demo output**: the lines a block shows after `$ cargo run --bin NN_name` (the demo) must
 //!    be lines the demo prints, equal once every run of digits is read as one number (ports,
 //!    addresses, times and fds change from run to run), and the lines of each narrator
@@ -50,7 +55,7 @@ const ANSWER: Duration = Duration::from_secs(3);
 /// What the modelled reader types.
 const TYPED: &str = "hello from the page test";
 /// The tools whose commands are run.
-const TOOLS: [&str; 3] = ["nc", "rdate", "socat"];
+const TOOLS: [&str; 4] = ["nc", "ncat", "rdate", "socat"];
 
 /// The binary of a lesson (a name in the checks' `LESSONS` table), built beside this test's
 /// binaries: cargo builds every binary of the package before it runs an integration test.
@@ -114,6 +119,11 @@ fn console_blocks(text: &str) -> Vec<(usize, Vec<&str>)> {
     blocks
 }
 
+/// The `# comment` of a command line (its label: which client, which system), or "".
+fn comment(line: &str) -> &str {
+    line.split_once(" #").map_or("", |(_, c)| c.trim())
+}
+
 /// A command line without its `# comment`.
 fn command(line: &str) -> &str {
     let line = line.strip_prefix("$ ").unwrap_or(line);
@@ -127,7 +137,10 @@ fn command(line: &str) -> &str {
 /// flags.
 struct Documented {
     at: String,
+    /// The command, without its comment.
     line: String,
+    /// The line as the page shows it, comment included.
+    full: String,
     lesson: &'static str,
     port: String,
     server_flags: Vec<String>,
@@ -174,6 +187,7 @@ fn documented_commands() -> Vec<Documented> {
                 found.push(Documented {
                     at: format!("{}:{}", file.display(), start + i + 1),
                     line: command(rest).to_string(),
+                    full: rest.to_string(),
                     lesson,
                     port: port.to_string(),
                     server_flags: flags,
@@ -192,6 +206,37 @@ fn installed(tool: &str) -> bool {
     probe.is_ok_and(|out| out.status.success())
 }
 
+/// The program that runs netcat-openbsd here: `nc` if it is that flavour (`nc -h` names OpenBSD;
+/// Nmap's ncat and others do not), else `nc.openbsd` (Debian's name for it beside an `nc` that
+/// alternatives point elsewhere), else none.
+fn netcat_openbsd() -> Option<&'static str> {
+    ["nc", "nc.openbsd"].into_iter().find(|nc| {
+        let help = std::process::Command::new(nc)
+            .arg("-h")
+            .stdin(std::process::Stdio::null())
+            .output();
+        help.is_ok_and(|out| {
+            let text = String::from_utf8_lossy(&out.stdout) + String::from_utf8_lossy(&out.stderr);
+            text.contains("OpenBSD")
+        })
+    })
+}
+
+/// The line to run for `doc`, with the client it names, or why it cannot run here.
+fn with_its_client(doc: &Documented) -> Result<String, String> {
+    let label = comment(&doc.full);
+    if label.starts_with("macOS") {
+        return Err("a macOS command (no macOS here)".into());
+    }
+    let words: Vec<&str> = doc.line.split(' ').collect();
+    if !words.contains(&"nc") {
+        return Ok(doc.line.clone());
+    }
+    let nc = netcat_openbsd().ok_or("netcat-openbsd is not installed (`nc` here is another)")?;
+    let words = words.into_iter().map(|w| if w == "nc" { nc } else { w });
+    Ok(words.collect::<Vec<_>>().join(" "))
+}
+
 /// What is wrong with running `doc` as written, if anything.
 fn run_documented(doc: &Documented) -> Option<String> {
     let bin = binary(doc.lesson)?;
@@ -201,7 +246,11 @@ fn run_documented(doc: &Documented) -> Option<String> {
         Err(failure) => return Some(format!("the server did not start: {failure:?}")),
     };
     let port = server.addr.port().to_string();
-    let words = doc.line.split(' ');
+    let line = match with_its_client(doc) {
+        Ok(line) => line,
+        Err(why) => return Some(format!("cannot run here: {why}")),
+    };
+    let words = line.split(' ');
     let replaced = words.map(|w| if w == doc.port { port.as_str() } else { w });
     let line = replaced.collect::<Vec<_>>().join(" ");
     // The reader as the page tells them to act: against a server that speaks first, or with
@@ -254,8 +303,10 @@ fn every_documented_command_works_as_written() {
     let documented = documented_commands();
     assert!(documented.len() >= 8, "only {} commands", documented.len());
     let mut problems = Vec::new();
+    let mut ran = BTreeMap::<&str, usize>::new();
     for doc in &documented {
-        let tools: Vec<&str> = TOOLS.into_iter().filter(|t| doc.line.contains(t)).collect();
+        let words: Vec<&str> = doc.line.split_whitespace().collect();
+        let tools: Vec<&str> = TOOLS.into_iter().filter(|t| words.contains(t)).collect();
         if let Some(missing) = tools.iter().find(|t| !installed(t)) {
             eprintln!(
                 "{}: skipped, `{missing}` is not installed: {}",
@@ -263,10 +314,18 @@ fn every_documented_command_works_as_written() {
             );
             continue;
         }
+        if let Err(why) = with_its_client(doc) {
+            eprintln!("{}: skipped, {why}: {}", doc.at, doc.line);
+            continue;
+        }
+        for tool in tools {
+            *ran.entry(tool).or_default() += 1;
+        }
         if let Some(problem) = run_documented(doc) {
             problems.push(format!("{}: `{}`: {problem}", doc.at, doc.line));
         }
     }
+    eprintln!("commands run, by client: {ran:?}");
     assert!(problems.is_empty(), "{}", problems.join("\n\n"));
 }
 

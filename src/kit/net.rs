@@ -17,13 +17,28 @@ use crate::kit::cli::unspecified_warning;
 use crate::kit::narrate::{Narrator, narrate};
 use crate::kit::shutdown::Stop;
 
+/// The number the system knows a socket by, for the narration: on Unix a file descriptor (a
+/// small index into the process's table of open files: 3, 4, … since 0–2 are stdin, stdout and
+/// stderr); on Windows a `SOCKET` handle (an opaque number, often in the hundreds, and not a file:
+/// Winsock sockets are not read and written as files).
+#[cfg(unix)]
+pub fn socket_number(socket: &impl std::os::fd::AsRawFd) -> i64 {
+    i64::from(socket.as_raw_fd())
+}
+
+/// See the Unix version above: on Windows, the `SOCKET` handle.
+#[cfg(windows)]
+pub fn socket_number(socket: &impl std::os::windows::io::AsRawSocket) -> i64 {
+    socket.as_raw_socket() as i64
+}
+
 /// The backlog std's `TcpListener::bind` passes to `listen()` on Unix.
 pub const STD_BACKLOG: u32 = 128;
 
 // ANCHOR: listen
 /// socket + bind + listen in one call; warns when the address is every interface.
 pub fn listen(addr: SocketAddr, say: &Narrator) -> Result<TcpListener> {
-    let listener = TcpListener::bind(addr).with_context(|| format!("failed to bind {addr}"))?;
+    let listener = bind_listener(addr).with_context(|| format!("failed to bind {addr}"))?;
     let bound = listener.local_addr().context("getsockname() failed")?;
     narrate!(
         say,
@@ -36,6 +51,51 @@ pub fn listen(addr: SocketAddr, say: &Narrator) -> Result<TcpListener> {
         narrate!(say, warn(warning));
     }
     Ok(listener)
+}
+
+/// On Unix, std sets `SO_REUSEADDR` before `bind()`: a restarted server may bind its port at once
+/// while connections of its previous run wait in TIME_WAIT, and no other process can take a port
+/// that is being listened on.
+#[cfg(not(windows))]
+fn bind_listener(addr: SocketAddr) -> io::Result<TcpListener> {
+    TcpListener::bind(addr)
+}
+
+/// On Windows, `SO_REUSEADDR` means something else: it lets *another* socket bind a port already
+/// in use, so a second program could steal this server's connections. Windows's answer is
+/// `SO_EXCLUSIVEADDRUSE`: nobody else may bind this address while we hold it. (Without it, a
+/// restart still binds at once: TIME_WAIT does not block `bind()` on Windows.) socket2 has no
+/// setter for it, so we call `setsockopt` ourselves, then `bind()` and `listen()`.
+#[cfg(windows)]
+fn bind_listener(addr: SocketAddr) -> io::Result<TcpListener> {
+    use socket2::{Domain, Socket, Type};
+    let socket = Socket::new(Domain::for_address(addr), Type::STREAM, None)?;
+    exclusive_address_use(&socket)?;
+    socket.bind(&addr.into())?;
+    socket.listen(STD_BACKLOG as i32)?;
+    Ok(socket.into())
+}
+
+/// `setsockopt(SOL_SOCKET, SO_EXCLUSIVEADDRUSE, 1)`: Windows only (see [`bind_listener`]).
+#[cfg(windows)]
+pub fn exclusive_address_use(socket: &socket2::Socket) -> io::Result<()> {
+    use std::os::windows::io::AsRawSocket;
+    use windows_sys::Win32::Networking::WinSock::{SO_EXCLUSIVEADDRUSE, SOL_SOCKET, setsockopt};
+    let on: i32 = 1;
+    // SAFETY: a valid socket, and a pointer to an int with its size, as setsockopt expects.
+    let rc = unsafe {
+        setsockopt(
+            socket.as_raw_socket() as usize,
+            SOL_SOCKET,
+            SO_EXCLUSIVEADDRUSE,
+            (&on as *const i32).cast(),
+            size_of::<i32>() as i32,
+        )
+    };
+    match rc {
+        0 => Ok(()),
+        _ => Err(io::Error::last_os_error()),
+    }
 }
 // ANCHOR_END: listen
 
@@ -68,26 +128,53 @@ impl AcceptError {
     /// connection's pending network errors to `accept()`, to be treated like EAGAIN).
     pub fn of(err: &io::Error) -> AcceptError {
         match err.raw_os_error() {
-            Some(libc::EMFILE | libc::ENFILE | libc::ENOBUFS | libc::ENOMEM) => {
-                AcceptError::Shortage
-            }
-            Some(
-                libc::ECONNABORTED
-                | libc::EINTR
-                | libc::EPROTO
-                | libc::EPERM
-                | libc::ENETDOWN
-                | libc::ENOPROTOOPT
-                | libc::EHOSTDOWN
-                | libc::ENONET
-                | libc::EHOSTUNREACH
-                | libc::EOPNOTSUPP
-                | libc::ENETUNREACH,
-            ) => AcceptError::ThisConnection,
+            Some(code) if SHORTAGE.contains(&code) => AcceptError::Shortage,
+            Some(code) if THIS_CONNECTION.contains(&code) => AcceptError::ThisConnection,
             _ => AcceptError::Fatal,
         }
     }
 }
+
+// The error numbers differ by system: Unix has errno (`libc::EMFILE` …), Windows's Winsock its
+// own codes (`WSAEMFILE` = 10024 …), and `io::Error::raw_os_error` gives whichever the system
+// returned.
+#[cfg(unix)]
+const SHORTAGE: &[i32] = &[libc::EMFILE, libc::ENFILE, libc::ENOBUFS, libc::ENOMEM];
+#[cfg(unix)]
+const THIS_CONNECTION: &[i32] = &[
+    libc::ECONNABORTED,
+    libc::EINTR,
+    libc::EPROTO,
+    libc::EPERM,
+    libc::ENETDOWN,
+    libc::ENOPROTOOPT,
+    libc::EHOSTDOWN,
+    libc::EHOSTUNREACH,
+    libc::EOPNOTSUPP,
+    libc::ENETUNREACH,
+    // ENONET ("machine is not on the network") exists only on Linux.
+    #[cfg(target_os = "linux")]
+    libc::ENONET,
+];
+// Winsock: out of sockets or buffer space; a connection reset or aborted before we took it
+// (Windows reports a client that gave up as WSAECONNRESET), a call interrupted, the network down.
+#[cfg(windows)]
+const SHORTAGE: &[i32] = {
+    use windows_sys::Win32::Networking::WinSock::{WSAEMFILE, WSAENOBUFS};
+    &[WSAEMFILE, WSAENOBUFS]
+};
+#[cfg(windows)]
+const THIS_CONNECTION: &[i32] = {
+    use windows_sys::Win32::Networking::WinSock as ws;
+    &[
+        ws::WSAECONNABORTED,
+        ws::WSAECONNRESET,
+        ws::WSAEINTR,
+        ws::WSAENETDOWN,
+        ws::WSAEHOSTUNREACH,
+        ws::WSAENETUNREACH,
+    ]
+};
 
 /// `accept()` that survives what a busy server meets: a connection that failed before we took it
 /// is skipped, and a shortage of descriptors or memory is waited out with a [`Backoff`]
@@ -188,6 +275,7 @@ mod tests {
     use super::*;
 
     #[test]
+    #[cfg(unix)]
     fn accept_errors_are_sorted_by_what_helps() {
         let of = |errno| AcceptError::of(&io::Error::from_raw_os_error(errno));
         for errno in [libc::EMFILE, libc::ENFILE, libc::ENOBUFS, libc::ENOMEM] {

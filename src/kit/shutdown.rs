@@ -1,4 +1,5 @@
-//! Graceful shutdown: Ctrl-C (SIGINT), SIGTERM, or "after K connections".
+//! Graceful shutdown: Ctrl-C (SIGINT), SIGTERM, or "after K connections" (on Windows: Ctrl-C
+//! or Ctrl-Break, which are console events, not signals).
 //!
 //! A server blocked in `accept()` does not notice a flag being set, so stopping cleanly takes two
 //! steps: set a flag that every loop checks, then *wake* whatever is blocked. [`Stop`] does both:
@@ -39,9 +40,17 @@ impl Stop {
         Stop::default()
     }
 
-    /// Call [`Stop::stop`] when the process receives SIGINT or SIGTERM. A second signal exits
-    /// the process at once with status 130.
+    /// Call [`Stop::stop`] when the process receives SIGINT or SIGTERM (on Windows: Ctrl-C or
+    /// Ctrl-Break). A second one exits the process at once with status 130.
     pub fn on_signals(&self) -> Result<()> {
+        self.watch_signals()
+    }
+
+    // Unix: the kernel delivers a *signal* (SIGINT from Ctrl-C, SIGTERM from `kill`). A signal
+    // handler may do almost nothing safely, so signal-hook's handler only writes to a pipe, and
+    // a thread of ours reads the pipe and does the real work with no restrictions.
+    #[cfg(unix)]
+    fn watch_signals(&self) -> Result<()> {
         use signal_hook::consts::{SIGINT, SIGTERM};
         let mut signals = signal_hook::iterator::Signals::new([SIGINT, SIGTERM])
             .context("failed to install signal handlers")?;
@@ -60,6 +69,24 @@ impl Stop {
             })
             .context("failed to start the signal thread")?;
         Ok(())
+    }
+
+    // Windows has no signals: Ctrl-C and Ctrl-Break in the console are *console control events*,
+    // and Windows runs the handler on a new thread of its own, so it may do anything. There is
+    // no SIGTERM either: `taskkill /F` (and Task Manager) end a process with no notice at all,
+    // so only the console's events can stop a server gracefully. The `ctrlc` crate installs the
+    // handler (SetConsoleCtrlHandler).
+    #[cfg(windows)]
+    fn watch_signals(&self) -> Result<()> {
+        let stop = self.clone();
+        ctrlc::set_handler(move || {
+            if stop.is_stopped() {
+                std::process::exit(130);
+            }
+            eprintln!("received Ctrl-C: finishing the clients being served, then exiting (again to exit now)");
+            stop.stop();
+        })
+        .context("failed to install the Ctrl-C handler")
     }
 
     /// `--exit-after K`, the test hook that lets a demo or a check end a server: stop after the

@@ -3,7 +3,6 @@
 
 use std::io::Read;
 use std::net::SocketAddr;
-use std::os::fd::AsRawFd;
 use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
@@ -11,6 +10,7 @@ use socket2::{Domain, Protocol, Socket, Type};
 
 use super::format::{Format, print_time};
 use super::server::{family, local_addr};
+use crate::kit::net::socket_number;
 use crate::kit::narrate::{Narrator, narrate};
 
 /// The `client` subcommand: fetch the time from the first of `addrs` that answers, print it.
@@ -38,7 +38,7 @@ pub fn fetch_time(addrs: &[SocketAddr], say: &Narrator) -> Result<Vec<u8>> {
             say,
             call(
                 format!("socket({}, SOCK_STREAM, IPPROTO_TCP)", family(addr)),
-                format!("fd {}", socket.as_raw_fd()),
+                format!("fd {}", socket_number(&socket)),
             )
         );
         // connect(): the three-way handshake with the server. Fails at once with "connection

@@ -4,12 +4,12 @@
 
 use std::io::Write;
 use std::net::{SocketAddr, TcpListener};
-use std::os::fd::AsRawFd;
 
 use anyhow::{Context, Result};
 use socket2::{Domain, Protocol, Socket, Type};
 
 use super::format::Format;
+use crate::kit::net::socket_number;
 use crate::kit::cli::unspecified_warning;
 use crate::kit::narrate::{Narrator, narrate, show_bytes};
 use crate::kit::shutdown::Stop;
@@ -30,16 +30,28 @@ pub fn listen(addr: SocketAddr, say: &Narrator) -> Result<TcpListener> {
         say,
         call(
             format!("socket({}, SOCK_STREAM, IPPROTO_TCP)", family(addr)),
-            format!("fd {}", socket.as_raw_fd()),
+            format!("fd {}", socket_number(&socket)),
         )
     );
 
     // 2. setsockopt(SO_REUSEADDR): without it, restarting the server right after stopping it
     //    fails with "address already in use" while old connections sit in TIME_WAIT.
-    socket
-        .set_reuse_address(true)
-        .context("setsockopt(SO_REUSEADDR) failed")?;
-    narrate!(say, call("setsockopt(SOL_SOCKET, SO_REUSEADDR, 1)", "ok"));
+    #[cfg(not(windows))]
+    {
+        socket
+            .set_reuse_address(true)
+            .context("setsockopt(SO_REUSEADDR) failed")?;
+        narrate!(say, call("setsockopt(SOL_SOCKET, SO_REUSEADDR, 1)", "ok"));
+    }
+    // 2. On Windows, SO_REUSEADDR means something else: it lets *another* socket bind a port
+    //    already in use and take its clients. Windows's setsockopt(SO_EXCLUSIVEADDRUSE) forbids
+    //    that; a restart binds at once anyway (TIME_WAIT does not block bind() there).
+    #[cfg(windows)]
+    {
+        crate::kit::net::exclusive_address_use(&socket)
+            .context("setsockopt(SO_EXCLUSIVEADDRUSE) failed")?;
+        narrate!(say, call("setsockopt(SOL_SOCKET, SO_EXCLUSIVEADDRUSE, 1)", "ok"));
+    }
 
     // 3. bind(): claim the address and port. Port 0 asks the kernel to choose a free port, so we
     //    ask the socket afterwards which one it got (getsockname).
@@ -92,7 +104,7 @@ pub fn serve(listener: &TcpListener, format: Format, stop: &Stop, say: &Narrator
             say,
             call(
                 "accept()",
-                format!("fd {} for client {peer}", conn.as_raw_fd()),
+                format!("fd {} for client {peer}", socket_number(&conn)),
             )
         );
 

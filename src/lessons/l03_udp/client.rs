@@ -5,8 +5,6 @@
 use std::ffi::OsString;
 use std::io::{BufRead, ErrorKind, Read, Write};
 use std::net::{SocketAddr, UdpSocket};
-use std::os::fd::AsRawFd;
-use std::os::unix::ffi::OsStrExt;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
@@ -14,6 +12,7 @@ use socket2::{Domain, Protocol, Socket, Type};
 
 use super::NAME;
 use super::server::{BUFFER, family};
+use crate::kit::net::socket_number;
 use crate::kit::errors::Advice;
 use crate::kit::narrate::{Narrator, narrate, show_bytes};
 
@@ -30,7 +29,7 @@ pub fn open(server: SocketAddr, say: &Narrator) -> Result<UdpSocket> {
         say,
         call(
             format!("socket({}, SOCK_DGRAM, IPPROTO_UDP)", family(server)),
-            format!("fd {}", socket.as_raw_fd()),
+            format!("fd {}", socket_number(&socket)),
         )
     );
     // The first sendto() binds the socket to a free port by itself (an implicit bind), and
@@ -232,7 +231,9 @@ pub fn run(
         }
     } else {
         for message in messages {
-            echo(message.as_bytes())?;
+            // A message is sent as the bytes it was given. Unix passes arguments as bytes; Windows
+            // passes UTF-16, which becomes bytes through its encoding (WTF-8, for UTF-8 text).
+            echo(message.as_encoded_bytes())?;
         }
     }
     drop(socket);

@@ -3,12 +3,12 @@
 
 use std::io::ErrorKind;
 use std::net::{SocketAddr, UdpSocket};
-use std::os::fd::AsRawFd;
 
 use anyhow::{Context, Result};
 use socket2::{Domain, Protocol, Socket, Type};
 
 use super::dropper::Dropper;
+use crate::kit::net::socket_number;
 use crate::kit::cli::unspecified_warning;
 use crate::kit::narrate::{Narrator, narrate, show_bytes};
 
@@ -28,7 +28,7 @@ pub fn bind(addr: SocketAddr, say: &Narrator) -> Result<UdpSocket> {
         say,
         call(
             format!("socket({}, SOCK_DGRAM, IPPROTO_UDP)", family(addr)),
-            format!("fd {}", socket.as_raw_fd()),
+            format!("fd {}", socket_number(&socket)),
         )
     );
     // No setsockopt(SO_REUSEADDR) as in lesson 01: UDP has no TIME_WAIT to wait out, and on

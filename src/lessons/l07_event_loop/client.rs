@@ -7,9 +7,12 @@
 //! edge-triggered epoll), which lets stdin stay a blocking descriptor: we read it only when
 //! `poll` says a read will not wait — and it works for a file on stdin too, which epoll refuses.
 
+// On Windows only `run` below is compiled in (lesson 06's client): the poll loop's helpers and
+// imports are Unix's.
+#![cfg_attr(windows, allow(unused_imports, dead_code))]
+
 use std::io::{self, Read, Write};
 use std::net::SocketAddr;
-use std::os::fd::AsRawFd;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
@@ -27,9 +30,18 @@ const LONGEST_LINE: usize = 64 * 1024;
 /// Stop reading stdin while this much is still waiting to be sent: bounded memory.
 const SEND_AHEAD: usize = 64 * 1024;
 
+/// On Windows, `poll` (WSAPoll) watches sockets only, never a console or a pipe: stdin cannot
+/// join the loop. There this client is lesson 06's, one thread per direction; the server, the
+/// lesson's subject, is the same loop on every system (mio uses IOCP on Windows).
+#[cfg(windows)]
+pub fn run(addrs: &[SocketAddr], name: Option<&str>, say: &Narrator) -> Result<()> {
+    crate::lessons::l06_group_chat::client::run(addrs, name, say)
+}
+
 // ANCHOR: client
 /// Join the room: send `/nick NAME`, each line of stdin and `/quit`; print every line the
 /// server sends; end when the server closes the connection.
+#[cfg(unix)]
 pub fn run(addrs: &[SocketAddr], name: Option<&str>, say: &Narrator) -> Result<()> {
     let mut conn = connect(addrs, say)?;
     let _ = conn.set_nodelay(true);
@@ -46,6 +58,7 @@ pub fn run(addrs: &[SocketAddr], name: Option<&str>, say: &Narrator) -> Result<(
     loop {
         // Watch the connection (for writability only while something waits to be sent) and
         // stdin (while it is open and we are not too far ahead of the network).
+        use std::os::fd::AsRawFd;
         let mut watch = vec![libc::pollfd {
             fd: conn.as_raw_fd(),
             events: libc::POLLIN
@@ -138,6 +151,7 @@ pub fn run(addrs: &[SocketAddr], name: Option<&str>, say: &Narrator) -> Result<(
 // ANCHOR_END: client
 
 /// recv() until WouldBlock, appending to `inbox`; false once the server has closed.
+#[cfg(unix)]
 fn receive(conn: &mut std::net::TcpStream, inbox: &mut Vec<u8>) -> io::Result<bool> {
     let mut chunk = [0u8; 16 * 1024];
     loop {
@@ -153,6 +167,7 @@ fn receive(conn: &mut std::net::TcpStream, inbox: &mut Vec<u8>) -> io::Result<bo
 
 /// Print each whole line in `inbox` (and, at the end, a last piece without `\n`), with its
 /// control characters shown, never obeyed (lesson 06's rule: a client cannot trust its server).
+#[cfg(unix)]
 fn print_lines(inbox: &mut Vec<u8>, at_end: bool) -> Result<()> {
     let mut stdout = io::stdout().lock();
     let mut start = 0;

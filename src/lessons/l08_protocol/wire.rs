@@ -4,15 +4,24 @@
 
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
+#[cfg(unix)]
 use std::os::unix::fs::FileTypeExt;
+#[cfg(unix)]
 use std::os::unix::net::{UnixListener, UnixStream};
+#[cfg(windows)]
+use no_unix_sockets::{UnixListener, UnixStream};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use anyhow::{Context, Result};
+use anyhow::Result;
+#[cfg(unix)]
+use anyhow::Context;
 
+#[cfg(unix)]
 use crate::kit::errors::Advice;
-use crate::kit::narrate::{Narrator, narrate};
+use crate::kit::narrate::Narrator;
+#[cfg(unix)]
+use crate::kit::narrate::narrate;
 use crate::kit::shutdown::Stop;
 
 /// A listening socket of either kind.
@@ -142,12 +151,81 @@ impl Drop for SocketFile {
     }
 }
 
+/// Windows 10 has AF_UNIX sockets, but Rust's std offers them on Unix only: here `--unix` says
+/// so and exits 2, a usage error (TCP, the default, works the same everywhere).
+#[cfg(windows)]
+pub fn listen_unix(_path: &Path, _say: &Narrator) -> Result<Listener> {
+    no_unix_sockets::refuse()
+}
+
+/// See [`listen_unix`]: no Unix domain sockets here.
+#[cfg(windows)]
+pub fn connect_unix(_path: &Path, _say: &Narrator) -> Result<Stream> {
+    no_unix_sockets::refuse()
+}
+
+/// Stand-ins for std's Unix socket types where std has none: types with no values, so every
+/// `match` above stays as it is and the `Unix` arms can never run.
+#[cfg(windows)]
+mod no_unix_sockets {
+    use std::io;
+    use std::net::Shutdown;
+    use std::path::Path;
+    use std::time::Duration;
+
+    pub enum UnixListener {}
+    pub enum UnixStream {}
+
+    pub fn refuse<T>() -> anyhow::Result<T> {
+        eprintln!("error: this system has no Unix domain sockets in Rust's standard library (--unix)");
+        eprintln!("hint: leave out --unix: the same protocol runs over TCP");
+        std::process::exit(2)
+    }
+
+    impl UnixListener {
+        pub fn accept(&self) -> io::Result<(UnixStream, ())> {
+            match *self {}
+        }
+    }
+
+    impl UnixStream {
+        pub fn connect(_path: &Path) -> io::Result<UnixStream> {
+            Err(io::ErrorKind::Unsupported.into())
+        }
+        pub fn try_clone(&self) -> io::Result<UnixStream> {
+            match *self {}
+        }
+        pub fn set_read_timeout(&self, _timeout: Option<Duration>) -> io::Result<()> {
+            match *self {}
+        }
+        pub fn shutdown(&self, _how: Shutdown) -> io::Result<()> {
+            match *self {}
+        }
+    }
+
+    impl io::Read for UnixStream {
+        fn read(&mut self, _buf: &mut [u8]) -> io::Result<usize> {
+            match *self {}
+        }
+    }
+
+    impl io::Write for UnixStream {
+        fn write(&mut self, _buf: &[u8]) -> io::Result<usize> {
+            match *self {}
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            match *self {}
+        }
+    }
+}
+
 // ANCHOR: unix
 /// AF_UNIX: socket + bind(PATH) + listen. bind creates the socket file and never replaces an
 /// existing one, so a file already at PATH is looked at first:
 /// - a socket someone answers on: another server's — refuse, and leave it alone;
 /// - a socket nobody answers on (connect is refused): left by a server that crashed — remove it;
 /// - anything else (a regular file, a directory): not ours to delete — refuse.
+#[cfg(unix)]
 pub fn listen_unix(path: &Path, say: &Narrator) -> Result<Listener> {
     let shown = path.display();
     match std::fs::symlink_metadata(path) {
@@ -203,6 +281,7 @@ pub fn listen_unix(path: &Path, say: &Narrator) -> Result<Listener> {
 // ANCHOR_END: unix
 
 /// AF_UNIX: socket + connect(PATH).
+#[cfg(unix)]
 pub fn connect_unix(path: &Path, say: &Narrator) -> Result<Stream> {
     let stream = UnixStream::connect(path)
         .with_context(|| format!("failed to connect to {}", path.display()))?;
