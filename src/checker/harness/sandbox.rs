@@ -3,7 +3,8 @@
 //!
 //! - **files** (Landlock): the program reads and runs the system (`/usr`, `/etc`, …), the
 //!   folders its command line names (`python3 ana/echo.py` → `ana/`), its interpreter's own
-//!   installation, and the workbook's lesson binaries; it reads and writes only a scratch
+//!   installation, and the workbook's own programs (its lesson binaries and
+//!   `examples/python/`, public as the book is); it reads and writes only a scratch
 //!   directory of its own (also its `$HOME` and `$TMPDIR`), removed when it ends. Nothing else:
 //!   not a classmate's folder, not the teacher's home, not the grader's checkout, not `/proc`.
 //! - **network** (Landlock ABI ≥ 4): TCP `bind` only to port 0 (any free port) or a port its
@@ -308,7 +309,14 @@ fn readable_paths(target: &Target) -> Vec<PathBuf> {
         }
     }
     paths.extend(lesson_binaries());
+    paths.push(reference_programs());
     paths
+}
+
+/// The workbook's own Python programs (`examples/python/`), public as the book is: the wrong
+/// programs of `tests/fixtures/` load them to break one piece.
+fn reference_programs() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/python")
 }
 
 /// `program` as `exec` would find it: a path as it is, a bare name on `$PATH`.
