@@ -16,6 +16,7 @@
 
 mod class;
 mod formats;
+mod hostile;
 mod misbehaving;
 mod page;
 mod scorecards;

@@ -234,6 +234,11 @@ fn ruleset(target: &Target, args: &[&str], scratch: &Path) -> Result<RulesetCrea
     );
     rules.push((scratch.to_path_buf(), AccessFs::from_all(abi)));
     rules.extend(readable_paths(target).into_iter().map(|p| (p, read)));
+    rules.extend(
+        named_fifos(target)
+            .into_iter()
+            .map(|p| (p, read | AccessFs::WriteFile)),
+    );
     let mut created = Ruleset::default()
         .handle_access(AccessFs::from_all(abi))
         .and_then(|r| r.handle_access(AccessNet::BindTcp))
@@ -317,6 +322,18 @@ fn readable_paths(target: &Target) -> Vec<PathBuf> {
 /// programs of `tests/fixtures/` load them to break one piece.
 fn reference_programs() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/python")
+}
+
+/// The named pipes the command line names: the teacher handed them to the program, to read
+/// and write (a rendezvous between two programs, say).
+fn named_fifos(target: &Target) -> Vec<PathBuf> {
+    use std::os::unix::fs::FileTypeExt;
+    target
+        .argv()
+        .iter()
+        .map(PathBuf::from)
+        .filter(|path| path.metadata().is_ok_and(|m| m.file_type().is_fifo()))
+        .collect()
 }
 
 /// `program` as `exec` would find it: a path as it is, a bare name on `$PATH`.
