@@ -42,7 +42,10 @@ impl Lab {
         let hostile = root().join("tests/fixtures/hostile/hostile.py");
         std::fs::write(
             mallory.join("run.toml"),
-            format!("02_echo = \"python3 {} {harms} {marker}\"\n", hostile.display()),
+            format!(
+                "02_echo = \"python3 {} {harms} {marker}\"\n",
+                hostile.display()
+            ),
         )
         .unwrap();
         Lab {
@@ -82,7 +85,11 @@ impl Lab {
     /// What the hostile program may have left in the world outside its sandbox.
     fn harm_outside(&self) -> Vec<String> {
         let mut harm = Vec::new();
-        if std::fs::read_dir(self.path("home")).unwrap().next().is_some() {
+        if std::fs::read_dir(self.path("home"))
+            .unwrap()
+            .next()
+            .is_some()
+        {
             harm.push("a file in the teacher's home".to_string());
         }
         if Path::new(&format!("/tmp/pwned-{}", self.marker)).exists() {
@@ -124,7 +131,10 @@ impl Reports {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         listener.set_nonblocking(true).unwrap();
         let port = listener.local_addr().unwrap().port();
-        let (stop, got) = (Arc::new(AtomicBool::new(false)), Arc::new(Mutex::new(String::new())));
+        let (stop, got) = (
+            Arc::new(AtomicBool::new(false)),
+            Arc::new(Mutex::new(String::new())),
+        );
         let (stopped, into) = (stop.clone(), got.clone());
         let thread = std::thread::spawn(move || {
             while !stopped.load(Ordering::SeqCst) {
@@ -185,7 +195,10 @@ fn without_the_sandbox_a_hostile_program_does_harm() {
         "env_secret: done hunter2",
         "replace_grade: done",
     ] {
-        assert!(report.contains(done), "`{done}` not in the report:\n{report}");
+        assert!(
+            report.contains(done),
+            "`{done}` not in the report:\n{report}"
+        );
     }
     let harm = lab.harm_outside();
     assert_eq!(harm.len(), 4, "{harm:?}");
@@ -219,14 +232,23 @@ fn the_sandbox_contains_a_hostile_program_and_its_classmate_keeps_her_verdict() 
         "signal_SIGKILL: denied",
         "memory: denied",
     ] {
-        assert!(report.contains(denied), "`{denied}` not in the report:\n{report}");
+        assert!(
+            report.contains(denied),
+            "`{denied}` not in the report:\n{report}"
+        );
     }
-    assert!(!report.contains("hunter2") && !report.contains("exam answers"), "{report}");
+    assert!(
+        !report.contains("hunter2") && !report.contains("exam answers"),
+        "{report}"
+    );
     assert!(report.contains("procs: "), "{report}");
     assert_eq!(lab.harm_outside(), Vec::<String>::new());
     assert_eq!(leftovers(&lab.marker), Vec::<String>::new());
     assert_eq!(total_of(&stdout, "alice"), total_of(&alone, "alice"));
-    assert_eq!(total_of(&stdout, "alice"), "total: 30/30 points, 17 of 17 checks passed");
+    assert_eq!(
+        total_of(&stdout, "alice"),
+        "total: 30/30 points, 17 of 17 checks passed"
+    );
 }
 
 /// Busy loops, one per core and two more, killed on drop.

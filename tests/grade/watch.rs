@@ -36,7 +36,14 @@ fn watch_grades_again_when_the_program_changes() {
             .current_dir(root())
             // The watched file starts programs of the workbook's checkout, which the sandbox
             // keeps out of a student program's reach: this test is about --watch.
-            .args(["02_echo", "--check", "server_upper", "--watch", "--no-sandbox", "--"])
+            .args([
+                "02_echo",
+                "--check",
+                "server_upper",
+                "--watch",
+                "--no-sandbox",
+                "--",
+            ])
             .args(["python3", &program_text])
             .stdout(Stdio::piped())
             .stderr(Stdio::null())

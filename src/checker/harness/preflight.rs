@@ -79,7 +79,12 @@ impl Answer {
 }
 
 /// Run `target args` until it exits, prints `listening on`, `stop` is set, or `bound` passes.
-fn probe(target: &Target, args: &[&str], bound: Duration, stop: &AtomicBool) -> Result<Answer, String> {
+fn probe(
+    target: &Target,
+    args: &[&str],
+    bound: Duration,
+    stop: &AtomicBool,
+) -> Result<Answer, String> {
     let (mut process, _stdin, stdout) = Process::spawn(target, args, Stdio::null(), &[])
         .map_err(|failure| format!("did not start: {}", failure.reason))?;
     let out = Shared::default();

@@ -304,9 +304,11 @@ impl Process {
         }
         let mut command = target.command(args);
         let scratch = if super::sandbox::enabled() {
-            let scratch = super::sandbox::confine(&mut command, target, args, limits).map_err(|e| {
-                Failure::new(format!("could not prepare the sandbox: {e}")).command(&command_line)
-            })?;
+            let scratch =
+                super::sandbox::confine(&mut command, target, args, limits).map_err(|e| {
+                    Failure::new(format!("could not prepare the sandbox: {e}"))
+                        .command(&command_line)
+                })?;
             Some(scratch)
         } else {
             limit_child(&mut command, limits);

@@ -28,7 +28,7 @@ use std::process::Command;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use landlock::{
-    ABI, Access, AccessFs, BitFlags, AccessNet, NetPort, PathBeneath, PathFd, Ruleset, RulesetAttr,
+    ABI, Access, AccessFs, AccessNet, BitFlags, NetPort, PathBeneath, PathFd, Ruleset, RulesetAttr,
     RulesetCreated, RulesetCreatedAttr, Scope,
 };
 
@@ -69,11 +69,16 @@ pub const KEPT_VARIABLES: [&str; 13] = [
 
 /// The system's folders: read and executed by every program (those that exist).
 const SYSTEM_READ: [&str; 11] = [
-    "/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", "/etc", "/opt", "/nix",
-    "/snap",
+    "/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", "/etc", "/opt", "/nix", "/snap",
 ];
 /// The devices every program may read and write.
-const DEVICES: [&str; 5] = ["/dev/null", "/dev/zero", "/dev/full", "/dev/random", "/dev/urandom"];
+const DEVICES: [&str; 5] = [
+    "/dev/null",
+    "/dev/zero",
+    "/dev/full",
+    "/dev/random",
+    "/dev/urandom",
+];
 
 static ENABLED: AtomicBool = AtomicBool::new(true);
 
@@ -85,8 +90,8 @@ pub fn set_enabled(on: bool) {
 /// Whether programs start in the sandbox: on unless [`set_enabled`]`(false)` or
 /// [`SANDBOX_VAR`]`=off` (or `0`, `no`, `false`).
 pub fn enabled() -> bool {
-    let off_by_var = std::env::var(SANDBOX_VAR)
-        .is_ok_and(|v| matches!(v.trim(), "off" | "0" | "no" | "false"));
+    let off_by_var =
+        std::env::var(SANDBOX_VAR).is_ok_and(|v| matches!(v.trim(), "off" | "0" | "no" | "false"));
     cfg!(target_os = "linux") && ENABLED.load(Ordering::SeqCst) && !off_by_var
 }
 
@@ -204,10 +209,12 @@ fn scrub_environment(command: &mut Command, scratch: &Path) {
     command.env_clear();
     for (name, value) in std::env::vars_os() {
         let Some(name) = name.to_str() else { continue };
-        let kept = KEPT_VARIABLES.iter().any(|kept| match kept.strip_suffix('*') {
-            Some(prefix) => name.starts_with(prefix),
-            None => name == *kept,
-        });
+        let kept = KEPT_VARIABLES
+            .iter()
+            .any(|kept| match kept.strip_suffix('*') {
+                Some(prefix) => name.starts_with(prefix),
+                None => name == *kept,
+            });
         if kept {
             command.env(name, value);
         }
@@ -294,7 +301,9 @@ fn readable_paths(target: &Target) -> Vec<PathBuf> {
         let program = program.canonicalize().unwrap_or(program);
         if let Some(prefix) = program
             .parent()
-            .filter(|bin| [Some(OsStr::new("bin")), Some(OsStr::new("shims"))].contains(&bin.file_name()))
+            .filter(|bin| {
+                [Some(OsStr::new("bin")), Some(OsStr::new("shims"))].contains(&bin.file_name())
+            })
             .and_then(Path::parent)
             .filter(|prefix| !SYSTEM_READ.iter().any(|s| prefix.starts_with(s)))
         {
@@ -374,7 +383,10 @@ mod tests {
     fn ports_are_read_from_the_command_line() {
         let target = Target::new(["python3", "x.py"]);
         assert_eq!(
-            net_ports(&target, &["client", "--port", "4000", "127.0.0.1:5000", "hello"]),
+            net_ports(
+                &target,
+                &["client", "--port", "4000", "127.0.0.1:5000", "hello"]
+            ),
             vec![4000, 5000]
         );
     }
