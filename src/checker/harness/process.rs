@@ -98,6 +98,8 @@ impl Limit {
         if unsafe { libc::getrlimit(resource, &mut current) } != 0 {
             return None;
         }
+        // rlim_t is u64 on Linux, not on every Unix.
+        #[allow(clippy::unnecessary_cast)]
         let value = value.min(current.rlim_max as u64);
         Some(match self {
             Limit::OpenFiles(_) => Limit::OpenFiles(value),

@@ -12,6 +12,7 @@ use crate::checker::harness::reaper;
 /// program is killed; at the end, whatever escaped a process group is.
 pub fn grade_all(jobs: &[Job], at_once: u16) -> Report {
     stop_on_signals();
+    super::signals::new_round();
     reaper::adopt_orphans();
     let progress = std::io::stderr().is_terminal() && jobs.len() > 1;
     if progress {
@@ -22,6 +23,7 @@ pub fn grade_all(jobs: &[Job], at_once: u16) -> Report {
         );
     }
     let on_done = |card: &Scorecard| {
+        super::signals::finished(grade::scorecard(card, false));
         if progress {
             eprintln!(
                 "  {} {}: {}/{} points",
