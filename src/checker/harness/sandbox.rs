@@ -4,7 +4,8 @@
 //! - **files** (Landlock): the program reads and runs the system (`/usr`, `/etc`, …), the
 //!   folders its command line names (`python3 ana/echo.py` → `ana/`), its interpreter's own
 //!   installation, and the workbook's own programs (its lesson binaries and
-//!   `examples/python/`, public as the book is); it reads and writes only a scratch
+//!   `examples/python/`, public as the book is); in the folder of a path a check hands it
+//!   (`--unix /tmp/wb08-…/08.sock`), it may create and remove a Unix socket; it reads and writes only a scratch
 //!   directory of its own (also its `$HOME` and `$TMPDIR`), removed when it ends. Nothing else:
 //!   not a classmate's folder, not the teacher's home, not the grader's checkout, not `/proc`.
 //! - **network** (Landlock ABI ≥ 4): TCP `bind` only to port 0 (any free port) or a port its
@@ -241,6 +242,8 @@ fn ruleset(target: &Target, args: &[&str], scratch: &Path) -> Result<RulesetCrea
     );
     rules.push((scratch.to_path_buf(), AccessFs::from_all(abi)));
     rules.extend(readable_paths(target).into_iter().map(|p| (p, read)));
+    let socket_rights = read | AccessFs::MakeSock | AccessFs::RemoveFile;
+    rules.extend(socket_folders(args).into_iter().map(|p| (p, socket_rights)));
     rules.extend(
         named_fifos(target)
             .into_iter()
@@ -342,6 +345,16 @@ fn named_fifos(target: &Target) -> Vec<PathBuf> {
         .iter()
         .map(PathBuf::from)
         .filter(|path| path.metadata().is_ok_and(|m| m.file_type().is_fifo()))
+        .collect()
+}
+
+/// The folders of the paths a check hands the program in its arguments (`--unix
+/// /tmp/wb08-…/08.sock`): there it may create a Unix socket, and remove one (a stale socket).
+fn socket_folders(args: &[&str]) -> Vec<PathBuf> {
+    args.iter()
+        .filter(|word| word.contains('/'))
+        .filter_map(|word| Path::new(word).parent().map(Path::to_path_buf))
+        .filter(|dir| !dir.as_os_str().is_empty() && dir.is_dir())
         .collect()
 }
 
