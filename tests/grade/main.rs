@@ -20,6 +20,7 @@
 mod class;
 mod deploy;
 mod formats;
+mod hostile;
 mod html;
 mod misbehaving;
 mod output;

@@ -47,6 +47,8 @@ pub fn scorecard(card: &Scorecard, colour: bool) -> String {
     if let Some(command) = &card.command {
         let _ = writeln!(out, "  program: {command}");
     }
+    let sandbox = crate::checker::harness::sandbox::describe();
+    let _ = writeln!(out, "  sandbox: {sandbox}");
     if let Some(problem) = &card.problem {
         let problem = if colour {
             problem.red().to_string()

@@ -27,6 +27,7 @@ pub mod preflight;
 mod process;
 pub mod reaper;
 mod run;
+pub mod sandbox;
 mod server;
 mod target;
 mod unix_server;

@@ -7,18 +7,25 @@
 //! passes it, even on a slow machine and even without a `--help` of its own:
 //!
 //! 1. the command cannot be spawned (no such file, not on `PATH`, not executable); or
-//! 2. run with each of [`PROBES`], it exits at once — within [`PROBE_TIME`] — every time with the
-//!    same failure status and the very same output. A program that reads its arguments answers
-//!    `--help`, `server --port 0 -q` and `client --port 1 hello` differently (help, a listening
-//!    server, a refused connection); an interpreter that cannot open or compile its file answers
-//!    them all with the same complaint.
+//! 2. run with each of [`PROBES`], it exits — within [`PROBE_TIME`], a bound far above how long
+//!    an interpreter takes to fail, even on a busy machine — every time with the same failure
+//!    status and the very same output. A program that reads its arguments answers `--help`,
+//!    `server --port 0 -q` and `client --port 1 hello` differently (help, a listening server, a
+//!    refused connection); an interpreter that cannot open or compile its file answers them all
+//!    with the same complaint.
 //!
-//! A program still running after [`PROBE_TIME`], or that exits 0, or whose answers differ, has
-//! started, and its checks run as usual.
+//! A program that exits 0, prints `listening on`, answers differently, or is still running
+//! after [`PROBE_TIME`] has started, and its checks run as usual. No decision depends on how
+//! fast the machine is: a probe that has not answered yet is waited for, not taken as started
+//! (a correct program answers `--help`, or prints `listening on`, or its client fails to
+//! connect, at once, so it does not wait long).
 
-use std::time::Duration;
+use std::process::{ExitStatus, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
 
-use super::{Finished, Target};
+use super::process::{Shared, drain, snapshot};
+use super::{Process, Target};
 use crate::checker::evidence::{SHOW_LINE_CHARS, SHOW_TEXT_CHARS, cap_text};
 
 /// The arguments the program is started with, one run each (in this order; the first run that
@@ -29,27 +36,106 @@ pub const PROBES: [&[&str]; 3] = [
     &["client", "--port", "1", "hello"],
 ];
 
-/// How long one probe waits for the program to exit (scaled by `WORKBOOK_TIMEOUT_SCALE`): a
-/// program still running by then has started.
-pub const PROBE_TIME: Duration = Duration::from_millis(1000);
+/// How long one probe waits for the program to exit or show it started (scaled by
+/// `WORKBOOK_TIMEOUT_SCALE`): a program still running by then has started.
+pub const PROBE_TIME: Duration = Duration::from_secs(10);
+
+/// How one probe ended.
+#[derive(Debug)]
+enum Answer {
+    /// The program exited, with this status and output.
+    Exited {
+        status: ExitStatus,
+        stdout: Vec<u8>,
+        stderr: Vec<u8>,
+    },
+    /// It is running: it printed `listening on`, or ran past the bound, or another probe has
+    /// already shown it started.
+    Running,
+}
+
+impl Answer {
+    fn failed(&self) -> bool {
+        matches!(self, Answer::Exited { status, .. } if !status.success())
+    }
+
+    fn same(&self, other: &Answer) -> bool {
+        match (self, other) {
+            (
+                Answer::Exited {
+                    status: a,
+                    stdout: out_a,
+                    stderr: err_a,
+                },
+                Answer::Exited {
+                    status: b,
+                    stdout: out_b,
+                    stderr: err_b,
+                },
+            ) => a == b && out_a == out_b && err_a == err_b,
+            _ => false,
+        }
+    }
+}
+
+/// Run `target args` until it exits, prints `listening on`, `stop` is set, or `bound` passes.
+fn probe(
+    target: &Target,
+    args: &[&str],
+    bound: Duration,
+    stop: &AtomicBool,
+) -> Result<Answer, String> {
+    let (mut process, _stdin, stdout) = Process::spawn(target, args, Stdio::null(), &[])
+        .map_err(|failure| format!("did not start: {}", failure.reason))?;
+    let out = Shared::default();
+    process.readers.push(drain(stdout, out.clone()));
+    let deadline = Instant::now() + bound;
+    loop {
+        if let Some(status) = process.try_status() {
+            // Joins the readers: the output is complete.
+            process.kill();
+            return Ok(Answer::Exited {
+                status,
+                stdout: snapshot(&out),
+                stderr: process.stderr(),
+            });
+        }
+        let listening = snapshot(&out)
+            .windows(b"listening on".len())
+            .any(|w| w == b"listening on");
+        if listening || stop.load(Ordering::SeqCst) || Instant::now() >= deadline {
+            return Ok(Answer::Running);
+        }
+        // Polling is how std offers a bounded wait for an exit; 10 ms keeps it cheap.
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
 
 /// `Ok(())` if `target` starts; else why it does not, in one line.
 pub fn starts(target: &Target) -> Result<(), String> {
-    let probe = |args: &[&str]| {
-        super::run(target, args, b"", super::scaled(PROBE_TIME))
-            .map_err(|failure| format!("did not start: {}", failure.reason))
-    };
-    let failed_at_once = |f: &Finished| f.status.is_some_and(|s| !s.success());
+    let bound = super::scaled(PROBE_TIME);
+    let never = AtomicBool::new(false);
     // The first probe alone: a correct program usually answers `--help` with status 0, and
-    // then the others need not run. The rest run side by side, to keep "did not start" quick.
-    let first = probe(PROBES[0])?;
-    if !failed_at_once(&first) {
+    // then the others need not run. The rest run side by side; the first of them to show the
+    // program started stops the other.
+    let first = probe(target, PROBES[0], bound, &never)?;
+    if !first.failed() {
         return Ok(());
     }
-    let others: Vec<Result<Finished, String>> = std::thread::scope(|scope| {
+    let stop = AtomicBool::new(false);
+    let others: Vec<Result<Answer, String>> = std::thread::scope(|scope| {
         let running: Vec<_> = PROBES[1..]
             .iter()
-            .map(|args| scope.spawn(move || probe(args)))
+            .map(|args| {
+                let (stop, first) = (&stop, &first);
+                scope.spawn(move || {
+                    let answer = probe(target, args, bound, stop);
+                    if answer.as_ref().is_ok_and(|a| !a.same(first)) {
+                        stop.store(true, Ordering::SeqCst);
+                    }
+                    answer
+                })
+            })
             .collect();
         running
             .into_iter()
@@ -60,20 +146,19 @@ pub fn starts(target: &Target) -> Result<(), String> {
             .collect()
     });
     for other in others {
-        let other = other?;
-        let same = failed_at_once(&other)
-            && other.code() == first.code()
-            && other.stdout == first.stdout
-            && other.stderr == first.stderr;
-        if !same {
+        if !other?.same(&first) {
             return Ok(());
         }
     }
-    let finished = first;
-    let how = finished
-        .status
-        .map_or_else(|| "was killed".to_string(), |s| s.to_string());
-    let output = [&finished.stderr, &finished.stdout]
+    let Answer::Exited {
+        status,
+        stdout,
+        stderr,
+    } = first
+    else {
+        return Ok(());
+    };
+    let output = [&stderr, &stdout]
         .into_iter()
         .map(|bytes| String::from_utf8_lossy(bytes).into_owned())
         .find_map(|text| {
@@ -91,7 +176,7 @@ pub fn starts(target: &Target) -> Result<(), String> {
         },
     );
     let problem = format!(
-        "did not start: `{}` exits at once whatever its arguments ({how}){said}",
+        "did not start: `{}` exits at once whatever its arguments ({status}){said}",
         target.display(&[])
     );
     Err(cap_text(&problem, SHOW_TEXT_CHARS))

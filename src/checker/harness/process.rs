@@ -58,18 +58,65 @@ pub enum Limit {
     Stack(u64),
     /// `RLIMIT_AS` (`ulimit -v`, in bytes): the address space, every thread's stack included.
     AddressSpace(u64),
+    /// `RLIMIT_DATA` (`ulimit -d`, in bytes): private writable memory (heap, thread stacks).
+    Data(u64),
+    /// `RLIMIT_CPU` (`ulimit -t`, in seconds): CPU time, all threads together.
+    CpuSeconds(u64),
+    /// `RLIMIT_FSIZE` (`ulimit -f`, in bytes): the largest file the program may write.
+    FileSize(u64),
+    /// `RLIMIT_NPROC` (`ulimit -u`): processes and threads of the user (not enforced for root).
+    Processes(u64),
 }
 
 impl Limit {
+    fn resource(self) -> (libc::__rlimit_resource_t, u64) {
+        match self {
+            Limit::OpenFiles(n) => (libc::RLIMIT_NOFILE, n),
+            Limit::Stack(n) => (libc::RLIMIT_STACK, n),
+            Limit::AddressSpace(n) => (libc::RLIMIT_AS, n),
+            Limit::Data(n) => (libc::RLIMIT_DATA, n),
+            Limit::CpuSeconds(n) => (libc::RLIMIT_CPU, n),
+            Limit::FileSize(n) => (libc::RLIMIT_FSIZE, n),
+            Limit::Processes(n) => (libc::RLIMIT_NPROC, n),
+        }
+    }
+
+    /// Whether `self` and `other` limit the same resource.
+    pub(super) fn same_kind(self, other: &Limit) -> bool {
+        self.resource().0 == other.resource().0
+    }
+
+    /// This limit, lowered to this process's own hard limit if that is lower (only a privileged
+    /// process may raise its hard limit); `None` if it cannot be read.
+    pub(super) fn at_most_hard(self) -> Option<Limit> {
+        let (resource, value) = self.resource();
+        let mut current = libc::rlimit {
+            rlim_cur: 0,
+            rlim_max: 0,
+        };
+        // SAFETY: getrlimit only writes the struct we pass.
+        if unsafe { libc::getrlimit(resource, &mut current) } != 0 {
+            return None;
+        }
+        // rlim_t is u64 on Linux, not on every Unix.
+        #[allow(clippy::unnecessary_cast)]
+        let value = value.min(current.rlim_max as u64);
+        Some(match self {
+            Limit::OpenFiles(_) => Limit::OpenFiles(value),
+            Limit::Stack(_) => Limit::Stack(value),
+            Limit::AddressSpace(_) => Limit::AddressSpace(value),
+            Limit::Data(_) => Limit::Data(value),
+            Limit::CpuSeconds(_) => Limit::CpuSeconds(value),
+            Limit::FileSize(_) => Limit::FileSize(value),
+            Limit::Processes(_) => Limit::Processes(value),
+        })
+    }
+
     /// Lower this limit, soft and hard (as `ulimit` does), for process `pid`, or for the caller
     /// when `pid` is `None` (which is async-signal-safe: one system call, no allocation, so a
     /// forked child may call it before exec).
     pub(super) fn lower(self, pid: Option<u32>) -> std::io::Result<()> {
-        let (resource, value) = match self {
-            Limit::OpenFiles(n) => (libc::RLIMIT_NOFILE, n),
-            Limit::Stack(n) => (libc::RLIMIT_STACK, n),
-            Limit::AddressSpace(n) => (libc::RLIMIT_AS, n),
-        };
+        let (resource, value) = self.resource();
         let rlimit = libc::rlimit {
             rlim_cur: value as libc::rlim_t,
             rlim_max: value as libc::rlim_t,
@@ -229,6 +276,8 @@ pub struct Process {
     pub(super) stderr: Shared,
     pub(super) readers: Vec<JoinHandle<()>>,
     pub(super) status: Option<ExitStatus>,
+    /// Its sandbox's scratch directory (`$HOME`, `$TMPDIR`), removed once it has ended.
+    pub(super) scratch: Option<super::sandbox::Scratch>,
 }
 
 impl Process {
@@ -256,7 +305,17 @@ impl Process {
             );
         }
         let mut command = target.command(args);
-        limit_child(&mut command, limits);
+        let scratch = if super::sandbox::enabled() {
+            let scratch =
+                super::sandbox::confine(&mut command, target, args, limits).map_err(|e| {
+                    Failure::new(format!("could not prepare the sandbox: {e}"))
+                        .command(&command_line)
+                })?;
+            Some(scratch)
+        } else {
+            limit_child(&mut command, limits);
+            None
+        };
         let mut child = command
             .stdin(stdin)
             .stdout(Stdio::piped())
@@ -292,6 +351,7 @@ impl Process {
                 stderr,
                 readers,
                 status: None,
+                scratch,
             },
             stdin,
             stdout,
@@ -438,6 +498,24 @@ impl Process {
             }
             if reader.is_finished() {
                 let _ = reader.join();
+            }
+        }
+        if let Some(scratch) = self.scratch.take() {
+            make_removable(scratch.path());
+            let _ = scratch.close();
+        }
+    }
+}
+
+/// Give back write and search rights to every folder under `dir` (a program may have taken
+/// them from its own scratch folders), so that it can be removed.
+fn make_removable(dir: &std::path::Path) {
+    use std::os::unix::fs::PermissionsExt;
+    let _ = std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700));
+    if let Ok(entries) = std::fs::read_dir(dir) {
+        for entry in entries.flatten() {
+            if entry.file_type().is_ok_and(|t| t.is_dir()) {
+                make_removable(&entry.path());
             }
         }
     }

@@ -47,6 +47,11 @@ pub struct Cli {
     #[arg(long)]
     pub summary: bool,
 
+    /// Run the programs without the sandbox (Landlock, rlimits, scrubbed environment): only
+    /// for programs you trust (lessons/grading.md#what-the-sandbox-guarantees).
+    #[arg(long)]
+    pub no_sandbox: bool,
+
     /// Print the checks of LESSON (or of every lesson) as a Markdown table, and exit.
     #[arg(long)]
     pub list: bool,

@@ -92,6 +92,10 @@ pub fn grade_once(cli: Cli) -> Result<ExitCode, Stop> {
         output::check(file)?;
     }
     let jobs = jobs::jobs(&cli, &selector)?;
+    crate::checker::harness::sandbox::set_enabled(!cli.no_sandbox);
+    if let Some(warning) = crate::checker::harness::sandbox::warning() {
+        eprintln!("{warning}");
+    }
     let report = results::grade_all(&jobs, cli.jobs);
     results::show(&report, &cli, colour)?;
     Ok(if report.all_passed {

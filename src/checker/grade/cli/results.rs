@@ -12,6 +12,7 @@ use crate::checker::harness::reaper;
 /// program is killed; at the end, whatever escaped a process group is.
 pub fn grade_all(jobs: &[Job], at_once: u16) -> Report {
     stop_on_signals();
+    super::signals::new_round();
     reaper::adopt_orphans();
     // On a terminal, a progress bar (indicatif) over the programs graded, with each finished
     // one printed above it; elsewhere (a pipe, CI) nothing.
@@ -30,6 +31,7 @@ pub fn grade_all(jobs: &[Job], at_once: u16) -> Report {
         bar
     });
     let on_done = |card: &Scorecard| {
+        super::signals::finished(grade::scorecard(card, false));
         if let Some(bar) = &progress {
             // The name is the report's, already escaped (grade::escape).
             bar.println(format!(

@@ -1,0 +1,289 @@
+//! Hostile programs (`tests/fixtures/hostile/hostile.py`): each also a correct echo server, each
+//! first seen doing harm with `--no-sandbox`, then contained by the sandbox: nothing outside
+//! changed, nothing left running, and a classmate graded in the same `--class` run gets the
+//! verdict she gets alone. And preflight beside busy loops.
+
+use std::io::Read;
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use crate::support::{grade, leftovers, marker, root, temp_dir};
+
+/// A teacher's world for one test: a home, a secret, a copy of grade, a class of two (alice, a
+/// correct echo server; mallory, the hostile program trying `harms`).
+struct Lab {
+    dir: PathBuf,
+    marker: String,
+    grade_copy: Vec<u8>,
+    alice_echo: Vec<u8>,
+}
+
+impl Lab {
+    fn new(name: &str, harms: &str) -> Lab {
+        let dir = temp_dir(name);
+        let marker = marker(name);
+        std::fs::create_dir_all(dir.join("home")).unwrap();
+        std::fs::create_dir_all(dir.join("bin")).unwrap();
+        std::fs::write(dir.join("secret.txt"), "the exam answers\n").unwrap();
+        std::fs::copy(env!("CARGO_BIN_EXE_grade"), dir.join("bin/grade")).unwrap();
+        let alice = dir.join("class/alice");
+        std::fs::create_dir_all(&alice).unwrap();
+        for file in ["02_echo.py", "contract.py"] {
+            std::fs::copy(root().join("examples/python").join(file), alice.join(file)).unwrap();
+        }
+        std::fs::rename(alice.join("02_echo.py"), alice.join("echo.py")).unwrap();
+        std::fs::write(alice.join("run.toml"), "02_echo = \"python3 echo.py\"\n").unwrap();
+        let mallory = dir.join("class/mallory");
+        std::fs::create_dir_all(&mallory).unwrap();
+        let hostile = root().join("tests/fixtures/hostile/hostile.py");
+        std::fs::write(
+            mallory.join("run.toml"),
+            format!(
+                "02_echo = \"python3 {} {harms} {marker}\"\n",
+                hostile.display()
+            ),
+        )
+        .unwrap();
+        Lab {
+            grade_copy: std::fs::read(dir.join("bin/grade")).unwrap(),
+            alice_echo: std::fs::read(alice.join("echo.py")).unwrap(),
+            dir,
+            marker,
+        }
+    }
+
+    fn path(&self, rest: &str) -> PathBuf {
+        self.dir.join(rest)
+    }
+
+    /// `grade 02_echo --class LAB/class EXTRA…` with the teacher's environment (a tmux, a
+    /// secret, HOME in the lab), the hostile program's report collected on a TCP port.
+    fn grade_class(&self, extra: &[&str]) -> (Option<i32>, String, String) {
+        let drop = Reports::open();
+        let class = self.path("class").display().to_string();
+        let output = grade()
+            .args(["02_echo", "--class", &class, "--jobs", "2"])
+            .args(extra)
+            .env("HOME", self.path("home"))
+            .env("TMUX", "/tmp/tmux-0/default,4242,0")
+            .env("TEACHER_SECRET", "hunter2")
+            .env("WORKBOOK_HOSTILE_LAB", &self.dir)
+            .env("WORKBOOK_HOSTILE_DROP", drop.port.to_string())
+            .output()
+            .expect("grade runs");
+        (
+            output.status.code(),
+            String::from_utf8_lossy(&output.stdout).into_owned(),
+            drop.report(),
+        )
+    }
+
+    /// What the hostile program may have left in the world outside its sandbox.
+    fn harm_outside(&self) -> Vec<String> {
+        let mut harm = Vec::new();
+        if std::fs::read_dir(self.path("home"))
+            .unwrap()
+            .next()
+            .is_some()
+        {
+            harm.push("a file in the teacher's home".to_string());
+        }
+        if Path::new(&format!("/tmp/pwned-{}", self.marker)).exists() {
+            harm.push("a file in /tmp".to_string());
+        }
+        if std::fs::read(self.path("class/alice/echo.py")).ok() != Some(self.alice_echo.clone()) {
+            harm.push("alice's echo.py edited".to_string());
+        }
+        if std::fs::read(self.path("bin/grade")).ok() != Some(self.grade_copy.clone()) {
+            harm.push("grade replaced".to_string());
+        }
+        harm
+    }
+}
+
+impl Drop for Lab {
+    fn drop(&mut self) {
+        for line in leftovers(&self.marker) {
+            if let Some(pid) = line.split_whitespace().next().and_then(|p| p.parse().ok()) {
+                // SAFETY: kill(2); the pid was just read from /proc with our marker.
+                unsafe { libc::kill(pid, libc::SIGKILL) };
+            }
+        }
+        let _ = std::fs::remove_file(format!("/tmp/pwned-{}", self.marker));
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// A TCP port where the hostile program reports what it managed; read in a thread.
+struct Reports {
+    port: u16,
+    stop: Arc<AtomicBool>,
+    got: Arc<Mutex<String>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Reports {
+    fn open() -> Reports {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.set_nonblocking(true).unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let (stop, got) = (
+            Arc::new(AtomicBool::new(false)),
+            Arc::new(Mutex::new(String::new())),
+        );
+        let (stopped, into) = (stop.clone(), got.clone());
+        let thread = std::thread::spawn(move || {
+            while !stopped.load(Ordering::SeqCst) {
+                match listener.accept() {
+                    Ok((mut stream, _)) => {
+                        let _ = stream.set_nonblocking(false);
+                        let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
+                        let mut text = String::new();
+                        let _ = stream.read_to_string(&mut text);
+                        into.lock().unwrap().push_str(&text);
+                    }
+                    // Polling a non-blocking listener until told to stop; 20 ms keeps it cheap.
+                    Err(_) => std::thread::sleep(Duration::from_millis(20)),
+                }
+            }
+        });
+        Reports {
+            port,
+            stop,
+            got,
+            thread: Some(thread),
+        }
+    }
+
+    fn report(mut self) -> String {
+        self.stop.store(true, Ordering::SeqCst);
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+        self.got.lock().unwrap().clone()
+    }
+}
+
+/// The total line of `student`'s scorecard in `stdout`.
+fn total_of(stdout: &str, student: &str) -> String {
+    let card = stdout
+        .split(&format!("02_echo — {student}\n"))
+        .nth(1)
+        .unwrap_or_else(|| panic!("no scorecard for {student} in:\n{stdout}"));
+    card.lines()
+        .find(|l| l.trim_start().starts_with("total:"))
+        .unwrap_or("")
+        .trim()
+        .to_string()
+}
+
+#[test]
+fn without_the_sandbox_a_hostile_program_does_harm() {
+    let lab = Lab::new("hostile-harm", "write,secret,replace");
+    let (_, stdout, report) = lab.grade_class(&["--no-sandbox"]);
+    assert!(stdout.contains("sandbox: off (--no-sandbox)"), "{stdout}");
+    for done in [
+        "write_home: done",
+        "write_tmp: done",
+        "write_classmate: done",
+        "read_secret: done the exam answers",
+        "env_tmux: done /tmp/tmux-0/default",
+        "env_secret: done hunter2",
+        "replace_grade: done",
+    ] {
+        assert!(
+            report.contains(done),
+            "`{done}` not in the report:\n{report}"
+        );
+    }
+    let harm = lab.harm_outside();
+    assert_eq!(harm.len(), 4, "{harm:?}");
+}
+
+#[test]
+fn the_sandbox_contains_a_hostile_program_and_its_classmate_keeps_her_verdict() {
+    let harms = "write,secret,replace,term,stop,kill,memory,procs";
+    let lab = Lab::new("hostile-contained", harms);
+    let alone = grade()
+        .args(["02_echo", "--student"])
+        .arg(lab.path("class/alice"))
+        .output()
+        .expect("grade runs");
+    let alone = String::from_utf8_lossy(&alone.stdout).into_owned();
+    let (code, stdout, report) = lab.grade_class(&[]);
+    assert!(stdout.contains("sandbox: landlock v"), "{stdout}");
+    // grade was neither killed, terminated nor stopped: it ran to the end.
+    assert!(matches!(code, Some(0 | 1)), "exit {code:?}\n{stdout}");
+    for denied in [
+        "write_home_var: done",
+        "write_home: denied",
+        "write_tmp: denied",
+        "write_classmate: denied",
+        "read_secret: denied",
+        "env_tmux: denied",
+        "env_secret: denied",
+        "replace_grade: denied",
+        "signal_SIGTERM: denied",
+        "signal_SIGSTOP: denied",
+        "signal_SIGKILL: denied",
+        "memory: denied",
+    ] {
+        assert!(
+            report.contains(denied),
+            "`{denied}` not in the report:\n{report}"
+        );
+    }
+    assert!(
+        !report.contains("hunter2") && !report.contains("exam answers"),
+        "{report}"
+    );
+    assert!(report.contains("procs: "), "{report}");
+    assert_eq!(lab.harm_outside(), Vec::<String>::new());
+    assert_eq!(leftovers(&lab.marker), Vec::<String>::new());
+    assert_eq!(total_of(&stdout, "alice"), total_of(&alone, "alice"));
+    assert_eq!(
+        total_of(&stdout, "alice"),
+        "total: 30/30 points, 17 of 17 checks passed"
+    );
+}
+
+/// Busy loops, one per core and two more, killed on drop.
+struct Busy(Vec<Child>);
+
+impl Drop for Busy {
+    fn drop(&mut self) {
+        for child in &mut self.0 {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+#[test]
+fn a_missing_program_scores_zero_beside_busy_loops() {
+    let _busy = Busy(
+        (0..4)
+            .map(|_| {
+                Command::new("sh")
+                    .args(["-c", "while :; do :; done"])
+                    .stdin(Stdio::null())
+                    .spawn()
+                    .expect("sh")
+            })
+            .collect(),
+    );
+    for _ in 0..10 {
+        let output = grade()
+            .args(["01_time_server", "--", "python3", "missing.py"])
+            .output()
+            .expect("grade runs");
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        assert_eq!(output.status.code(), Some(1), "{stdout}");
+        assert!(stdout.contains("did not start"), "{stdout}");
+        assert!(stdout.contains("total: 0/"), "{stdout}");
+    }
+}
