@@ -181,3 +181,9 @@ impl TimeoutAssert for std::process::Command {
             .assert()
     }
 }
+
+#[test]
+fn fixture_ignoring_exit_after_fails() {
+    let wrong = common::python("tests/fixtures/01_ignores_exit_after.py");
+    common::expect_failures(&LESSON, &wrong, &["server_exit_after"]);
+}

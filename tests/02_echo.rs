@@ -259,3 +259,9 @@ fn a_64_kib_echo_is_not_held_back_by_nagle() -> Result<(), Box<dyn std::error::E
     );
     Ok(())
 }
+
+#[test]
+fn fixture_ignoring_exit_after_fails() {
+    let wrong = common::python("tests/fixtures/02_ignores_exit_after.py");
+    common::expect_failures(&LESSON, &wrong, &["server_exit_after"]);
+}

@@ -169,3 +169,9 @@ fn fixture_not_checking_the_size_fails() {
     let wrong = common::python("tests/fixtures/03_unchecked_size.py");
     common::expect_failures(&LESSON, &wrong, &["client_message_too_large"]);
 }
+
+#[test]
+fn fixture_ignoring_exit_after_fails() {
+    let wrong = common::python("tests/fixtures/03_ignores_exit_after.py");
+    common::expect_failures(&LESSON, &wrong, &["server_exit_after"]);
+}
