@@ -317,3 +317,15 @@ fn fixture_dying_when_no_thread_can_start_fails() {
     let wrong = common::python("tests/fixtures/06_dies_when_no_thread.py");
     common::expect_failures(&LESSON, &wrong, &["server_survives_running_out_of_threads"]);
 }
+
+#[test]
+fn fixture_with_a_hard_coded_stall_timeout_fails() {
+    let wrong = common::python("tests/fixtures/06_hard_coded_stall.py");
+    common::expect_failures(&LESSON, &wrong, &["server_honours_stall_timeout"]);
+}
+
+#[test]
+fn fixture_with_a_look_alike_rule_that_leaves_lowercase_i_fails() {
+    let wrong = common::python("tests/fixtures/06_lowercase_i_look_alike.py");
+    common::expect_failures(&LESSON, &wrong, &["server_refuses_look_alike_names"]);
+}

@@ -155,7 +155,7 @@ tcp_lesson! {
             hint: "a bounded queue per client; wait for room at most --stall-timeout-ms, then drop that client",
         },
         server_honours_stall_timeout {
-            title: "`--stall-timeout-ms` is honoured: with 100 ms a client that never reads is dropped within 1.5 s of a burst; with a long value a client that pauses 3 s is kept",
+            title: "`--stall-timeout-ms` is honoured: with 100 ms the room waits at most 1 s for a client that never reads before dropping it; with a long value a client that pauses 3 s is kept",
             points: 2,
             section: "slow-readers-and-backpressure",
             hint: "use the flag's value for the wait on a full queue; never a constant",
