@@ -21,8 +21,8 @@
 //!    it — where they end up.
 //! 5. **lessons**: every workbook page `lessons/NAME.md` is included by its chapter
 //!    `book/src/lessons/NAME.md` (same name, so links between lesson pages work in both places),
-//!    and every anchor in a lesson binary (`src/bin/NN_name.rs`, or any file of
-//!    `src/bin/NN_name/`) or in its Python version (`examples/python/NN_name.py`, whose anchors
+//!    and every anchor in a lesson's code (any file of its folder `src/lessons/lNN_name/`)
+//!    or in its Python version (`examples/python/NN_name.py`, whose anchors
 //!    are `# ANCHOR: name` lines) is shown by the chapter of that name.
 //! 6. **hints**: every check's hint points at a heading of its lesson page
 //!    (`lessons/02_echo.md#the-contract`), so a scorecard never points at a renamed heading.
@@ -246,6 +246,12 @@ fn marker<'a>(line: &'a str, tag: &str) -> Option<&'a str> {
 
 /// The part of `source` an include of anchor `name` shows, or why there is none.
 fn anchored(source: &str, name: &str) -> Result<String, String> {
+    let lines = anchored_lines(source, name)?;
+    Ok(Vec::from_iter(lines.into_iter().map(|(_, line)| line)).join("\n"))
+}
+
+/// The lines an include of anchor `name` shows, each with its number in `source` (from 1).
+fn anchored_lines<'a>(source: &'a str, name: &str) -> Result<Vec<(usize, &'a str)>, String> {
     let lines: Vec<&str> = source.lines().collect();
     let is = |i: &usize, tag| marker(lines[*i], tag) == Some(name);
     let opens: Vec<usize> = (0..lines.len()).filter(|i| is(i, "ANCHOR:")).collect();
@@ -261,13 +267,13 @@ fn anchored(source: &str, name: &str) -> Result<String, String> {
             "opens `ANCHOR: {name}` on line {line} and never closes it with `ANCHOR_END: {name}`"
         ));
     };
-    let is_shown = |l: &&str| marker(l, "ANCHOR:").or(marker(l, "ANCHOR_END:")).is_none();
-    let body = &lines[start + 1..end];
-    let body: Vec<&str> = body.iter().copied().filter(is_shown).collect();
-    if body.iter().all(|l| l.trim().is_empty()) {
+    let is_shown = |l: &str| marker(l, "ANCHOR:").or(marker(l, "ANCHOR_END:")).is_none();
+    let body = (start + 1..end).map(|i| (i + 1, lines[i]));
+    let body: Vec<(usize, &str)> = body.filter(|(_, l)| is_shown(l)).collect();
+    if body.iter().all(|(_, l)| l.trim().is_empty()) {
         return Err(format!("has an empty `ANCHOR: {name}`"));
     }
-    Ok(body.join("\n"))
+    Ok(body)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -534,18 +540,19 @@ impl Book {
     }
 }
 
-/// The lesson a source file belongs to: `NN_name` for `src/bin/NN_name.rs`, for every `.rs`
-/// file of `src/bin/NN_name/`, and for the Python version `examples/python/NN_name.py`.
+/// The lesson a source file belongs to: `NN_name` for every `.rs` file of its folder
+/// `src/lessons/lNN_name/`, and for the Python version `examples/python/NN_name.py`.
 fn lesson_of(file: &Path) -> Option<String> {
-    let (dir, extension) = match file.starts_with("src/bin") {
-        true => ("src/bin", "rs"),
-        false => ("examples/python", "py"),
+    let (name, extension) = if let Ok(rest) = file.strip_prefix("src/lessons") {
+        let folder = rest.components().next()?.as_os_str().to_str()?;
+        (folder.strip_prefix('l')?.to_string(), "rs")
+    } else {
+        let rest = file.strip_prefix("examples/python").ok()?;
+        (rest.file_stem()?.to_str()?.to_string(), "py")
     };
-    let first = file.strip_prefix(dir).ok()?.components().next()?;
-    let name = Path::new(first.as_os_str()).file_stem()?.to_str()?;
     let b = name.as_bytes();
     let numbered = b.len() > 3 && b[..2].iter().all(u8::is_ascii_digit) && b[2] == b'_';
-    (numbered && file.extension().is_some_and(|e| e == extension)).then(|| name.to_string())
+    (numbered && file.extension().is_some_and(|e| e == extension)).then_some(name)
 }
 
 /// Problems with the `lessons/PAGE.md#fragment` each check's hint (`(id, hint)`) names (rule 6).
@@ -681,4 +688,189 @@ fn markdown_is_read_as_mdbook_reads_it() {
     let normal = |path: &str| normalize(Path::new(path));
     assert_eq!(normal("book/src/lessons/../../x"), Path::new("book/x"));
     assert_eq!(normal("book/../../x"), Path::new("../x"));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Narration: every Rust listing of the book, through book/hide-narration as mdBook runs it.
+
+/// The preprocessor that folds narration, and its rule cases (the file explains its format).
+const HIDE_NARRATION: &str = "book/hide-narration";
+const NARRATION_CASES: &str = include_str!("fixtures/book/narration.txt");
+
+/// Run book/hide-narration on `listings` as mdBook would (one chapter each, a ```rust block);
+/// with `--report`, what it reports; without, the chapters' contents it gives back.
+fn hide_narration(listings: &[String], report: bool) -> Vec<String> {
+    use std::io::Write;
+    use std::process::{Command, Stdio};
+    let chapter = |(n, listing): (usize, &String)| {
+        let content = format!("```rust,ignore\n{listing}\n```\n");
+        let chapter = serde_json::json!({"name": n.to_string(), "content": content,
+            "number": null, "sub_items": [], "path": n.to_string(), "parent_names": []});
+        serde_json::json!({ "Chapter": chapter })
+    };
+    let items: Vec<_> = listings.iter().enumerate().map(chapter).collect();
+    let input = serde_json::json!([{}, {"items": items}]).to_string();
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join(HIDE_NARRATION);
+    let mut child = Command::new("python3")
+        .arg(&script)
+        .args(report.then_some("--report"))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("python3 runs book/hide-narration");
+    let mut stdin = child.stdin.take().expect("a pipe");
+    stdin.write_all(input.as_bytes()).expect("the book goes in");
+    drop(stdin);
+    let out = child
+        .wait_with_output()
+        .expect("book/hide-narration finishes");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.is_empty(), "{HIDE_NARRATION} failed:\n{stderr}");
+    let stdout = String::from_utf8_lossy(&out.stdout).to_string();
+    if report {
+        return stdout.lines().map(String::from).collect();
+    }
+    let book: serde_json::Value = serde_json::from_str(&stdout).expect("a book comes out");
+    let items = book["items"].as_array().expect("its chapters").iter();
+    let content = |item: &serde_json::Value| item["Chapter"]["content"].as_str().map(String::from);
+    items
+        .map(|item| content(item).expect("a chapter"))
+        .collect()
+}
+
+/// Each Rust listing of `book` (a ```rust block of a page or of a file it includes, its
+/// includes resolved to the source's lines) and, for each of its lines, where it comes from.
+fn rust_listings(book: &Book) -> Vec<(String, Vec<String>)> {
+    let mut listings = Vec::new();
+    let mut seen = BTreeSet::new();
+    for (file, text) in book.pages.iter().flat_map(|page| &page.parts) {
+        for Block(line, info, body, _) in markdown(text).blocks {
+            let info = info.unwrap_or_default();
+            let language = info.split([',', ' ']).next().unwrap_or_default();
+            if !matches!(language, "rust" | "rs") || !seen.insert((file.clone(), line)) {
+                continue;
+            }
+            let (mut lines, mut origins) = (Vec::new(), Vec::new());
+            for (n, text) in body.lines().enumerate() {
+                let Some(Include(_, path, selector)) = includes(text).into_iter().next() else {
+                    lines.push(text.to_string());
+                    origins.push(format!("{}:{}", show(file), line + 1 + n));
+                    continue;
+                };
+                let target = beside(file, path);
+                let source = book
+                    .files
+                    .get(&target)
+                    .map(String::as_str)
+                    .unwrap_or_default();
+                let shown = match selector {
+                    Some(name) if !name.is_empty() => anchored_lines(source, name),
+                    _ => Ok(source
+                        .lines()
+                        .enumerate()
+                        .map(|(i, l)| (i + 1, l))
+                        .collect()),
+                };
+                // A broken include is the includes rule's to report.
+                for (number, text) in shown.unwrap_or_default() {
+                    lines.push(text.to_string());
+                    origins.push(format!("{}:{number}", show(&target)));
+                }
+            }
+            listings.push((lines.join("\n"), origins));
+        }
+    }
+    listings
+}
+
+#[test]
+fn no_listing_shows_narration() {
+    let book = Book::load(repo());
+    let listings = rust_listings(&book);
+    // Guards against passing because nothing was read.
+    assert!(
+        listings.len() >= 30,
+        "only {} Rust listings",
+        listings.len()
+    );
+    let texts: Vec<String> = listings.iter().map(|(text, _)| text.clone()).collect();
+    let mut shown = Vec::new();
+    for found in hide_narration(&texts, true) {
+        // `LISTING:LINE: text`, LINE counted from the listing's opening fence.
+        let mut parts = found.splitn(3, ':');
+        let (listing, line, text) = (parts.next(), parts.next(), parts.next());
+        let listing: usize = listing.and_then(|n| n.parse().ok()).expect("a listing");
+        let line: usize = line.and_then(|n| n.parse().ok()).expect("a line");
+        let origin = &listings[listing].1[line - 2];
+        shown.push(format!("{origin}: {}", text.unwrap_or_default().trim()));
+    }
+    assert!(
+        shown.is_empty(),
+        "{} narration or narration scaffolding lines the book shows (write narration as \
+         `narrate!(say, call(…))`: book/hide-narration folds that form; see its rules):\n{}",
+        shown.len(),
+        shown.join("\n")
+    );
+}
+
+#[test]
+fn hide_narration_folds_what_each_rule_says() {
+    // A case is `@@ case NAME` and a listing as the book should show it: the lines to hide
+    // marked `# ` as mdBook marks them; the preprocessor gets the listing unmarked, or the
+    // source given after `@@ source` (then the listing follows `@@ shows`).
+    #[derive(Default)]
+    struct Case {
+        name: String,
+        source: Option<Vec<String>>,
+        shows: Vec<String>,
+        in_source: bool,
+    }
+    let mut cases: Vec<Case> = Vec::new();
+    for line in NARRATION_CASES.lines() {
+        match (line.strip_prefix("@@ "), cases.last_mut()) {
+            (Some("source"), Some(case)) => (case.source, case.in_source) = (Some(vec![]), true),
+            (Some("shows"), Some(case)) => case.in_source = false,
+            (Some(name), _) => cases.push(Case {
+                name: name.strip_prefix("case ").expect("`@@ case NAME`").into(),
+                ..Case::default()
+            }),
+            (None, Some(case)) if case.in_source => {
+                case.source.get_or_insert_default().push(line.into())
+            }
+            (None, Some(case)) => case.shows.push(line.into()),
+            (None, None) => {} // the header
+        }
+    }
+    assert!(cases.len() >= 10, "only {} cases", cases.len());
+    let unmark = |line: &String| match line.trim_start().strip_prefix('#') {
+        Some(rest) if rest.is_empty() || rest.starts_with(' ') => {
+            let indent = &line[..line.len() - line.trim_start().len()];
+            format!("{indent}{}", rest.strip_prefix(' ').unwrap_or(rest))
+        }
+        _ => line.clone(),
+    };
+    let trimmed = |lines: &[String]| {
+        let end = lines
+            .iter()
+            .rposition(|l| !l.trim().is_empty())
+            .map_or(0, |i| i + 1);
+        lines[..end].join("\n")
+    };
+    let sources: Vec<String> = cases
+        .iter()
+        .map(|case| match &case.source {
+            Some(source) => trimmed(source),
+            None => trimmed(&Vec::from_iter(case.shows.iter().map(unmark))),
+        })
+        .collect();
+    let got = hide_narration(&sources, false);
+    let mut failures = Vec::new();
+    for (case, got) in cases.iter().zip(got) {
+        let want = format!("```rust,ignore\n{}\n```\n", trimmed(&case.shows));
+        if got != want {
+            failures.push(format!("{}: expected\n{want}found\n{got}", case.name));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
 }

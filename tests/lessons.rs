@@ -756,3 +756,116 @@ fn the_guide_lists_the_eight_places_this_test_checks() {
     let longer = format!("{guide}\n9. **Another place** — somewhere.\n");
     assert_eq!(numbered_items(&longer).len(), PLACES.len() + 1);
 }
+
+// ---------------------------------------------------------------------------------------------
+// The layers: who may import whom.
+
+/// Every `.rs` file under `dir`, with its text.
+fn sources(dir: &Path) -> Vec<(PathBuf, String)> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                stack.push(path);
+            } else if path.extension().is_some_and(|e| e == "rs")
+                && let Ok(text) = std::fs::read_to_string(&path)
+            {
+                out.push((path, text));
+            }
+        }
+    }
+    out
+}
+
+/// The lines of `text` outside comments that mention `needle`.
+fn code_mentions(text: &str, needle: &str) -> Vec<String> {
+    text.lines()
+        .filter(|l| !l.trim_start().starts_with("//") && l.contains(needle))
+        .map(str::to_string)
+        .collect()
+}
+
+/// The import rules of the layout (README, "Layout"), as problems: the kit imports neither the
+/// lessons nor the checker; the lessons never import the checker; the checker never runs lesson
+/// code (it reads only the registry, `for_each_lesson!`); the checks never reach up into
+/// `grade`; and a lesson's checks import another lesson's checks only when they declare that
+/// they inherit its contract (`inherits: [lNN_…`).
+fn layer_problems(root: &Path) -> Vec<String> {
+    let mut problems = Vec::new();
+    let rules: [(&str, &[&str]); 4] = [
+        (
+            "src/kit",
+            &["crate::lessons", "crate::checker", "workbook::"],
+        ),
+        ("src/lessons", &["crate::checker", "workbook::checker"]),
+        ("src/checker", &["crate::lessons", "workbook::lessons"]),
+        (
+            "src/checker/checks",
+            &["crate::checker::grade", "super::grade"],
+        ),
+    ];
+    for (dir, forbidden) in rules {
+        for (path, text) in sources(&root.join(dir)) {
+            for needle in forbidden {
+                for line in code_mentions(&text, needle) {
+                    problems.push(format!(
+                        "{}: `{}` — {dir} must not import {needle}",
+                        path.strip_prefix(root).unwrap_or(&path).display(),
+                        line.trim()
+                    ));
+                }
+            }
+        }
+    }
+    for (path, text) in sources(&root.join("src/checker/checks")) {
+        for line in code_mentions(&text, "super::l0")
+            .into_iter()
+            .chain(code_mentions(&text, "checks::l0"))
+        {
+            let Some(start) = line.find("l0") else {
+                continue;
+            };
+            let other: String = line[start..]
+                .chars()
+                .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+                .collect();
+            if !text.contains(&format!("inherits: [{other},")) {
+                problems.push(format!(
+                    "{}: `{}` — a lesson's checks import {other} without inheriting its contract; \
+                     shared helpers belong in src/checker/checks/common/",
+                    path.strip_prefix(root).unwrap_or(&path).display(),
+                    line.trim()
+                ));
+            }
+        }
+    }
+    problems
+}
+
+#[test]
+fn the_layers_import_only_downwards() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let problems = layer_problems(root);
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
+
+#[test]
+fn a_check_importing_another_lessons_checks_or_grade_fails() {
+    let scratch = Scratch::new("layers");
+    scratch.write(
+        "src/checker/checks/l05_x.rs",
+        "use super::l04_y::Conn;\nuse crate::checker::grade::preflight;\n",
+    );
+    scratch.write(
+        "src/checker/checks/l07_z.rs",
+        "use super::l06_w::Peer;\nlesson! { inherits: [l06_w, l06_w_tests], }\n",
+    );
+    scratch.write("src/kit/net.rs", "use crate::lessons::l02_echo;\n");
+    let problems = layer_problems(&scratch.0);
+    assert_eq!(problems.len(), 3, "{problems:#?}");
+    assert!(problems.iter().any(|p| p.contains("l04_y")));
+    assert!(problems.iter().any(|p| p.contains("grade")));
+    assert!(problems.iter().any(|p| p.contains("src/kit/net.rs")));
+}

@@ -8,3 +8,20 @@ pub mod errors;
 pub mod narrate;
 pub mod net;
 pub mod shutdown;
+
+/// `a == b`, usable at compile time (std's `==` on `str` is not `const`): how the registry and
+/// the checker look a name up in a `const` table, so that a missing name stops the build.
+pub const fn same_str(a: &str, b: &str) -> bool {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    if a.len() != b.len() {
+        return false;
+    }
+    let mut i = 0;
+    while i < a.len() {
+        if a[i] != b[i] {
+            return false;
+        }
+        i += 1;
+    }
+    true
+}

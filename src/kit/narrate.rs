@@ -1,19 +1,44 @@
 //! Narration: the story of every socket call, told on stderr.
 //!
 //! stdout is the contract (`listening on ADDR`, or the data a client received); stderr is the
-//! story. Each lesson calls [`Narrator::call`] right next to the real socket call, so a learner
-//! reading the source sees the call and its narration side by side, and a learner running the
-//! binary sees the calls happen in order, numbered, with their arguments and results.
+//! story. Each lesson narrates right next to the real socket call, always in one form,
+//! [`narrate!`]`(say, call(…))`, so a learner reading the source sees the call and its narration
+//! side by side, a learner running the binary sees the calls happen in order, numbered, with their
+//! arguments and results, and the book (`book/hide-narration`) folds every narration statement
+//! behind a listing's eye button exactly, by that one form.
 //!
 //! Colour is used only when stderr is a terminal and `NO_COLOR` is unset ([`init_colour`]).
 
 use std::fmt::Display;
-use std::io::IsTerminal;
+use std::io::{IsTerminal, StderrLock};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use colored::{Color, Colorize};
+
+/// `narrate!(say, call("accept()", format!("connection from {peer}")))`: narration, marked.
+///
+/// It is `say.call(…)` (or `note`, `warn`, `hold`, a [`Chatter`]'s `note`, …), run only when
+/// narration is on: under `-q` not even the arguments are formatted. It is the one form narration
+/// takes in the lessons, so the book folds every narration statement exactly, and nothing else.
+/// Its value is the method's, or the type's default under `-q` (`()`, or `None` for
+/// [`Narrator::hold`]).
+#[macro_export]
+macro_rules! narrate {
+    ($narrator:expr, $method:ident($($args:tt)*)) => {{
+        let narrator = &$narrator;
+        if narrator.is_quiet() {
+            ::std::default::Default::default()
+        } else {
+            narrator.$method($($args)*)
+        }
+    }};
+}
+
+/// [`narrate!`] beside [`Narrator`], so a lesson imports them together:
+/// `use crate::kit::narrate::{Narrator, narrate};`.
+pub use crate::narrate;
 
 /// Decide once, at start-up, whether narration is coloured.
 ///
@@ -59,6 +84,21 @@ impl Narrator {
     /// Whether narration is silenced.
     pub fn is_quiet(&self) -> bool {
         self.quiet
+    }
+
+    /// A narrator for the thread it is called on, named after that thread (`worker-2`), or
+    /// after this narrator's role if the thread has no name; same `quiet` setting.
+    pub fn for_this_thread(&self) -> Narrator {
+        self.for_role(std::thread::current().name().unwrap_or(&self.role))
+    }
+
+    /// Keep stderr to this thread until the guard is dropped, so that what this thread tells
+    /// next comes before anything another thread says: a server that spawns a thread and then
+    /// narrates the spawn holds stderr across both, so the new thread's first words come after
+    /// the spawn is told. The lock is reentrant: this thread can still narrate while it holds it.
+    /// `None` under `-q` (through [`narrate!`]: `let _story = narrate!(say, hold());`).
+    pub fn hold(&self) -> Option<StderrLock<'static>> {
+        Some(std::io::stderr().lock())
     }
 
     /// The role's name, as printed in front of every line.
@@ -164,13 +204,18 @@ pub struct Chatter<'a> {
 const TOLD_PER_SECOND: u32 = 5;
 
 impl<'a> Chatter<'a> {
-    /// Tell at most a few events of the kind `what` per second.
+    /// Note at most a few events of the kind `what` per second.
     pub fn new(say: &'a Narrator, what: &'static str) -> Chatter<'a> {
         Chatter {
             say,
             what,
             window: Mutex::new((Instant::now(), 0, 0)),
         }
+    }
+
+    /// Whether narration is silenced (that of the narrator this chatter tells through).
+    pub fn is_quiet(&self) -> bool {
+        self.say.is_quiet()
     }
 
     /// Say how many events went untold, and start counting afresh.
@@ -187,8 +232,8 @@ impl<'a> Chatter<'a> {
         *window = (Instant::now(), 0, 0);
     }
 
-    /// Tell `text()` if fewer than a few events were told this second; otherwise count it.
-    pub fn tell(&self, text: impl FnOnce() -> String) {
+    /// Note `text()` if fewer than a few events were noted this second; otherwise count it.
+    pub fn note(&self, text: impl FnOnce() -> String) {
         if self.say.is_quiet() {
             return;
         }

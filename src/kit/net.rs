@@ -14,7 +14,7 @@ use anyhow::{Context, Result, anyhow};
 
 use crate::kit::backoff::Backoff;
 use crate::kit::cli::unspecified_warning;
-use crate::kit::narrate::Narrator;
+use crate::kit::narrate::{Narrator, narrate};
 use crate::kit::shutdown::Stop;
 
 /// The backlog std's `TcpListener::bind` passes to `listen()` on Unix.
@@ -25,12 +25,15 @@ pub const STD_BACKLOG: u32 = 128;
 pub fn listen(addr: SocketAddr, say: &Narrator) -> Result<TcpListener> {
     let listener = TcpListener::bind(addr).with_context(|| format!("failed to bind {addr}"))?;
     let bound = listener.local_addr().context("getsockname() failed")?;
-    say.call(
-        format!("socket() + bind({addr}) + listen(backlog={STD_BACKLOG})"),
-        format!("listening on {bound}"),
+    narrate!(
+        say,
+        call(
+            format!("socket() + bind({addr}) + listen(backlog={STD_BACKLOG})"),
+            format!("listening on {bound}"),
+        )
     );
     if let Some(warning) = unspecified_warning(bound) {
-        say.warn(warning);
+        narrate!(say, warn(warning));
     }
     Ok(listener)
 }
@@ -104,19 +107,25 @@ pub fn accept_retrying(
         match AcceptError::of(&err) {
             AcceptError::Fatal => return Err(err),
             AcceptError::ThisConnection => {
-                say.call(
-                    "accept()",
-                    format!("failed: {err}; that client is gone, next one"),
+                narrate!(
+                    say,
+                    call(
+                        "accept()",
+                        format!("failed: {err}; that client is gone, next one"),
+                    )
                 );
             }
             AcceptError::Shortage => {
                 let wait = backoff.next_delay();
-                say.call(
-                    "accept()",
-                    format!(
-                        "failed: {err}; temporary: serving on, accept() again in {} ms",
-                        wait.as_millis()
-                    ),
+                narrate!(
+                    say,
+                    call(
+                        "accept()",
+                        format!(
+                            "failed: {err}; temporary: serving on, accept() again in {} ms",
+                            wait.as_millis()
+                        ),
+                    )
                 );
                 std::thread::sleep(wait);
             }
@@ -142,16 +151,22 @@ pub fn connect(addrs: &[SocketAddr], say: &Narrator) -> Result<TcpStream> {
     for &addr in addrs {
         match TcpStream::connect_timeout(&addr, CONNECT_TIMEOUT) {
             Ok(stream) => {
-                say.call(
-                    format!("socket() + connect({addr})"),
-                    format!("connected from {}", stream.local_addr()?),
+                narrate!(
+                    say,
+                    call(
+                        format!("socket() + connect({addr})"),
+                        format!("connected from {}", stream.local_addr()?),
+                    )
                 );
                 return Ok(stream);
             }
             Err(e) => {
-                say.call(
-                    format!("socket() + connect({addr})"),
-                    format!("failed: {e}"),
+                narrate!(
+                    say,
+                    call(
+                        format!("socket() + connect({addr})"),
+                        format!("failed: {e}"),
+                    )
                 );
                 // Say how long we waited rather than the errno text; the kind stays, for the hint.
                 let e = if e.kind() == io::ErrorKind::TimedOut {

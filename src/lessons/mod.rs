@@ -124,25 +124,10 @@ for_each_lesson!(registry);
 pub const fn port_of(name: &str) -> u16 {
     let mut i = 0;
     while i < ALL.len() {
-        if same(ALL[i].name, name) {
+        if crate::kit::same_str(ALL[i].name, name) {
             return ALL[i].port;
         }
         i += 1;
     }
     panic!("not in the registry of lessons (src/lessons/mod.rs)")
-}
-
-const fn same(a: &str, b: &str) -> bool {
-    let (a, b) = (a.as_bytes(), b.as_bytes());
-    if a.len() != b.len() {
-        return false;
-    }
-    let mut i = 0;
-    while i < a.len() {
-        if a[i] != b[i] {
-            return false;
-        }
-        i += 1;
-    }
-    true
 }

@@ -242,27 +242,11 @@ impl Lesson {
     pub const fn inherited(&self, id: &str) -> Check {
         let mut i = 0;
         while i < self.checks.len() {
-            if same(self.checks[i].id, id) {
+            if crate::kit::same_str(self.checks[i].id, id) {
                 return self.checks[i];
             }
             i += 1;
         }
         panic!("a check inherited with `from` is not a check of that lesson")
     }
-}
-
-/// `a == b`, at compile time.
-const fn same(a: &str, b: &str) -> bool {
-    let (a, b) = (a.as_bytes(), b.as_bytes());
-    if a.len() != b.len() {
-        return false;
-    }
-    let mut i = 0;
-    while i < a.len() {
-        if a[i] != b[i] {
-            return false;
-        }
-        i += 1;
-    }
-    true
 }

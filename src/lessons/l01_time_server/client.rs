@@ -11,7 +11,7 @@ use socket2::{Domain, Protocol, Socket, Type};
 
 use super::format::{Format, print_time};
 use super::server::{family, local_addr};
-use crate::kit::narrate::Narrator;
+use crate::kit::narrate::{Narrator, narrate};
 
 /// The `client` subcommand: fetch the time from the first of `addrs` that answers, print it.
 pub fn run(addrs: &[SocketAddr], format: Format, say: &Narrator) -> Result<()> {
@@ -34,21 +34,30 @@ pub fn fetch_time(addrs: &[SocketAddr], say: &Narrator) -> Result<Vec<u8>> {
     for &addr in addrs {
         let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))
             .context("socket() failed")?;
-        say.call(
-            format!("socket({}, SOCK_STREAM, IPPROTO_TCP)", family(addr)),
-            format!("fd {}", socket.as_raw_fd()),
+        narrate!(
+            say,
+            call(
+                format!("socket({}, SOCK_STREAM, IPPROTO_TCP)", family(addr)),
+                format!("fd {}", socket.as_raw_fd()),
+            )
         );
         // connect(): the three-way handshake with the server. Fails at once with "connection
         // refused" when nothing listens on that port.
         if let Err(e) = socket.connect(&addr.into()) {
-            say.call(format!("connect({addr})"), format!("failed: {e}"));
+            narrate!(
+                say,
+                call(format!("connect({addr})"), format!("failed: {e}"))
+            );
             last_error =
                 Some(anyhow::Error::new(e).context(format!("failed to connect to {addr}")));
             continue;
         }
-        say.call(
-            format!("connect({addr})"),
-            format!("connected from {}", local_addr(&socket)?),
+        narrate!(
+            say,
+            call(
+                format!("connect({addr})"),
+                format!("connected from {}", local_addr(&socket)?),
+            )
         );
         // settimeout(): a server that accepts but never sends must not hang us forever.
         socket.set_read_timeout(Some(CLIENT_TIMEOUT))?;
@@ -61,13 +70,16 @@ pub fn fetch_time(addrs: &[SocketAddr], say: &Narrator) -> Result<Vec<u8>> {
             let n = (&socket)
                 .read(&mut chunk)
                 .with_context(|| format!("failed to read from {addr}"))?;
-            say.call(
-                "recv(1024)",
-                if n == 0 {
-                    "0 bytes: end of stream".to_string()
-                } else {
-                    format!("{n} bytes")
-                },
+            narrate!(
+                say,
+                call(
+                    "recv(1024)",
+                    if n == 0 {
+                        "0 bytes: end of stream".to_string()
+                    } else {
+                        format!("{n} bytes")
+                    },
+                )
             );
             if n == 0 {
                 break;
@@ -78,7 +90,7 @@ pub fn fetch_time(addrs: &[SocketAddr], say: &Narrator) -> Result<Vec<u8>> {
             }
         }
         drop(socket);
-        say.call("close()", "ok");
+        narrate!(say, call("close()", "ok"));
         return Ok(reply);
     }
     Err(last_error.unwrap_or_else(|| anyhow::anyhow!("no address to connect to")))

@@ -11,7 +11,7 @@ use socket2::{Domain, Protocol, Socket, Type};
 
 use super::format::Format;
 use crate::kit::cli::unspecified_warning;
-use crate::kit::narrate::{Narrator, show_bytes};
+use crate::kit::narrate::{Narrator, narrate, show_bytes};
 use crate::kit::shutdown::Stop;
 
 /// How many finished handshakes the kernel may queue for us while we are busy with a client.
@@ -26,9 +26,12 @@ pub fn listen(addr: SocketAddr, say: &Narrator) -> Result<TcpListener> {
     //    bind (AF_INET for IPv4, AF_INET6 for IPv6); SOCK_STREAM + TCP means a reliable byte stream.
     let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))
         .context("socket() failed")?;
-    say.call(
-        format!("socket({}, SOCK_STREAM, IPPROTO_TCP)", family(addr)),
-        format!("fd {}", socket.as_raw_fd()),
+    narrate!(
+        say,
+        call(
+            format!("socket({}, SOCK_STREAM, IPPROTO_TCP)", family(addr)),
+            format!("fd {}", socket.as_raw_fd()),
+        )
     );
 
     // 2. setsockopt(SO_REUSEADDR): without it, restarting the server right after stopping it
@@ -36,7 +39,7 @@ pub fn listen(addr: SocketAddr, say: &Narrator) -> Result<TcpListener> {
     socket
         .set_reuse_address(true)
         .context("setsockopt(SO_REUSEADDR) failed")?;
-    say.call("setsockopt(SOL_SOCKET, SO_REUSEADDR, 1)", "ok");
+    narrate!(say, call("setsockopt(SOL_SOCKET, SO_REUSEADDR, 1)", "ok"));
 
     // 3. bind(): claim the address and port. Port 0 asks the kernel to choose a free port, so we
     //    ask the socket afterwards which one it got (getsockname).
@@ -44,9 +47,12 @@ pub fn listen(addr: SocketAddr, say: &Narrator) -> Result<TcpListener> {
         .bind(&addr.into())
         .with_context(|| format!("failed to bind {addr}"))?;
     let bound = local_addr(&socket)?;
-    say.call(format!("bind({addr})"), format!("bound to {bound}"));
+    narrate!(
+        say,
+        call(format!("bind({addr})"), format!("bound to {bound}"))
+    );
     if let Some(warning) = unspecified_warning(bound) {
-        say.warn(warning);
+        narrate!(say, warn(warning));
     }
 
     // 4. listen(): turn the socket into a listening one. From now on the kernel completes TCP
@@ -54,9 +60,12 @@ pub fn listen(addr: SocketAddr, say: &Narrator) -> Result<TcpListener> {
     socket
         .listen(BACKLOG)
         .with_context(|| format!("failed to listen on {bound}"))?;
-    say.call(
-        format!("listen(backlog={BACKLOG})"),
-        "ok: the kernel now queues new connections",
+    narrate!(
+        say,
+        call(
+            format!("listen(backlog={BACKLOG})"),
+            "ok: the kernel now queues new connections",
+        )
     );
     // The very socket std's TcpListener::bind would have made; as one, its accept() hands back
     // std's TcpStream and the client's address.
@@ -69,7 +78,7 @@ pub fn listen(addr: SocketAddr, say: &Narrator) -> Result<TcpListener> {
 pub fn serve(listener: &TcpListener, format: Format, stop: &Stop, say: &Narrator) -> Result<()> {
     // `stop` is the test hook `--exit-after K`: it is set once the K-th client is accepted.
     while !stop.is_stopped() {
-        say.note("waiting in accept() for the next client…");
+        narrate!(say, note("waiting in accept() for the next client…"));
         // 5. accept(): blocks until a handshake is queued, then returns a NEW socket for that
         //    one client. The listening socket stays open and keeps listening.
         let (conn, peer) = match listener.accept() {
@@ -79,36 +88,47 @@ pub fn serve(listener: &TcpListener, format: Format, stop: &Stop, say: &Narrator
             Err(e) => return Err(e).context("accept() failed"),
         };
         stop.accepted();
-        say.call(
-            "accept()",
-            format!("fd {} for client {peer}", conn.as_raw_fd()),
+        narrate!(
+            say,
+            call(
+                "accept()",
+                format!("fd {} for client {peer}", conn.as_raw_fd()),
+            )
         );
 
         // 6. send(): one send() may take fewer bytes than we offer; write_all() calls it until
         //    every byte is queued — this is Python's sendall().
         let reply = format.now();
         // A client that vanished must not stop the server: note the failure, move on.
-        let sent = (&conn).write_all(&reply);
-        match sent {
-            Ok(()) => say.call(
-                format!("send({})", show_bytes(&reply, 40)),
-                format!("{} bytes", reply.len()),
+        match (&conn).write_all(&reply) {
+            Ok(()) => narrate!(
+                say,
+                call(
+                    format!("send({})", show_bytes(&reply, 40)),
+                    format!("{} bytes", reply.len()),
+                )
             ),
-            Err(e) => say.call(
-                format!("send({})", show_bytes(&reply, 40)),
-                format!("failed: {e}"),
+            Err(e) => narrate!(
+                say,
+                call(
+                    format!("send({})", show_bytes(&reply, 40)),
+                    format!("failed: {e}"),
+                )
             ),
         }
 
         // 7. close(): dropping the socket closes it; the client reads end-of-stream and knows the
         //    whole reply has arrived. Only now do we go back to accept() — the next client waited.
         drop(conn);
-        say.call("close()", format!("done with {peer}"));
+        narrate!(say, call("close()", format!("done with {peer}")));
     }
-    say.note(format!(
-        "served {} connection(s); exiting",
-        stop.accepted_so_far()
-    ));
+    narrate!(
+        say,
+        note(format!(
+            "served {} connection(s); exiting",
+            stop.accepted_so_far()
+        ))
+    );
     Ok(())
 }
 // ANCHOR_END: serve

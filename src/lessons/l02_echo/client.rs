@@ -9,7 +9,7 @@ use std::time::Duration;
 use anyhow::{Context, Result, bail};
 
 use super::server::READ_SIZE;
-use crate::kit::narrate::{Narrator, show_bytes};
+use crate::kit::narrate::{Narrator, narrate, show_bytes};
 use crate::kit::net::connect;
 
 // ANCHOR: client
@@ -69,13 +69,19 @@ pub fn echo_one(stream: &TcpStream, message: &[u8], say: &Narrator) -> Result<Ve
             .join()
             .map_err(|_| anyhow::anyhow!("the sending thread panicked"))?
             .context("failed to send")?;
-        say.call(
-            format!("sendall({})", show_bytes(message, 24)),
-            format!("{} bytes", message.len()),
+        narrate!(
+            say,
+            call(
+                format!("sendall({})", show_bytes(message, 24)),
+                format!("{} bytes", message.len()),
+            )
         );
-        say.call(
-            "recv() until the whole echo is in",
-            format!("{} bytes in {reads} read(s)", echo.len()),
+        narrate!(
+            say,
+            call(
+                "recv() until the whole echo is in",
+                format!("{} bytes in {reads} read(s)", echo.len()),
+            )
         );
         Ok(echo)
     })
@@ -104,11 +110,14 @@ fn read_failed(e: std::io::Error, context: &str, waiting_for: &str) -> anyhow::E
 /// our read returns 0 too: both sides agree the conversation is over.
 pub fn finish(stream: TcpStream, say: &Narrator) -> Result<()> {
     match stream.shutdown(Shutdown::Write) {
-        Ok(()) => say.call("shutdown(SHUT_WR)", "ok: no more data from us"),
+        Ok(()) => narrate!(say, call("shutdown(SHUT_WR)", "ok: no more data from us")),
         // The server closed first (is it an echo server?): what it sent is read below.
-        Err(e) if e.kind() == std::io::ErrorKind::NotConnected => say.call(
-            "shutdown(SHUT_WR)",
-            "the server had already closed the connection",
+        Err(e) if e.kind() == std::io::ErrorKind::NotConnected => narrate!(
+            say,
+            call(
+                "shutdown(SHUT_WR)",
+                "the server had already closed the connection",
+            )
         ),
         Err(e) => return Err(e).context("shutdown() failed"),
     }
@@ -130,9 +139,9 @@ pub fn finish(stream: TcpStream, say: &Narrator) -> Result<()> {
             show_bytes(&rest, 40)
         );
     }
-    say.call("recv()", "0 bytes: the server closed");
+    narrate!(say, call("recv()", "0 bytes: the server closed"));
     drop(stream);
-    say.call("close()", "ok");
+    narrate!(say, call("close()", "ok"));
     Ok(())
 }
 // ANCHOR_END: client

@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use anyhow::{Context, Result};
 
-use crate::kit::narrate::{Narrator, show_bytes};
+use crate::kit::narrate::{Narrator, narrate, show_bytes};
 use crate::kit::shutdown::Stop;
 
 // ANCHOR: serve
@@ -25,43 +25,58 @@ pub fn serve(
 ) -> Result<()> {
     // `stop` is the test hook `--exit-after K`: it is set once the K-th client is accepted.
     while !stop.is_stopped() {
-        say.note("waiting in accept(); any other client waits in the listen queue meanwhile");
+        narrate!(
+            say,
+            note("waiting in accept(); any other client waits in the listen queue meanwhile")
+        );
         let (stream, peer) = match listener.accept() {
             Ok(accepted) => accepted,
             Err(e) if e.kind() == std::io::ErrorKind::ConnectionAborted => continue,
             Err(e) => return Err(e).context("accept() failed"),
         };
         stop.accepted();
-        say.call("accept()", format!("connection from {peer}"));
+        narrate!(say, call("accept()", format!("connection from {peer}")));
         // recv → sendall until the client is done: lesson 02's echo loop, below
         // (lessons 04 and 05 reuse it). One client's failure (a reset, a vanished peer)
         // ends that connection, not the server. A client that sends nothing would hold the
         // server — and everyone queued behind it — forever: hence `--idle-timeout-ms`.
-        let echoed = idle
+        match idle
             .apply(&stream)
-            .and_then(|()| echo_until_closed(&stream, transform, say));
-        match echoed {
-            Ok((bytes, reads)) => say.call(
-                "recv()",
-                format!("0 bytes: {peer} closed its side after {bytes} bytes in {reads} reads"),
+            .and_then(|()| echo_until_closed(&stream, transform, say))
+        {
+            Ok((bytes, reads)) => narrate!(
+                say,
+                call(
+                    "recv()",
+                    format!("0 bytes: {peer} closed its side after {bytes} bytes in {reads} reads"),
+                )
             ),
-            Err(e) if IdleTimeout::is_expiry(&e) => say.call(
-                "recv()/send()",
-                format!(
-                    "nothing for {} ms (--idle-timeout-ms): closing {peer}",
-                    idle.ms
-                ),
+            Err(e) if IdleTimeout::is_expiry(&e) => narrate!(
+                say,
+                call(
+                    "recv()/send()",
+                    format!(
+                        "nothing for {} ms (--idle-timeout-ms): closing {peer}",
+                        idle.ms
+                    ),
+                )
             ),
-            Err(e) => say.call("recv()/send()", format!("failed: {e}; dropping {peer}")),
+            Err(e) => narrate!(
+                say,
+                call("recv()/send()", format!("failed: {e}; dropping {peer}"))
+            ),
         }
         // close(): dropping the stream closes it; the client's last read returns 0 bytes.
         drop(stream);
-        say.call("close()", format!("done with {peer}"));
+        narrate!(say, call("close()", format!("done with {peer}")));
     }
-    say.note(format!(
-        "served {} connection(s); exiting",
-        stop.accepted_so_far()
-    ));
+    narrate!(
+        say,
+        note(format!(
+            "served {} connection(s); exiting",
+            stop.accepted_so_far()
+        ))
+    );
     Ok(())
 }
 // ANCHOR_END: serve
@@ -79,7 +94,10 @@ pub fn echo_until_closed(
     // that ACK by up to 40 ms: a 64 KiB echo, written 1024 bytes at a time, then crawls at
     // 1.5 MB/s. An echo server's writes are replies, with nothing to gain from waiting.
     stream.set_nodelay(true)?;
-    say.call("setsockopt(TCP_NODELAY, 1)", "each write is sent at once");
+    narrate!(
+        say,
+        call("setsockopt(TCP_NODELAY, 1)", "each write is sent at once")
+    );
     let mut buf = [0u8; READ_SIZE];
     let (mut total, mut reads) = (0u64, 0usize);
     loop {
@@ -103,17 +121,23 @@ pub fn echo_until_closed(
         // Narrated before the send, so that the read is told before the client can see its echo.
         let narrated = reads <= NARRATED_READS;
         if narrated {
-            say.call(
-                format!("recv({READ_SIZE})"),
-                format!("{n} bytes {}", show_bytes(data, 24)),
+            narrate!(
+                say,
+                call(
+                    format!("recv({READ_SIZE})"),
+                    format!("{n} bytes {}", show_bytes(data, 24)),
+                )
             );
         }
         // sendall(): write_all loops until the kernel has taken every byte.
         stream.write_all(data)?;
         if narrated {
-            say.call(format!("sendall({n} bytes)"), "ok");
+            narrate!(say, call(format!("sendall({n} bytes)"), "ok"));
         } else if reads == NARRATED_READS + 1 {
-            say.note("… more reads; only the total is shown from here on");
+            narrate!(
+                say,
+                note("… more reads; only the total is shown from here on")
+            );
         }
     }
 }

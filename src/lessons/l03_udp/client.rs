@@ -15,7 +15,7 @@ use socket2::{Domain, Protocol, Socket, Type};
 use super::NAME;
 use super::server::{BUFFER, family};
 use crate::kit::errors::Advice;
-use crate::kit::narrate::{Narrator, show_bytes};
+use crate::kit::narrate::{Narrator, narrate, show_bytes};
 
 // ANCHOR: client
 /// socket(), and nothing else: a UDP client needs neither bind() nor connect().
@@ -26,13 +26,19 @@ pub fn open(server: SocketAddr, say: &Narrator) -> Result<UdpSocket> {
         Some(Protocol::UDP),
     )
     .context("socket() failed")?;
-    say.call(
-        format!("socket({}, SOCK_DGRAM, IPPROTO_UDP)", family(server)),
-        format!("fd {}", socket.as_raw_fd()),
+    narrate!(
+        say,
+        call(
+            format!("socket({}, SOCK_DGRAM, IPPROTO_UDP)", family(server)),
+            format!("fd {}", socket.as_raw_fd()),
+        )
     );
     // The first sendto() binds the socket to a free port by itself (an implicit bind), and
     // every sendto() names its destination, so there is nothing to connect.
-    say.note("no bind(), no connect(): the first sendto() picks our port, each names its target");
+    narrate!(
+        say,
+        note("no bind(), no connect(): the first sendto() picks our port, each names its target")
+    );
     Ok(socket.into())
 }
 
@@ -67,8 +73,11 @@ pub fn exchange(
             return Ok(reply);
         }
         if attempt < tries {
-            say.note(
-                "no echo in time: the datagram or its echo is lost, or nobody is there; resending",
+            narrate!(
+                say,
+                note(
+                    "no echo in time: the datagram or its echo is lost, or nobody is there; resending",
+                )
             );
         }
     }
@@ -94,9 +103,12 @@ pub(crate) fn send(
     } else {
         String::new()
     };
-    say.call(
-        format!("sendto({server}, {})", show_bytes(data, 32)),
-        format!("{sent} bytes ({which}){bound}"),
+    narrate!(
+        say,
+        call(
+            format!("sendto({server}, {})", show_bytes(data, 32)),
+            format!("{sent} bytes ({which}){bound}"),
+        )
     );
     Ok(())
 }
@@ -164,7 +176,7 @@ pub(crate) fn recv_until<T>(
         let (n, from) = match socket.recv_from(&mut buf) {
             Ok(got) => got,
             Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
-                say.call(format!("recvfrom({BUFFER})"), timed_out);
+                narrate!(say, call(format!("recvfrom({BUFFER})"), timed_out));
                 return Ok(None);
             }
             Err(e) if e.kind() == ErrorKind::Interrupted => continue,
@@ -176,17 +188,20 @@ pub(crate) fn recv_until<T>(
                     ErrorKind::ConnectionRefused | ErrorKind::ConnectionReset
                 ) =>
             {
-                say.call(format!("recvfrom({BUFFER})"), format!("error: {e}"));
+                narrate!(
+                    say,
+                    call(format!("recvfrom({BUFFER})"), format!("error: {e}"))
+                );
                 continue;
             }
             Err(e) => return Err(e).context("recvfrom() failed"),
         };
         match judge(&buf[..n], from) {
             Heard::Reply(reply, said) => {
-                say.call(format!("recvfrom({BUFFER})"), said);
+                narrate!(say, call(format!("recvfrom({BUFFER})"), said));
                 return Ok(Some(reply));
             }
-            Heard::Ignored(said) => say.call(format!("recvfrom({BUFFER})"), said),
+            Heard::Ignored(said) => narrate!(say, call(format!("recvfrom({BUFFER})"), said)),
         }
     }
 }
@@ -221,7 +236,7 @@ pub fn run(
         }
     }
     drop(socket);
-    say.call("close()", "ok");
+    narrate!(say, call("close()", "ok"));
     Ok(())
 }
 

@@ -10,7 +10,7 @@ use super::dropper::Dropper;
 use super::ping::{Probes, percent, ping};
 use super::server::{bind, serve};
 use super::{NAME, PORT};
-use crate::kit::narrate::{Narrator, try_next};
+use crate::kit::narrate::{Narrator, narrate, try_next};
 
 /// The demo's server loses a quarter of the datagrams, with a seed that shows one retry in the
 /// client part and some loss in the ping part.
@@ -26,17 +26,20 @@ pub fn run() -> Result<()> {
     let server_say = Narrator::new("server", false);
     let socket = bind("127.0.0.1:0".parse()?, &server_say)?;
     let addr = socket.local_addr()?;
-    server_say.warn(format!(
-        "this demo's server drops {}% of the datagrams on purpose (--drop {DEMO_DROP} --seed \
+    narrate!(
+        server_say,
+        warn(format!(
+            "this demo's server drops {}% of the datagrams on purpose (--drop {DEMO_DROP} --seed \
          {DEMO_SEED}): loopback itself never loses any",
-        percent(DEMO_DROP * 100.0)
-    ));
+            percent(DEMO_DROP * 100.0)
+        ))
+    );
     let mut dropper = Dropper::new(DEMO_DROP, DEMO_SEED);
     // A UDP server cannot know that its last client has gone — there is no connection to end —
     // so it serves forever; the demo's server thread simply ends with the process.
     std::thread::spawn(move || {
         if let Err(e) = serve(&socket, &mut dropper, None, &server_say) {
-            server_say.warn(format!("the server stopped: {e:#}"));
+            narrate!(server_say, warn(format!("the server stopped: {e:#}")));
         }
     });
 
@@ -54,7 +57,7 @@ pub fn run() -> Result<()> {
         stdout.flush()?;
     }
     drop(client);
-    client_say.call("close()", "ok");
+    narrate!(client_say, call("close()", "ok"));
 
     let ping_say = Narrator::new("ping", false);
     let pinger = open(addr, &ping_say)?;

@@ -10,7 +10,7 @@ use socket2::{Domain, Protocol, Socket, Type};
 
 use super::dropper::Dropper;
 use crate::kit::cli::unspecified_warning;
-use crate::kit::narrate::{Narrator, show_bytes};
+use crate::kit::narrate::{Narrator, narrate, show_bytes};
 
 /// recvfrom() must be given room for the whole datagram: whatever does not fit is cut off and
 /// thrown away — UDP does not keep the rest for the next call, as TCP would. A UDP datagram's
@@ -24,9 +24,12 @@ pub fn bind(addr: SocketAddr, say: &Narrator) -> Result<UdpSocket> {
     //    or not at all — instead of TCP's SOCK_STREAM byte stream.
     let socket = Socket::new(Domain::for_address(addr), Type::DGRAM, Some(Protocol::UDP))
         .context("socket() failed")?;
-    say.call(
-        format!("socket({}, SOCK_DGRAM, IPPROTO_UDP)", family(addr)),
-        format!("fd {}", socket.as_raw_fd()),
+    narrate!(
+        say,
+        call(
+            format!("socket({}, SOCK_DGRAM, IPPROTO_UDP)", family(addr)),
+            format!("fd {}", socket.as_raw_fd()),
+        )
     );
     // No setsockopt(SO_REUSEADDR) as in lesson 01: UDP has no TIME_WAIT to wait out, and on
     // Linux the option would let a second server bind the same port and steal datagrams.
@@ -38,15 +41,21 @@ pub fn bind(addr: SocketAddr, say: &Narrator) -> Result<UdpSocket> {
         .with_context(|| format!("failed to bind {addr}"))?;
     let socket = UdpSocket::from(socket);
     let bound = socket.local_addr().context("getsockname() failed")?;
-    say.call(format!("bind({addr})"), format!("bound to {bound}"));
+    narrate!(
+        say,
+        call(format!("bind({addr})"), format!("bound to {bound}"))
+    );
     if let Some(warning) = unspecified_warning(bound) {
-        say.warn(warning);
+        narrate!(say, warn(warning));
     }
 
     // And that is all. No listen(): there are no connections to queue. No accept(): there is no
     // per-client socket. Every datagram, from anyone, arrives on this one socket, labelled with
     // its sender's address, and the reply is addressed by hand.
-    say.note("no listen(), no accept(): UDP has no connections, only datagrams with a sender");
+    narrate!(
+        say,
+        note("no listen(), no accept(): UDP has no connections, only datagrams with a sender")
+    );
     Ok(socket)
 }
 // ANCHOR_END: bind
@@ -64,7 +73,10 @@ pub fn serve(
     let mut received = 0u64;
     while exit_after.is_none_or(|limit| received < limit) {
         if received == 0 {
-            say.note("waiting in recvfrom() for a datagram, from anyone…");
+            narrate!(
+                say,
+                note("waiting in recvfrom() for a datagram, from anyone…")
+            );
         }
         // 3. recvfrom(): blocks until a datagram arrives, then returns exactly one — however many
         //    were sent back to back — and the address of its sender. 0 bytes is an empty
@@ -80,9 +92,12 @@ pub fn serve(
                     ErrorKind::ConnectionRefused | ErrorKind::ConnectionReset
                 ) =>
             {
-                say.call(
-                    "recvfrom()",
-                    format!("error for an earlier datagram, ignored: {e}"),
+                narrate!(
+                    say,
+                    call(
+                        "recvfrom()",
+                        format!("error for an earlier datagram, ignored: {e}"),
+                    )
                 );
                 continue;
             }
@@ -90,33 +105,47 @@ pub fn serve(
         };
         received += 1;
         let data = &buf[..n];
-        say.call(
-            format!("recvfrom({BUFFER})"),
-            format!("{n} bytes from {peer}: {}", show_bytes(data, 32)),
+        narrate!(
+            say,
+            call(
+                format!("recvfrom({BUFFER})"),
+                format!("{n} bytes from {peer}: {}", show_bytes(data, 32)),
+            )
         );
 
         if dropper.drops() {
-            say.note(format!(
-                "✗ dropped on purpose (--drop {}): no reply; to {peer} this looks exactly like a \
+            narrate!(
+                say,
+                note(format!(
+                    "✗ dropped on purpose (--drop {}): no reply; to {peer} this looks exactly like a \
                  datagram lost on the way",
-                dropper.rate
-            ));
+                    dropper.rate
+                ))
+            );
             continue;
         }
 
         // 4. sendto(): the reply goes to the address recvfrom() gave us. A UDP socket has no
         //    "other end", so every datagram it sends names its destination.
-        let sent = socket.send_to(data, peer);
-        match sent {
-            Ok(sent) => say.call(
-                format!("sendto({peer}, {n} bytes)"),
-                format!("{sent} bytes"),
+        match socket.send_to(data, peer) {
+            Ok(sent) => narrate!(
+                say,
+                call(
+                    format!("sendto({peer}, {n} bytes)"),
+                    format!("{sent} bytes"),
+                )
             ),
             // One unreachable peer must not stop the server for everybody else.
-            Err(e) => say.call(format!("sendto({peer}, {n} bytes)"), format!("failed: {e}")),
+            Err(e) => narrate!(
+                say,
+                call(format!("sendto({peer}, {n} bytes)"), format!("failed: {e}"))
+            ),
         }
     }
-    say.note(format!("received {received} datagram(s); exiting"));
+    narrate!(
+        say,
+        note(format!("received {received} datagram(s); exiting"))
+    );
     Ok(())
 }
 // ANCHOR_END: serve

@@ -7,7 +7,7 @@ use anyhow::Result;
 
 use super::server::serve;
 use super::{NAME, PORT};
-use crate::kit::narrate::{Narrator, show_bytes, try_next};
+use crate::kit::narrate::{Narrator, narrate, show_bytes, try_next};
 use crate::kit::net;
 use crate::kit::shutdown::Stop;
 use crate::lessons::l02_echo::client::{CLIENT_TIMEOUT, echo_one, finish};
@@ -59,7 +59,10 @@ fn talk(addr: SocketAddr) -> Result<()> {
         "{}",
         show_bytes(&echo_one(&first, b"Hello from client 1\n", &one)?, 40)
     );
-    one.note("stays connected and sends nothing: lesson 02's server would now be stuck with me");
+    narrate!(
+        one,
+        note("stays connected and sends nothing: lesson 02's server would now be stuck with me")
+    );
 
     let two = Narrator::new("client 2", false);
     let second = net::connect(&[addr], &two)?;
@@ -68,7 +71,10 @@ fn talk(addr: SocketAddr) -> Result<()> {
         "{}",
         show_bytes(&echo_one(&second, b"Hello from client 2\n", &two)?, 40)
     );
-    two.note("echoed while client 1 is still connected: each client has a thread of its own");
+    narrate!(
+        two,
+        note("echoed while client 1 is still connected: each client has a thread of its own")
+    );
 
     println!(
         "{}",

@@ -7,7 +7,7 @@ use std::thread;
 
 use anyhow::{Context, Result};
 
-use crate::kit::narrate::Narrator;
+use crate::kit::narrate::{Narrator, narrate};
 use crate::kit::net;
 use crate::kit::shutdown::Stop;
 use crate::lessons::l02_echo::server::{IdleTimeout, Transform, echo_until_closed};
@@ -29,7 +29,10 @@ pub fn serve(
     // stopped server waits for the clients still being served.
     thread::scope(|scope| -> Result<()> {
         while !stop.is_stopped() {
-            say.note("main thread waits in accept(); the client threads keep serving meanwhile");
+            narrate!(
+                say,
+                note("main thread waits in accept(); the client threads keep serving meanwhile")
+            );
             // Out of descriptors (a thread per client uses one each) is waited out, not fatal:
             // see `net::accept_retrying`. `None`: asked to stop while waiting.
             let accepted = net::accept_retrying(listener, stop, say).context("accept() failed")?;
@@ -38,12 +41,10 @@ pub fn serve(
             };
             // Counted by `stop`: with `--exit-after K`, the K-th connection is the last one.
             let n = stop.accepted();
-            say.call("accept()", format!("connection {n} from {peer}"));
+            narrate!(say, call("accept()", format!("connection {n} from {peer}")));
             let name = format!("thread-{n}");
             let now_live = live.fetch_add(1, Ordering::SeqCst) + 1;
-            // Only the narration needs this: stderr stays ours until the spawn is told, so the
-            // new thread's first words come after it (the lock is reentrant: we can still speak).
-            let story = std::io::stderr().lock();
+            let _story = narrate!(say, hold()); // the spawn is told before the thread speaks
             let spawned = thread::Builder::new()
                 .name(name.clone())
                 .spawn_scoped(scope, {
@@ -51,32 +52,40 @@ pub fn serve(
                     move || handle(stream, peer, transform, idle, live, say)
                 });
             match spawned {
-                Ok(_) => say.call(
-                    format!("spawn({name})"),
-                    format!(
-                        "{now_live} client thread(s) alive, plus main; main goes back to accept()"
-                    ),
+                Ok(_) => narrate!(
+                    say,
+                    call(
+                        format!("spawn({name})"),
+                        format!(
+                            "{now_live} client thread(s) alive, plus main; main goes back to accept()"
+                        ),
+                    )
                 ),
                 // Out of threads (or memory for their stacks): this client is dropped — the
                 // closure and the socket in it are freed — and the server goes on.
                 Err(e) => {
                     live.fetch_sub(1, Ordering::SeqCst);
-                    say.call(
-                        format!("spawn({name})"),
-                        format!("failed: {e}; closing {peer}"),
+                    narrate!(
+                        say,
+                        call(
+                            format!("spawn({name})"),
+                            format!("failed: {e}; closing {peer}"),
+                        )
                     );
                 }
             }
-            drop(story);
         }
-        say.note(format!(
-            "accepted {} connection(s): no more accept(); waiting for {} client thread(s)",
-            stop.accepted_so_far(),
-            live.load(Ordering::SeqCst)
-        ));
+        narrate!(
+            say,
+            note(format!(
+                "accepted {} connection(s): no more accept(); waiting for {} client thread(s)",
+                stop.accepted_so_far(),
+                live.load(Ordering::SeqCst)
+            ))
+        );
         Ok(())
     })?;
-    say.note("every client thread has finished; exiting");
+    narrate!(say, note("every client thread has finished; exiting"));
     Ok(())
 }
 // ANCHOR_END: accept_loop
@@ -92,33 +101,47 @@ fn handle(
     server: &Narrator,
 ) {
     // The thread's name (given by the accept loop) labels everything it says.
-    let me = thread::current();
-    let say = server.for_role(me.name().unwrap_or("thread"));
-    say.note(format!("serving {peer}; recv() blocks this thread only"));
+    let say = server.for_this_thread();
+    narrate!(
+        say,
+        note(format!("serving {peer}; recv() blocks this thread only"))
+    );
     // A client that sends nothing would hold this thread (and a descriptor) forever.
-    let served = idle
+    match idle
         .apply(&stream)
-        .and_then(|()| echo_until_closed(&stream, transform, &say));
-    match served {
-        Ok((bytes, reads)) => say.call(
-            "recv()",
-            format!("0 bytes: {peer} closed its side after {bytes} bytes in {reads} reads"),
+        .and_then(|()| echo_until_closed(&stream, transform, &say))
+    {
+        Ok((bytes, reads)) => narrate!(
+            say,
+            call(
+                "recv()",
+                format!("0 bytes: {peer} closed its side after {bytes} bytes in {reads} reads"),
+            )
         ),
-        Err(e) if IdleTimeout::is_expiry(&e) => say.call(
-            "recv()/send()",
-            format!(
-                "nothing for {} ms (--idle-timeout-ms): closing {peer}",
-                idle.ms
-            ),
+        Err(e) if IdleTimeout::is_expiry(&e) => narrate!(
+            say,
+            call(
+                "recv()/send()",
+                format!(
+                    "nothing for {} ms (--idle-timeout-ms): closing {peer}",
+                    idle.ms
+                ),
+            )
         ),
         // A reset or vanished client ends this thread, not the server.
-        Err(e) => say.call("recv()/send()", format!("failed: {e}; dropping {peer}")),
+        Err(e) => narrate!(
+            say,
+            call("recv()/send()", format!("failed: {e}; dropping {peer}"))
+        ),
     }
     drop(stream);
     let left = live.fetch_sub(1, Ordering::SeqCst) - 1;
-    say.call(
-        "close()",
-        format!("done with {peer}; this thread ends, {left} client thread(s) still alive"),
+    narrate!(
+        say,
+        call(
+            "close()",
+            format!("done with {peer}; this thread ends, {left} client thread(s) still alive"),
+        )
     );
 }
 // ANCHOR_END: handle

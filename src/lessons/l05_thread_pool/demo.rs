@@ -8,7 +8,7 @@ use anyhow::Result;
 
 use super::server::{Model, Settings, serve, wake_on_stop};
 use super::{NAME, PORT};
-use crate::kit::narrate::{Narrator, show_bytes, try_next};
+use crate::kit::narrate::{Narrator, narrate, show_bytes, try_next};
 use crate::kit::net;
 use crate::kit::shutdown::Stop;
 use crate::lessons::l02_echo::client::{CLIENT_TIMEOUT, echo_one, finish};
@@ -35,9 +35,12 @@ pub fn run_model(model: Model) -> Result<()> {
     } else {
         "queue"
     };
-    server.note(format!(
-        "--model {name}: 2 workers, stopping after 3 connections"
-    ));
+    narrate!(
+        server,
+        note(format!(
+            "--model {name}: 2 workers, stopping after 3 connections"
+        ))
+    );
     let stop = Stop::new().after(Some(3));
     wake_on_stop(&stop, &listener, model, settings.workers)?;
     thread::scope(|scope| -> Result<()> {
@@ -90,7 +93,10 @@ fn talk(addr: SocketAddr) -> Result<()> {
     let three = Narrator::new("client 3", false);
     let third = net::connect(&[addr], &three)?;
     third.set_read_timeout(Some(CLIENT_TIMEOUT))?;
-    three.note("connected (the kernel finished the handshake), but both workers are busy: I wait");
+    narrate!(
+        three,
+        note("connected (the kernel finished the handshake), but both workers are busy: I wait")
+    );
     thread::scope(|scope| -> Result<()> {
         let waiting = scope.spawn(|| -> Result<()> {
             let reply = echo_one(&third, b"Hello from client 3\n", &three)?;
@@ -100,7 +106,7 @@ fn talk(addr: SocketAddr) -> Result<()> {
         // Not a wait for anything: a pause so that the story shows client 3 waiting before
         // client 1 leaves. Nothing depends on its length.
         thread::sleep(Duration::from_millis(300));
-        one.note("leaves, which frees its worker for client 3");
+        narrate!(one, note("leaves, which frees its worker for client 3"));
         finish(first, &one)?;
         waiting
             .join()

@@ -12,7 +12,7 @@ use anyhow::{Context, Result};
 use clap::ValueEnum;
 
 use super::pool::ThreadPool;
-use crate::kit::narrate::Narrator;
+use crate::kit::narrate::{Narrator, narrate};
 use crate::kit::net;
 use crate::kit::shutdown::Stop;
 use crate::lessons::l02_echo::server::{IdleTimeout, Transform, echo_until_closed};
@@ -43,9 +43,7 @@ pub fn accept_model(
             .context("failed to clone the listening socket")?;
         for (id, own) in (1..).zip(handles) {
             let name = format!("worker-{id}");
-            // Only the narration needs this: stderr stays ours until the spawn is told, so the
-            // worker's first words come after it (the lock is reentrant: we can still speak).
-            let story = std::io::stderr().lock();
+            let _story = narrate!(say, hold()); // the spawn is told before the thread speaks
             let spawned = thread::Builder::new()
                 .name(name.clone())
                 .spawn_scoped(scope, {
@@ -60,11 +58,13 @@ pub fn accept_model(
                     return Err(e);
                 }
             }
-            say.call(
-                format!("dup(listener) + spawn({name})"),
-                "it calls accept() itself",
+            narrate!(
+                say,
+                call(
+                    format!("dup(listener) + spawn({name})"),
+                    "it calls accept() itself",
+                )
             );
-            drop(story);
         }
         // Only the workers' handles keep the socket listening from here on.
         drop(listener);
@@ -77,7 +77,10 @@ pub fn accept_model(
                 Err(_) => first_error = first_error.or(Some(anyhow::anyhow!("a worker panicked"))),
             }
         }
-        say.note(format!("joined all {} workers; exiting", settings.workers));
+        narrate!(
+            say,
+            note(format!("joined all {} workers; exiting", settings.workers))
+        );
         first_error.map_or(Ok(()), Err)
     })
 }
@@ -93,12 +96,14 @@ struct Shared<'a> {
 
 /// One worker of the accept model: accept, serve that client to the end, accept again.
 fn accept_worker(listener: TcpListener, shared: &Shared, server: &Narrator) -> Result<()> {
-    let me = thread::current();
-    let say = server.for_role(me.name().unwrap_or("worker"));
+    let say = server.for_this_thread();
     let (workers, stop) = (shared.settings.workers, shared.stop);
     let (mut served, mut outcome) = (0, Ok(()));
     while !stop.is_stopped() {
-        say.note("in accept(): takes the oldest client waiting in the backlog, or blocks");
+        narrate!(
+            say,
+            note("in accept(): takes the oldest client waiting in the backlog, or blocks")
+        );
         // Out of descriptors is waited out, not fatal (`net::accept_retrying`); `None`: asked to
         // stop while waiting.
         let (stream, peer) = match net::accept_retrying(&listener, stop, &say) {
@@ -117,20 +122,31 @@ fn accept_worker(listener: TcpListener, shared: &Shared, server: &Narrator) -> R
         // Counted by `stop`: with `--exit-after K`, the K-th connection stops every worker.
         let n = stop.accepted();
         let busy = shared.busy.fetch_add(1, Ordering::SeqCst) + 1;
-        say.call(
-            "accept()",
-            format!("connection {n} from {peer}; {busy} of {workers} workers busy"),
+        narrate!(
+            say,
+            call(
+                "accept()",
+                format!("connection {n} from {peer}; {busy} of {workers} workers busy"),
+            )
         );
         if stop.is_stopped() {
-            say.note("that was the last connection (--exit-after): no more accept() for anyone");
+            narrate!(
+                say,
+                note("that was the last connection (--exit-after): no more accept() for anyone")
+            );
         } else if busy == workers {
-            say.note("every worker is busy: new clients wait in the listen backlog until one of us is back in accept()");
+            narrate!(
+                say,
+                note(
+                    "every worker is busy: new clients wait in the listen backlog until one of us is back in accept()"
+                )
+            );
         }
         serve_client(&stream, peer, shared.settings, &say);
         shared.busy.fetch_sub(1, Ordering::SeqCst);
         served += 1;
     }
-    say.note(format!("stops after serving {served} client(s)"));
+    narrate!(say, note(format!("stops after serving {served} client(s)")));
     outcome
 }
 // ANCHOR_END: accept_model
@@ -151,12 +167,15 @@ pub fn queue_model(
     say: &Narrator,
 ) -> Result<()> {
     let pool = ThreadPool::new(settings.workers, QUEUE).context("failed to start the workers")?;
-    say.call(
-        format!("spawn {} workers", pool.size()),
-        format!("each waits for a job on a queue of at most {QUEUE} connections"),
+    narrate!(
+        say,
+        call(
+            format!("spawn {} workers", pool.size()),
+            format!("each waits for a job on a queue of at most {QUEUE} connections"),
+        )
     );
     while !stop.is_stopped() {
-        say.note("in accept(): only this thread accepts");
+        narrate!(say, note("in accept(): only this thread accepts"));
         // Out of descriptors is waited out, not fatal (`net::accept_retrying`).
         let accepted = net::accept_retrying(&listener, stop, say);
         let Some((stream, peer)) = accepted.context("accept() failed")? else {
@@ -167,39 +186,60 @@ pub fn queue_model(
         }
         // Counted by `stop`: with `--exit-after K`, the K-th connection is the last one.
         let accepted = stop.accepted();
-        say.call("accept()", format!("connection {accepted} from {peer}"));
+        narrate!(
+            say,
+            call("accept()", format!("connection {accepted} from {peer}"))
+        );
         if pool.busy() + pool.waiting() >= pool.size() {
-            say.note(format!(
-                "every worker is busy: connection {accepted} waits in the queue ({} ahead of it)",
-                pool.waiting()
-            ));
+            narrate!(
+                say,
+                note(format!(
+                    "every worker is busy: connection {accepted} waits in the queue ({} ahead of it)",
+                    pool.waiting()
+                ))
+            );
         }
         if pool.waiting() >= QUEUE {
-            say.note("the queue is full: execute() blocks, and new clients wait in the backlog");
+            narrate!(
+                say,
+                note("the queue is full: execute() blocks, and new clients wait in the backlog")
+            );
         }
-        let (settings, quiet, queued) = (settings.clone(), say.is_quiet(), Instant::now());
+        let (settings, queued) = (settings.clone(), Instant::now());
+        let worker = say.for_role("worker");
         pool.execute(move || {
             // This runs on whichever worker took the job; it narrates under that worker's name.
-            let me = thread::current();
-            let say = Narrator::new(me.name().unwrap_or("worker"), quiet);
-            say.note(format!(
-                "picked up connection {accepted} from {peer} after {} ms in the queue",
-                queued.elapsed().as_millis()
-            ));
+            let say = worker.for_this_thread();
+            narrate!(
+                say,
+                note(format!(
+                    "picked up connection {accepted} from {peer} after {} ms in the queue",
+                    queued.elapsed().as_millis()
+                ))
+            );
             serve_client(&stream, peer, &settings, &say);
         })
         .context("the pool's workers have stopped")?;
     }
     // Closing the listening socket: clients still in the backlog are refused, not left hanging.
     drop(listener);
-    say.note("no more accept(); the workers finish the clients already accepted");
+    narrate!(
+        say,
+        note("no more accept(); the workers finish the clients already accepted")
+    );
     let stopped = pool.join_with(|worker| {
-        say.call(
-            format!("join({})", worker.name),
-            format!("stopped after serving {} client(s)", worker.jobs),
+        narrate!(
+            say,
+            call(
+                format!("join({})", worker.name),
+                format!("stopped after serving {} client(s)", worker.jobs),
+            )
         );
     });
-    say.note(format!("joined all {} workers; exiting", stopped.len()));
+    narrate!(
+        say,
+        note(format!("joined all {} workers; exiting", stopped.len()))
+    );
     Ok(())
 }
 // ANCHOR_END: queue_model
@@ -207,24 +247,33 @@ pub fn queue_model(
 /// Serve one client to the end with lesson 02's loop, then close — or close it sooner when
 /// it sends nothing for `--idle-timeout-ms`: a silent client must not hold a worker forever.
 fn serve_client(stream: &TcpStream, peer: SocketAddr, settings: &Settings, say: &Narrator) {
-    let served = settings
+    match settings
         .idle
         .apply(stream)
-        .and_then(|()| echo_until_closed(stream, settings.transform, say));
-    match served {
-        Ok((bytes, reads)) => say.call(
-            "recv() → 0 bytes, close()",
-            format!("{peer} done after {bytes} bytes in {reads} reads"),
+        .and_then(|()| echo_until_closed(stream, settings.transform, say))
+    {
+        Ok((bytes, reads)) => narrate!(
+            say,
+            call(
+                "recv() → 0 bytes, close()",
+                format!("{peer} done after {bytes} bytes in {reads} reads"),
+            )
         ),
-        Err(e) if IdleTimeout::is_expiry(&e) => say.call(
-            "recv()/send()",
-            format!(
-                "nothing for {} ms (--idle-timeout-ms): closing {peer}; the worker is free",
-                settings.idle.ms
-            ),
+        Err(e) if IdleTimeout::is_expiry(&e) => narrate!(
+            say,
+            call(
+                "recv()/send()",
+                format!(
+                    "nothing for {} ms (--idle-timeout-ms): closing {peer}; the worker is free",
+                    settings.idle.ms
+                ),
+            )
         ),
         // A reset or vanished client ends this connection, never the worker.
-        Err(e) => say.call("recv()/send()", format!("failed: {e}; dropping {peer}")),
+        Err(e) => narrate!(
+            say,
+            call("recv()/send()", format!("failed: {e}; dropping {peer}"))
+        ),
     }
 }
 

@@ -10,7 +10,7 @@ use std::time::Duration;
 use anyhow::{Result, anyhow};
 
 use super::text;
-use crate::kit::narrate::{Narrator, result_text, role_colour};
+use crate::kit::narrate::{Narrator, narrate, result_text, role_colour};
 use crate::kit::net;
 
 /// A client gives up on a server that has not closed this long after our `/quit`.
@@ -53,7 +53,7 @@ pub fn run(addrs: &[SocketAddr], name: Option<&str>, say: &Narrator) -> Result<(
         quitting.store(true, Ordering::SeqCst);
         let goodbye: &[u8] = if ended { b"/quit\n" } else { b"\n/quit\n" };
         let sent = (&*conn).write_all(goodbye);
-        say.call("send(\"/quit\")", result_text(&sent));
+        narrate!(say, call("send(\"/quit\")", result_text(&sent)));
     }
     conn.set_read_timeout(Some(QUIT_TIMEOUT))?;
     let printed = printer
@@ -61,7 +61,10 @@ pub fn run(addrs: &[SocketAddr], name: Option<&str>, say: &Narrator) -> Result<(
         .map_err(|_| anyhow!("the printing thread panicked"))?;
     match printed {
         Ok(()) => {
-            say.call("recv()", "0 bytes: the server closed the connection");
+            narrate!(
+                say,
+                call("recv()", "0 bytes: the server closed the connection")
+            );
             Ok(())
         }
         Err(e) => Err(anyhow!(e).context("lost the connection to the server")),

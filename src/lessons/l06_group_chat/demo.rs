@@ -14,7 +14,7 @@ use anyhow::{Context, Result, anyhow, bail};
 use super::room::Settings;
 use super::server::serve;
 use super::{NAME, PORT};
-use crate::kit::narrate::{Narrator, show_bytes, try_next};
+use crate::kit::narrate::{Narrator, narrate, show_bytes, try_next};
 use crate::kit::net;
 use crate::kit::shutdown::Stop;
 
@@ -69,8 +69,10 @@ pub fn run() -> Result<()> {
             for client in [&mut ana, &mut ben, &mut cy] {
                 client.expect(2)?; // `* … joined` and `* … is now zed`
             }
-            zed.say
-                .note("stops reading: its buffers and its outbox will fill up");
+            narrate!(
+                zed.say,
+                note("stops reading: its buffers and its outbox will fill up")
+            );
             const BURST: usize = 5000;
             burst(
                 [&mut ana, &mut ben, &mut cy],
@@ -83,7 +85,10 @@ pub fn run() -> Result<()> {
             cy.expect_end()?;
             ana.expect(1)?;
             ben.expect(1)?;
-            server.note("the demo is over: stopping the server as Ctrl-C would");
+            narrate!(
+                server,
+                note("the demo is over: stopping the server as Ctrl-C would")
+            );
             stop.stop();
             ana.expect_end()?;
             ben.expect_end()
@@ -135,13 +140,16 @@ impl DemoClient {
         let socket = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None)?;
         if let Some(size) = receive_buffer {
             socket.set_recv_buffer_size(size)?;
-            say.call(format!("setsockopt(SO_RCVBUF, {size})"), "ok");
+            narrate!(say, call(format!("setsockopt(SO_RCVBUF, {size})"), "ok"));
         }
         socket.connect(&addr.into())?;
         let conn: TcpStream = socket.into();
-        say.call(
-            format!("socket() + connect({addr})"),
-            format!("connected from {}", conn.local_addr()?),
+        narrate!(
+            say,
+            call(
+                format!("socket() + connect({addr})"),
+                format!("connected from {}", conn.local_addr()?),
+            )
         );
         conn.set_read_timeout(Some(Duration::from_secs(10)))?;
         conn.set_nodelay(true)?;
@@ -157,15 +165,17 @@ impl DemoClient {
     /// Send `text` and `\n`: one line.
     pub fn send(&mut self, text: &str) -> Result<()> {
         self.conn.write_all(format!("{text}\n").as_bytes())?;
-        self.say.call(format!("send({text:?})"), "ok");
+        narrate!(self.say, call(format!("send({text:?})"), "ok"));
         Ok(())
     }
 
     /// Send raw bytes — half a line, for instance.
     pub fn send_bytes(&mut self, bytes: &[u8]) -> Result<()> {
         self.conn.write_all(bytes)?;
-        self.say
-            .call(format!("send({})", show_bytes(bytes, 40)), "ok");
+        narrate!(
+            self.say,
+            call(format!("send({})", show_bytes(bytes, 40)), "ok")
+        );
         Ok(())
     }
 
@@ -195,8 +205,10 @@ impl DemoClient {
         while let Some(line) = self.next_line()? {
             println!("{:>4} ← {line}", self.who);
         }
-        self.say
-            .call("recv()", "0 bytes: the server closed the connection");
+        narrate!(
+            self.say,
+            call("recv()", "0 bytes: the server closed the connection")
+        );
         Ok(())
     }
 
@@ -236,7 +248,7 @@ impl DemoClient {
 /// its own.
 pub fn burst(readers: [&mut DemoClient; 3], count: usize, also: &str) -> Result<()> {
     let sender = &readers[0];
-    sender.say.note(format!("sends {count} lines in one go"));
+    narrate!(sender.say, note(format!("sends {count} lines in one go")));
     let lines: String = (1..=count).map(|n| burst_line(n) + "\n").collect();
     let mut writer = sender.conn.try_clone()?;
     let from = sender.who;

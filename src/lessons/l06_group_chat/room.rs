@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use socket2::SockRef;
 
 use super::text;
-use crate::kit::narrate::{Chatter, Narrator, result_text};
+use crate::kit::narrate::{Chatter, Narrator, narrate, result_text};
 
 /// What the server is told on its command line (`--max-clients`, `--stall-timeout-ms`).
 pub struct Settings {
@@ -212,21 +212,30 @@ impl<'a> Room<'a> {
         let say = self.say;
         // Our writer batches lines itself, so Nagle's algorithm would only add delay.
         let nodelay = conn.set_nodelay(true);
-        say.call("setsockopt(TCP_NODELAY, 1)", result_text(&nodelay));
+        narrate!(
+            say,
+            call("setsockopt(TCP_NODELAY, 1)", result_text(&nodelay))
+        );
         let sent = SockRef::from(&conn).set_send_buffer_size(SEND_BUFFER);
-        say.call(
-            format!("setsockopt(SO_SNDBUF, {SEND_BUFFER})"),
-            result_text(&sent),
+        narrate!(
+            say,
+            call(
+                format!("setsockopt(SO_SNDBUF, {SEND_BUFFER})"),
+                result_text(&sent),
+            )
         );
         // A send that makes no progress for this long fails with a timeout: the writer then
         // knows its client has stopped reading, even when nobody is broadcasting.
         let timed = conn.set_write_timeout(Some(self.settings.stall));
-        say.call(
-            format!(
-                "setsockopt(SO_SNDTIMEO, {} ms)",
-                self.settings.stall.as_millis()
-            ),
-            result_text(&timed),
+        narrate!(
+            say,
+            call(
+                format!(
+                    "setsockopt(SO_SNDTIMEO, {} ms)",
+                    self.settings.stall.as_millis()
+                ),
+                result_text(&timed),
+            )
         );
 
         let name = peer.to_string();
@@ -240,13 +249,16 @@ impl<'a> Room<'a> {
         let mut members = lock(&self.members);
         if members.len() >= self.settings.max_clients {
             drop(members);
-            say.note(format!(
-                "{name}: the room is full ({} clients): turning it away",
-                self.settings.max_clients
-            ));
+            narrate!(
+                say,
+                note(format!(
+                    "{name}: the room is full ({} clients): turning it away",
+                    self.settings.max_clients
+                ))
+            );
             let _ = (&*conn).write_all(b"! server full\n");
             let _ = conn.shutdown(Shutdown::Both);
-            say.call("send(\"! server full\") + close()", "ok");
+            narrate!(say, call("send(\"! server full\") + close()", "ok"));
             return None;
         }
         // The welcome goes into the outbox *before* the newcomer is visible to broadcasters, so
@@ -270,9 +282,12 @@ impl<'a> Room<'a> {
         );
         drop(members);
         lock(&self.writing).insert(id, conn.clone());
-        say.note(format!(
-            "{name} joined ({online} online): starting its reader and writer threads"
-        ));
+        narrate!(
+            say,
+            note(format!(
+                "{name} joined ({online} online): starting its reader and writer threads"
+            ))
+        );
         Some(Client {
             id,
             name,
@@ -322,10 +337,13 @@ impl<'a> Room<'a> {
         let Some(member) = lock(&self.members).remove(&id) else {
             return;
         };
-        self.say.warn(format!(
-            "{}: could not start a thread for it ({e}): `{SERVER_BUSY}`",
-            member.name
-        ));
+        narrate!(
+            self.say,
+            warn(format!(
+                "{}: could not start a thread for it ({e}): `{SERVER_BUSY}`",
+                member.name
+            ))
+        );
         if writing {
             // Its writer sends this last, then closes the connection.
             member.outbox.close(Some(line(SERVER_BUSY)));
@@ -359,16 +377,19 @@ impl<'a> Room<'a> {
                 member.outbox.abandon();
                 // Wakes its writer if it is blocked in send(), and its reader in recv().
                 let _ = member.conn.shutdown(Shutdown::Both);
-                self.say.call(
-                    format!("shutdown({}, SHUT_RDWR)", member.name),
-                    "ok: given up on it",
+                narrate!(
+                    self.say,
+                    call(
+                        format!("shutdown({}, SHUT_RDWR)", member.name),
+                        "ok: given up on it",
+                    )
                 );
                 format!("* {} left (too slow)", member.name)
             }
         };
-        self.broadcasts.flush();
-        self.waits.flush();
-        self.say.note(&notice);
+        narrate!(self.broadcasts, flush());
+        narrate!(self.waits, flush());
+        narrate!(self.say, note(&notice));
         self.broadcast(&notice);
     }
 }
@@ -393,19 +414,25 @@ impl Room<'_> {
             let started = Instant::now();
             match outbox.push(bytes.clone(), self.settings.stall) {
                 Pushed::Queued { waited: false } | Pushed::Closed => {}
-                Pushed::Queued { waited: true } => self.waits.tell(|| {
-                    let name = self.name_of(id).unwrap_or_default();
-                    format!(
-                        "{name}'s outbox was full: waited {:?} for room (backpressure)",
-                        started.elapsed()
-                    )
-                }),
+                Pushed::Queued { waited: true } => narrate!(
+                    self.waits,
+                    note(|| {
+                        let name = self.name_of(id).unwrap_or_default();
+                        format!(
+                            "{name}'s outbox was full: waited {:?} for room (backpressure)",
+                            started.elapsed()
+                        )
+                    })
+                ),
                 Pushed::Stalled => {
                     let name = self.name_of(id).unwrap_or_default();
-                    self.say.warn(format!(
-                        "{name}'s outbox stayed full for {} ms: it has stopped reading",
-                        self.settings.stall.as_millis()
-                    ));
+                    narrate!(
+                        self.say,
+                        warn(format!(
+                            "{name}'s outbox stayed full for {} ms: it has stopped reading",
+                            self.settings.stall.as_millis()
+                        ))
+                    );
                     self.leave(id, Reason::TooSlow);
                 }
             }
@@ -429,12 +456,15 @@ impl Room<'_> {
     /// for the writers to send it, then close whatever is left.
     pub fn close(&self) {
         let members = std::mem::take(&mut *lock(&self.members));
-        self.broadcasts.flush();
-        self.waits.flush();
-        self.say.note(format!(
-            "shutting down: telling {} client(s)",
-            members.len()
-        ));
+        narrate!(self.broadcasts, flush());
+        narrate!(self.waits, flush());
+        narrate!(
+            self.say,
+            note(format!(
+                "shutting down: telling {} client(s)",
+                members.len()
+            ))
+        );
         let last = line(SHUTTING_DOWN);
         for member in members.values() {
             member.outbox.close(Some(last.clone()));
@@ -456,7 +486,7 @@ impl Room<'_> {
         for conn in writing.values() {
             let _ = conn.shutdown(Shutdown::Both);
         }
-        self.say.note("every client told; exiting");
+        narrate!(self.say, note("every client told; exiting"));
     }
 
     /// A writer has sent its last line and closed its socket: shutdown no longer waits for it.

@@ -8,44 +8,11 @@ use anyhow::{Context, Result};
 
 use super::room::{BYE, Client, Reason, Room, Settings};
 use super::text;
-use crate::kit::narrate::Narrator;
+use crate::kit::narrate::{Narrator, narrate};
 use crate::kit::net;
 use crate::kit::shutdown::Stop;
 
 // ANCHOR: accept
-/// Accept clients until told to stop; each client gets a reader thread and a writer thread.
-/// Then tell every client the server is shutting down, and wait for the threads to finish —
-/// except after `--exit-after K`: then the K are served until they leave, as any client.
-pub fn serve(
-    listener: &TcpListener,
-    settings: &Settings,
-    stop: &Stop,
-    say: &Narrator,
-) -> Result<()> {
-    let room = Room::new(settings, say);
-    // A scope: every thread spawned in it may borrow `room`, and all of them have finished
-    // when the scope ends — no thread outlives the server.
-    std::thread::scope(|scope| -> Result<()> {
-        let accepting = accept_loop(listener, stop, &room, scope);
-        if accepting.is_ok() && stop.limit_reached() {
-            // Serve K connections, then stop: the room stays open for those in it, and the
-            // scope ends when the last of them has left.
-            say.note(format!(
-                "accepted {} connection(s) (--exit-after): no more accept(); the room goes on until its last client leaves",
-                stop.accepted_so_far()
-            ));
-            return accepting;
-        }
-        // However the loop ended, tell every client before the scope waits for their threads.
-        room.close();
-        accepting
-    })?;
-    if stop.limit_reached() {
-        say.note("the last client has left; exiting");
-    }
-    Ok(())
-}
-
 /// accept() one client after another: set up its socket, admit it to the room (or turn it
 /// away), start its two threads — until a stop is asked for or `--exit-after` is reached.
 fn accept_loop<'scope>(
@@ -68,10 +35,46 @@ fn accept_loop<'scope>(
         // Counted by `stop`: with `--exit-after K`, the K-th connection (turned away or not)
         // is the last one accepted.
         stop.accepted();
-        say.call("accept()", format!("connection from {peer}"));
+        narrate!(say, call("accept()", format!("connection from {peer}")));
         if let Some(client) = room.admit(conn, peer) {
             start_threads(room, client, scope);
         }
+    }
+    Ok(())
+}
+
+/// Accept clients until told to stop; each client gets a reader thread and a writer thread.
+/// Then tell every client the server is shutting down, and wait for the threads to finish —
+/// except after `--exit-after K`: then the K are served until they leave, as any client.
+pub fn serve(
+    listener: &TcpListener,
+    settings: &Settings,
+    stop: &Stop,
+    say: &Narrator,
+) -> Result<()> {
+    let room = Room::new(settings, say);
+    // A scope: every thread spawned in it may borrow `room`, and all of them have finished
+    // when the scope ends — no thread outlives the server.
+    std::thread::scope(|scope| -> Result<()> {
+        let accepting = accept_loop(listener, stop, &room, scope);
+        if accepting.is_ok() && stop.limit_reached() {
+            // Serve K connections, then stop: the room stays open for those in it, and the
+            // scope ends when the last of them has left.
+            narrate!(
+                say,
+                note(format!(
+                    "accepted {} connection(s) (--exit-after): no more accept(); the room goes on until its last client leaves",
+                    stop.accepted_so_far()
+                ))
+            );
+            return accepting;
+        }
+        // However the loop ended, tell every client before the scope waits for their threads.
+        room.close();
+        accepting
+    })?;
+    if stop.limit_reached() {
+        narrate!(say, note("the last client has left; exiting"));
     }
     Ok(())
 }
@@ -152,8 +155,10 @@ fn act_on(room: &Room, id: u64, text: &str) -> Act {
         };
         // Text, never instructions: no control character reaches a terminal (ours included).
         let text = text::visible(text);
-        room.broadcasts
-            .tell(|| format!("[{name}] {text} → everyone"));
+        narrate!(
+            room.broadcasts,
+            note(|| format!("[{name}] {text} → everyone"))
+        );
         room.broadcast(&format!("[{name}] {text}"));
         return Act::Continue;
     };
@@ -164,7 +169,7 @@ fn act_on(room: &Room, id: u64, text: &str) -> Act {
         "nick" => match room.rename(id, argument.trim()) {
             Ok(old) => {
                 let notice = format!("* {old} is now {}", argument.trim());
-                room.say.note(&notice);
+                narrate!(room.say, note(&notice));
                 room.broadcast(&notice);
             }
             Err(error) => room.tell(id, &error),

@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 
-use crate::kit::narrate::Narrator;
+use crate::kit::narrate::{Narrator, narrate};
 use crate::kit::net::connect;
 use crate::lessons::l06_group_chat::text;
 
@@ -35,7 +35,7 @@ pub fn run(addrs: &[SocketAddr], name: Option<&str>, say: &Narrator) -> Result<(
     let _ = conn.set_nodelay(true);
     conn.set_nonblocking(true)
         .context("fcntl(O_NONBLOCK) failed")?;
-    say.call("fcntl(conn, F_SETFL, O_NONBLOCK)", "ok");
+    narrate!(say, call("fcntl(conn, F_SETFL, O_NONBLOCK)", "ok"));
     let mut outbox: Vec<u8> = name
         .map(|n| format!("/nick {n}\n").into_bytes())
         .unwrap_or_default();
@@ -90,7 +90,10 @@ pub fn run(addrs: &[SocketAddr], name: Option<&str>, say: &Narrator) -> Result<(
                     // Not after our goodbye: the server left first.
                     eprintln!("the server closed the connection");
                 } else {
-                    say.call("recv()", "0 bytes: the server closed the connection");
+                    narrate!(
+                        say,
+                        call("recv()", "0 bytes: the server closed the connection")
+                    );
                 }
                 return Ok(());
             }
@@ -107,7 +110,7 @@ pub fn run(addrs: &[SocketAddr], name: Option<&str>, say: &Narrator) -> Result<(
                 // End of stdin: say goodbye, then wait (bounded) for the server to close.
                 reading_stdin = false;
                 outbox.extend_from_slice(if line_ended { b"/quit\n" } else { b"\n/quit\n" });
-                say.call("send(\"/quit\")", "queued");
+                narrate!(say, call("send(\"/quit\")", "queued"));
                 quit_by = Some(Instant::now() + QUIT_TIMEOUT);
             } else {
                 line_ended = piece[n - 1] == b'\n';

@@ -9,7 +9,7 @@ use anyhow::{Result, anyhow};
 use super::room::Settings;
 use super::server::serve;
 use super::{NAME, PORT};
-use crate::kit::narrate::{Narrator, try_next};
+use crate::kit::narrate::{Narrator, narrate, try_next};
 use crate::kit::net::listen;
 use crate::kit::shutdown::Stop;
 use crate::lessons::l06_group_chat::demo::{DemoClient, burst};
@@ -39,17 +39,22 @@ fn conversation(addr: SocketAddr, stop: &Stop, server: &Narrator) -> Result<()> 
     ana.expect(1)?;
     ben.expect(1)?;
     sil.send_bytes(b"hel")?;
-    sil.say
-        .note("sends half a line, then nothing: the loop does not wait for the rest");
+    narrate!(
+        sil.say,
+        note("sends half a line, then nothing: the loop does not wait for the rest")
+    );
     let asked = Instant::now();
     ana.send("hello, room")?;
     for client in [&mut ana, &mut ben, &mut sil] {
         client.expect(1)?;
     }
-    ana.say.note(format!(
-        "heard back in {:?}, sil's half line notwithstanding",
-        asked.elapsed()
-    ));
+    narrate!(
+        ana.say,
+        note(format!(
+            "heard back in {:?}, sil's half line notwithstanding",
+            asked.elapsed()
+        ))
+    );
     sil.send_bytes(b"lo\n")?;
     for client in [&mut ana, &mut ben, &mut sil] {
         client.expect(1)?; // the two halves, one line
@@ -65,8 +70,10 @@ fn conversation(addr: SocketAddr, stop: &Stop, server: &Narrator) -> Result<()> 
     for client in [&mut ana, &mut ben, &mut sil] {
         client.expect(2)?; // `* … joined` and `* … is now zed`
     }
-    zed.say
-        .note("stops reading: its buffers will fill, and the server's loop will notice");
+    narrate!(
+        zed.say,
+        note("stops reading: its buffers will fill, and the server's loop will notice")
+    );
     burst(
         [&mut ana, &mut ben, &mut sil],
         BURST,
@@ -78,7 +85,10 @@ fn conversation(addr: SocketAddr, stop: &Stop, server: &Narrator) -> Result<()> 
     ben.expect_end()?;
     ana.expect(1)?;
     sil.expect(1)?;
-    server.note("the demo is over: stopping the server as Ctrl-C would");
+    narrate!(
+        server,
+        note("the demo is over: stopping the server as Ctrl-C would")
+    );
     stop.stop();
     ana.expect_end()?;
     sil.expect_end()

@@ -11,7 +11,7 @@ use mio::net::TcpStream;
 use mio::{Events, Interest, Poll, Registry, Token};
 use socket2::SockRef;
 
-use crate::kit::narrate::{Chatter, Narrator, result_text};
+use crate::kit::narrate::{Chatter, Narrator, narrate, result_text};
 use crate::lessons::l06_group_chat::text;
 
 mod lines;
@@ -189,11 +189,10 @@ impl<'a> Room<'a> {
     }
     // ANCHOR_END: timeout
 
-    /// Narrate one wake-up: how many sockets were ready, and for what.
-    pub fn narrate_wake_up(&mut self, events: &Events, timeout: Option<Duration>) {
-        if self.say.is_quiet() {
-            return;
-        }
+    /// The story of one wake-up: how many sockets were ready, and for what. Narrated through
+    /// the room's chatter (`narrate!(room.chatter, note(|| Room::wake_up_text(…)))`), so it is
+    /// worked out only for the wake-ups that are told.
+    pub fn wake_up_text(events: &Events, timeout: Option<Duration>) -> String {
         let (mut readable, mut writable, mut listener) = (0, 0, false);
         for event in events.iter() {
             match event.token() {
@@ -206,19 +205,17 @@ impl<'a> Room<'a> {
             }
         }
         let count = events.iter().count();
-        self.chatter.tell(|| {
-            let mut text =
-                format!("epoll_wait() → {count} ready: {readable} readable, {writable} writable");
-            if listener {
-                text += " (and the listener: someone is connecting)";
-            }
-            if count == 0 && timeout == Some(Duration::ZERO) {
-                text = "epoll_wait(timeout 0) → 0 ready: input is still waiting its turn".into();
-            } else if count == 0 {
-                text = "epoll_wait() → 0 ready: a deadline of ours came".to_string();
-            }
-            text
-        });
+        let mut text =
+            format!("epoll_wait() → {count} ready: {readable} readable, {writable} writable");
+        if listener {
+            text += " (and the listener: someone is connecting)";
+        }
+        if count == 0 && timeout == Some(Duration::ZERO) {
+            text = "epoll_wait(timeout 0) → 0 ready: input is still waiting its turn".into();
+        } else if count == 0 {
+            text = "epoll_wait() → 0 ready: a deadline of ours came".to_string();
+        }
+        text
     }
 
     // ANCHOR: admit
@@ -228,30 +225,36 @@ impl<'a> Room<'a> {
         // Our loop batches lines itself, so Nagle's algorithm would only add delay.
         let nodelay = stream.set_nodelay(true);
         let sndbuf = SockRef::from(&stream).set_send_buffer_size(SEND_BUFFER);
-        say.call(
-            format!("setsockopt(TCP_NODELAY, 1) + setsockopt(SO_SNDBUF, {SEND_BUFFER})"),
-            result_text(&nodelay.and(sndbuf)),
+        narrate!(
+            say,
+            call(
+                format!("setsockopt(TCP_NODELAY, 1) + setsockopt(SO_SNDBUF, {SEND_BUFFER})"),
+                result_text(&nodelay.and(sndbuf)),
+            )
         );
         let name = peer.to_string();
         if self.members >= self.settings.max_clients {
-            say.note(format!(
-                "{name}: the room is full ({} clients): turning it away",
-                self.settings.max_clients
-            ));
+            narrate!(
+                say,
+                note(format!(
+                    "{name}: the room is full ({} clients): turning it away",
+                    self.settings.max_clients
+                ))
+            );
             // A new socket's send buffer is empty: this short write cannot be partial.
             let _ = stream.write(b"! server full\n");
             let _ = stream.shutdown(Shutdown::Both);
-            say.call("send(\"! server full\") + close()", "ok");
+            narrate!(say, call("send(\"! server full\") + close()", "ok"));
             return;
         }
         let id = self.next_id;
         self.next_id += 1;
         // Accepted sockets are non-blocking already (mio's accept4 sets O_NONBLOCK).
         if let Err(e) = registry.register(&mut stream, Token(id), Interest::READABLE) {
-            say.warn(format!("epoll_ctl(ADD, {name}) failed: {e}"));
+            narrate!(say, warn(format!("epoll_ctl(ADD, {name}) failed: {e}")));
             return;
         }
-        say.call(format!("epoll_ctl(ADD, {name}, readable)"), "ok");
+        narrate!(say, call(format!("epoll_ctl(ADD, {name}, readable)"), "ok"));
         let online = self.members + 1;
         let mut conn = Conn {
             stream,
@@ -275,7 +278,7 @@ impl<'a> Room<'a> {
         self.conns.insert(id, conn);
         self.dirty.insert(id);
         self.members = online;
-        say.note(format!("{name} joined ({online} online)"));
+        narrate!(say, note(format!("{name} joined ({online} online)")));
     }
     // ANCHOR_END: admit
 
@@ -395,8 +398,10 @@ impl<'a> Room<'a> {
             let name = self.name_of(id);
             // Lesson 06's rule: text, never instructions for anyone's terminal.
             let text = text::visible(text);
-            self.broadcasts
-                .tell(|| format!("[{name}] {text} → everyone"));
+            narrate!(
+                self.broadcasts,
+                note(|| format!("[{name}] {text} → everyone"))
+            );
             self.broadcast(&format!("[{name}] {text}"));
             return Act::Continue;
         };
@@ -416,7 +421,7 @@ impl<'a> Room<'a> {
             "nick" => match self.rename(id, argument.trim()) {
                 Ok(old) => {
                     let notice = format!("* {old} is now {}", argument.trim());
-                    self.say.note(&notice);
+                    narrate!(self.say, note(&notice));
                     self.broadcast(&notice);
                 }
                 Err(error) => self.tell(id, &error),
@@ -508,10 +513,13 @@ impl<'a> Room<'a> {
             }
             if conn.pending() <= WRITE_LIMIT && conn.full_since.take().is_some() {
                 self.full.remove(&id);
-                self.say.note(format!(
-                    "{}'s write buffer has room again: reading resumes",
-                    conn.name
-                ));
+                narrate!(
+                    self.say,
+                    note(format!(
+                        "{}'s write buffer has room again: reading resumes",
+                        conn.name
+                    ))
+                );
             }
             let want = conn.pending() > 0 && !failed;
             if want != conn.wants_writable {
@@ -524,14 +532,17 @@ impl<'a> Room<'a> {
                 conn.wants_writable = want;
                 let name = conn.name.clone();
                 let left = conn.pending();
-                self.interest.tell(|| {
-                    let what = if want {
-                        format!("readable + writable: {left} bytes wait for room")
-                    } else {
-                        "readable only: all sent".to_string()
-                    };
-                    format!("epoll_ctl(MOD, {name}, {what}) → {}", result_text(&changed))
-                });
+                narrate!(
+                    self.interest,
+                    note(|| {
+                        let what = if want {
+                            format!("readable + writable: {left} bytes wait for room")
+                        } else {
+                            "readable only: all sent".to_string()
+                        };
+                        format!("epoll_ctl(MOD, {name}, {what}) → {}", result_text(&changed))
+                    })
+                );
             }
             let conn_done = failed || (!conn.member && conn.pending() == 0);
             if failed && conn.member {
@@ -558,10 +569,13 @@ impl<'a> Room<'a> {
             .collect();
         for id in stalled {
             let name = self.name_of(id);
-            self.say.warn(format!(
-                "{name}'s write buffer stayed full for {} ms: it has stopped reading",
-                stall.as_millis()
-            ));
+            narrate!(
+                self.say,
+                warn(format!(
+                    "{name}'s write buffer stayed full for {} ms: it has stopped reading",
+                    stall.as_millis()
+                ))
+            );
             self.leave(id, Reason::TooSlow, registry);
         }
         let late: Vec<usize> = self
@@ -597,18 +611,21 @@ impl<'a> Room<'a> {
             }
             Reason::TooSlow => {
                 let notice = format!("* {} left (too slow)", conn.name);
-                self.say.call(
-                    format!("shutdown({}, SHUT_RDWR) + close()", conn.name),
-                    "ok: given up on it",
+                narrate!(
+                    self.say,
+                    call(
+                        format!("shutdown({}, SHUT_RDWR) + close()", conn.name),
+                        "ok: given up on it",
+                    )
                 );
                 self.close(id, registry);
                 notice
             }
         };
-        self.chatter.flush();
-        self.broadcasts.flush();
-        self.interest.flush();
-        self.say.note(&notice);
+        narrate!(self.chatter, flush());
+        narrate!(self.broadcasts, flush());
+        narrate!(self.interest, flush());
+        narrate!(self.say, note(&notice));
         self.broadcast(&notice);
     }
 
@@ -627,10 +644,12 @@ impl<'a> Room<'a> {
     /// sending only — until every buffer is sent or the stall timeout (and a second) has
     /// passed, then close what is left.
     pub fn shut_down(mut self, poll: &mut Poll, events: &mut Events) -> Result<()> {
-        self.chatter.flush();
-        self.broadcasts.flush();
-        self.say
-            .note(format!("shutting down: telling {} client(s)", self.members));
+        narrate!(self.chatter, flush());
+        narrate!(self.broadcasts, flush());
+        narrate!(
+            self.say,
+            note(format!("shutting down: telling {} client(s)", self.members))
+        );
         self.broadcast(SHUTTING_DOWN);
         let deadline = Instant::now() + self.settings.stall + SHUTDOWN_GRACE;
         for conn in self.conns.values_mut() {
@@ -664,7 +683,7 @@ impl<'a> Room<'a> {
         for id in ids {
             self.close(id, poll.registry());
         }
-        self.say.note("every client told; exiting");
+        narrate!(self.say, note("every client told; exiting"));
         Ok(())
     }
     // ANCHOR_END: shut_down

@@ -11,7 +11,7 @@ use mio::{Events, Interest, Poll, Token, Waker};
 
 use super::room::{LISTENER, Room, Settings, WAKER};
 use crate::kit::backoff::Backoff;
-use crate::kit::narrate::Narrator;
+use crate::kit::narrate::{Narrator, narrate};
 use crate::kit::net::AcceptError;
 use crate::kit::shutdown::Stop;
 
@@ -32,19 +32,22 @@ pub fn serve(
     listener
         .set_nonblocking(true)
         .context("fcntl(O_NONBLOCK) failed")?;
-    say.call(
-        "fcntl(listener, F_SETFL, O_NONBLOCK)",
-        "ok: no call on it will wait",
+    narrate!(
+        say,
+        call(
+            "fcntl(listener, F_SETFL, O_NONBLOCK)",
+            "ok: no call on it will wait",
+        )
     );
     let mut listener = mio::net::TcpListener::from_std(listener);
 
     // 2. The poller: an epoll instance, and the sockets it watches, each with a token.
     let mut poll = Poll::new().context("epoll_create() failed")?;
-    say.call("epoll_create1()", "ok: the poller (mio::Poll)");
+    narrate!(say, call("epoll_create1()", "ok: the poller (mio::Poll)"));
     poll.registry()
         .register(&mut listener, LISTENER, Interest::READABLE)
         .context("epoll_ctl(ADD, listener) failed")?;
-    say.call("epoll_ctl(ADD, listener, readable)", "ok");
+    narrate!(say, call("epoll_ctl(ADD, listener, readable)", "ok"));
     // A stop asked for by another thread must end our wait: the waker is one more source.
     // The loop keeps its own handle: the eventfd closes when the last one is dropped, and a
     // wake-up written just before that close would be lost.
@@ -76,7 +79,7 @@ pub fn serve(
             }
             return Err(e).context("epoll_wait() failed");
         }
-        room.narrate_wake_up(&events, timeout);
+        narrate!(room.chatter, note(|| Room::wake_up_text(&events, timeout)));
         // 4. Do what each ready socket allows, without waiting.
         let mut accept_now = accept_again.is_some_and(|at| Instant::now() >= at);
         for event in events.iter() {
@@ -105,9 +108,12 @@ pub fn serve(
     }
     // Stop accepting (close the listener), tell everyone, send what is left.
     drop((listener, waker));
-    say.call("close(listener)", "ok: no new connections");
+    narrate!(say, call("close(listener)", "ok: no new connections"));
     if stop.limit_reached() {
-        say.note("the last client has left (--exit-after); exiting");
+        narrate!(
+            say,
+            note("the last client has left (--exit-after); exiting")
+        );
         return Ok(());
     }
     room.shut_down(&mut poll, &mut events)
@@ -128,18 +134,25 @@ fn accept_all(
         match listener.accept() {
             Ok((conn, peer)) => {
                 let n = stop.accepted(); // `--exit-after K`: the K-th is the last one accepted
-                room.say
-                    .call("accept()", format!("connection {n} from {peer}"));
+                narrate!(
+                    room.say,
+                    call("accept()", format!("connection {n} from {peer}"))
+                );
                 room.admit(conn, peer, registry);
                 if stop.limit_reached() {
-                    room.say.note(format!(
-                        "{n} connection(s) accepted (--exit-after): no more accept(); the room goes on until its last client leaves"
-                    ));
+                    narrate!(
+                        room.say,
+                        note(format!(
+                            "{n} connection(s) accepted (--exit-after): no more accept(); the room goes on until its last client leaves"
+                        ))
+                    );
                 }
             }
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                room.chatter
-                    .tell(|| "accept() → WouldBlock: nobody else is waiting".to_string());
+                narrate!(
+                    room.chatter,
+                    note(|| "accept() → WouldBlock: nobody else is waiting".to_string())
+                );
                 return Ok(true);
             }
             Err(e) => match AcceptError::of(&e) {
@@ -148,9 +161,12 @@ fn accept_all(
                 // Out of descriptors (EMFILE) or memory: the waiting client stays in the
                 // backlog, and the loop tries again after a backoff.
                 AcceptError::Shortage => {
-                    room.say.warn(format!(
-                        "accept() failed: {e}; temporary: trying again soon"
-                    ));
+                    narrate!(
+                        room.say,
+                        warn(format!(
+                            "accept() failed: {e}; temporary: trying again soon"
+                        ))
+                    );
                     return Ok(false);
                 }
                 AcceptError::Fatal => return Err(e).context("accept() failed"),

@@ -8,7 +8,7 @@ use std::time::Duration;
 use anyhow::{Context, Result, anyhow, bail};
 use serde_json::{Value, json};
 
-use crate::kit::narrate::{Narrator, show_bytes};
+use crate::kit::narrate::{Narrator, narrate, show_bytes};
 
 use super::framing::{MAX_CONTENT, Message, crc32, read_message, write_message};
 use super::wire::Stream;
@@ -106,9 +106,12 @@ pub fn talk(
     writer
         .shutdown(Shutdown::Write)
         .context("shutdown() failed")?;
-    say.call("shutdown(SHUT_WR)", "ok: no more requests");
+    narrate!(say, call("shutdown(SHUT_WR)", "ok: no more requests"));
     match read_message(&mut reader) {
-        Ok(None) => say.call("recv() → 0 bytes, close()", "the server closed; so do we"),
+        Ok(None) => narrate!(
+            say,
+            call("recv() → 0 bytes, close()", "the server closed; so do we")
+        ),
         Ok(Some(extra)) => bail!(
             "the server sent a frame we did not ask for: {}",
             show_bytes(&extra.content, 40)
@@ -129,24 +132,30 @@ fn exchange(
 ) -> Result<()> {
     let message = request.message();
     write_message(writer, &message).context("failed to send the request")?;
-    say.call(
-        "sendall(frame)",
-        format!(
-            "{} bytes of {}",
-            message.content.len(),
-            message.header.content_type
-        ),
+    narrate!(
+        say,
+        call(
+            "sendall(frame)",
+            format!(
+                "{} bytes of {}",
+                message.content.len(),
+                message.header.content_type
+            ),
+        )
     );
     let response = read_message(reader)
         .context("failed to read the response")?
         .ok_or_else(|| anyhow!("the server closed the connection without answering"))?;
-    say.call(
-        "read_message()",
-        format!(
-            "{} bytes of {}",
-            response.content.len(),
-            response.header.content_type
-        ),
+    narrate!(
+        say,
+        call(
+            "read_message()",
+            format!(
+                "{} bytes of {}",
+                response.content.len(),
+                response.header.content_type
+            ),
+        )
     );
     if !response.is_json() {
         let (length, crc) = (response.content.len(), crc32(&response.content));

@@ -3,7 +3,7 @@
 
 use anyhow::{Context, Result, anyhow};
 
-use crate::kit::narrate::{Narrator, try_next};
+use crate::kit::narrate::{Narrator, narrate, try_next};
 use crate::kit::shutdown::Stop;
 
 use super::NAME;
@@ -69,10 +69,13 @@ pub fn run() -> Result<()> {
         })?;
         drop(unix);
         if !path.exists() {
-            say.note(format!(
-                "the server removed {} on its way out",
-                path.display()
-            ));
+            narrate!(
+                say,
+                note(format!(
+                    "the server removed {} on its way out",
+                    path.display()
+                ))
+            );
         }
         Ok(())
     })();

@@ -10,7 +10,7 @@ use std::time::{Duration, SystemTime};
 use anyhow::Result;
 use serde_json::{Value, json};
 
-use crate::kit::narrate::{Narrator, show_bytes};
+use crate::kit::narrate::{Narrator, narrate, show_bytes};
 use crate::kit::shutdown::Stop;
 
 use super::framing::{BINARY, FrameError, JSON, Message, RAW, UTF8, read_message, write_message};
@@ -33,7 +33,10 @@ pub fn serve(listener: &Listener, stop: &Stop, say: &Narrator) -> Result<()> {
             let (stream, peer) = match listener.accept() {
                 Ok(accepted) => accepted,
                 Err(e) => {
-                    say.call("accept()", format!("failed: {e}; accepting the next"));
+                    narrate!(
+                        say,
+                        call("accept()", format!("failed: {e}; accepting the next"))
+                    );
                     continue;
                 }
             };
@@ -41,7 +44,7 @@ pub fn serve(listener: &Listener, stop: &Stop, say: &Narrator) -> Result<()> {
                 break; // the wake-up connection of a stop, not a client
             }
             let n = stop.accepted();
-            say.call("accept()", format!("connection {n} from {peer}"));
+            narrate!(say, call("accept()", format!("connection {n} from {peer}")));
             if active.fetch_add(1, Ordering::SeqCst) >= MAX_CONNECTIONS {
                 refuse(
                     stream,
@@ -51,17 +54,21 @@ pub fn serve(listener: &Listener, stop: &Stop, say: &Narrator) -> Result<()> {
                 active.fetch_sub(1, Ordering::SeqCst);
                 continue;
             }
-            let (active, say) = (&active, say.for_role(format!("conn {n}")));
+            let active = &active;
+            let say = say.for_role(format!("conn {n}"));
             scope.spawn(move || {
                 serve_connection(stream, &say);
                 active.fetch_sub(1, Ordering::SeqCst);
             });
         }
     });
-    say.note(format!(
-        "served {} connection(s); exiting",
-        stop.accepted_so_far()
-    ));
+    narrate!(
+        say,
+        note(format!(
+            "served {} connection(s); exiting",
+            stop.accepted_so_far()
+        ))
+    );
     Ok(())
 }
 // ANCHOR_END: serve
@@ -70,22 +77,28 @@ pub fn serve(listener: &Listener, stop: &Stop, say: &Narrator) -> Result<()> {
 /// Requests in, responses out, in order, until the peer closes or breaks the protocol.
 fn serve_connection(stream: Stream, say: &Narrator) {
     if let Err(e) = stream.set_read_timeout(Some(IDLE_TIMEOUT)) {
-        say.call("setsockopt(SO_RCVTIMEO)", format!("failed: {e}"));
+        narrate!(say, call("setsockopt(SO_RCVTIMEO)", format!("failed: {e}")));
         return;
     }
     // Reads go through a buffer (fewer recv calls); read_message still takes exactly one frame.
     let mut reader = match stream.try_clone() {
         Ok(clone) => BufReader::new(clone),
-        Err(e) => return say.call("dup()", format!("failed: {e}")),
+        Err(e) => {
+            narrate!(say, call("dup()", format!("failed: {e}")));
+            return;
+        }
     };
     let mut writer = stream;
     loop {
         let request = match read_message(&mut reader) {
             Ok(Some(request)) => request,
             Ok(None) => {
-                say.call(
-                    "recv()",
-                    "0 bytes between frames: the peer is done; close()",
+                narrate!(
+                    say,
+                    call(
+                        "recv()",
+                        "0 bytes between frames: the peer is done; close()",
+                    )
                 );
                 return;
             }
@@ -96,20 +109,23 @@ fn serve_connection(stream: Stream, say: &Narrator) {
             }
             // The socket itself failed (a reset): nobody to answer.
             Err(FrameError::Io(e)) => {
-                say.call("recv()", format!("failed: {e}; close()"));
+                narrate!(say, call("recv()", format!("failed: {e}; close()")));
                 return;
             }
             // A broken frame: say what was wrong with it, then close.
             Err(e) => return refuse(writer, &e.to_string(), say),
         };
-        say.call("read_message()", describe(&request));
+        narrate!(say, call("read_message()", describe(&request)));
         let response = match respond(&request) {
             Ok(response) => response,
             Err(why) => return refuse(writer, &why, say),
         };
         match write_message(&mut writer, &response) {
-            Ok(()) => say.call("sendall(frame)", describe(&response)),
-            Err(e) => return say.call("sendall(frame)", format!("failed: {e}; close()")),
+            Ok(()) => narrate!(say, call("sendall(frame)", describe(&response))),
+            Err(e) => {
+                narrate!(say, call("sendall(frame)", format!("failed: {e}; close()")));
+                return;
+            }
         }
     }
 }
@@ -191,17 +207,19 @@ fn search(word: &str) -> Option<&'static str> {
 /// unread data would send a reset, which can destroy the error frame before the peer reads it.
 fn refuse(mut stream: Stream, why: &str, say: &Narrator) {
     let error = Message::json(&json!({ "error": why }));
-    let sent = write_message(&mut stream, &error);
-    match sent {
-        Ok(()) => say.call("sendall(error frame)", why),
-        Err(e) => say.call("sendall(error frame)", format!("failed: {e}")),
+    match write_message(&mut stream, &error) {
+        Ok(()) => narrate!(say, call("sendall(error frame)", why)),
+        Err(e) => narrate!(say, call("sendall(error frame)", format!("failed: {e}"))),
     }
     let _ = stream.shutdown(Shutdown::Write);
     let _ = stream.set_read_timeout(Some(Duration::from_secs(1)));
     let _ = std::io::copy(&mut (&mut stream).take(1 << 20), &mut std::io::sink());
-    say.call(
-        "shutdown(SHUT_WR) + close()",
-        "connection closed after the error",
+    narrate!(
+        say,
+        call(
+            "shutdown(SHUT_WR) + close()",
+            "connection closed after the error",
+        )
     );
 }
 // ANCHOR_END: refuse

@@ -12,7 +12,7 @@ use std::time::Duration;
 use anyhow::{Context, Result};
 
 use crate::kit::errors::Advice;
-use crate::kit::narrate::Narrator;
+use crate::kit::narrate::{Narrator, narrate};
 use crate::kit::shutdown::Stop;
 
 /// A listening socket of either kind.
@@ -162,10 +162,13 @@ pub fn listen_unix(path: &Path, say: &Narrator) -> Result<Listener> {
             Err(e) if e.kind() == io::ErrorKind::ConnectionRefused => {
                 std::fs::remove_file(path)
                     .with_context(|| format!("failed to remove the stale socket {shown}"))?;
-                say.warn(format!(
-                    "removed {shown}: a socket file nobody listens on, left by a server that \
+                narrate!(
+                    say,
+                    warn(format!(
+                        "removed {shown}: a socket file nobody listens on, left by a server that \
                      did not clean up (a crash, or kill -9)"
-                ));
+                    ))
+                );
             }
             Err(e) => return Err(e).with_context(|| format!("failed to probe {shown}")),
         },
@@ -188,9 +191,12 @@ pub fn listen_unix(path: &Path, say: &Narrator) -> Result<Listener> {
     // SAFETY: as above.
     unsafe { libc::umask(old) };
     let listener = bound.with_context(|| format!("failed to bind {shown}"))?;
-    say.call(
-        format!("socket(AF_UNIX) + bind({shown}) + listen()"),
-        "listening; the socket file is rw------- (owner only)",
+    narrate!(
+        say,
+        call(
+            format!("socket(AF_UNIX) + bind({shown}) + listen()"),
+            "listening; the socket file is rw------- (owner only)",
+        )
     );
     Ok(Listener::Unix(listener, SocketFile(path.to_path_buf())))
 }
@@ -200,9 +206,12 @@ pub fn listen_unix(path: &Path, say: &Narrator) -> Result<Listener> {
 pub fn connect_unix(path: &Path, say: &Narrator) -> Result<Stream> {
     let stream = UnixStream::connect(path)
         .with_context(|| format!("failed to connect to {}", path.display()))?;
-    say.call(
-        format!("socket(AF_UNIX) + connect({})", path.display()),
-        "connected",
+    narrate!(
+        say,
+        call(
+            format!("socket(AF_UNIX) + connect({})", path.display()),
+            "connected",
+        )
     );
     Ok(Stream::Unix(stream))
 }
