@@ -96,6 +96,7 @@ fn fixture_without_milliseconds_fails() {
         &[
             "server_sends_time_and_closes",
             "server_serves_clients_one_after_another",
+            "server_exit_after",
             "server_ipv6",
         ],
     );

@@ -176,6 +176,7 @@ fn fixture_echoing_only_the_first_1024_bytes_fails() {
             "server_echoes_bytes",
             "server_echoes_as_data_arrives",
             "server_echoes_large_message",
+            "server_exit_after",
         ],
     );
 }
@@ -190,6 +191,7 @@ fn fixture_waiting_for_the_end_before_echoing_fails() {
         &[
             "server_echoes_as_data_arrives",
             "server_closes_idle_clients",
+            "server_exit_after",
         ],
     );
 }
