@@ -96,6 +96,7 @@ fn fixture_without_milliseconds_fails() {
         &[
             "server_sends_time_and_closes",
             "server_serves_clients_one_after_another",
+            "server_exit_after",
             "server_ipv6",
         ],
     );
@@ -180,4 +181,10 @@ impl TimeoutAssert for std::process::Command {
             ))
             .assert()
     }
+}
+
+#[test]
+fn fixture_ignoring_exit_after_fails() {
+    let wrong = common::python("tests/fixtures/01_ignores_exit_after.py");
+    common::expect_failures(&LESSON, &wrong, &["server_exit_after"]);
 }

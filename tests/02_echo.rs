@@ -176,6 +176,7 @@ fn fixture_echoing_only_the_first_1024_bytes_fails() {
             "server_echoes_bytes",
             "server_echoes_as_data_arrives",
             "server_echoes_large_message",
+            "server_exit_after",
         ],
     );
 }
@@ -190,6 +191,7 @@ fn fixture_waiting_for_the_end_before_echoing_fails() {
         &[
             "server_echoes_as_data_arrives",
             "server_closes_idle_clients",
+            "server_exit_after",
         ],
     );
 }
@@ -258,4 +260,10 @@ fn a_64_kib_echo_is_not_held_back_by_nagle() -> Result<(), Box<dyn std::error::E
          delayed ACK (Nagle's algorithm) — set TCP_NODELAY on the accepted socket"
     );
     Ok(())
+}
+
+#[test]
+fn fixture_ignoring_exit_after_fails() {
+    let wrong = common::python("tests/fixtures/02_ignores_exit_after.py");
+    common::expect_failures(&LESSON, &wrong, &["server_exit_after"]);
 }

@@ -136,7 +136,11 @@ fn fixture_echoing_line_by_line_fails() {
     common::expect_failures(
         &LESSON,
         &wrong,
-        &["server_echoes_datagram", "server_keeps_datagram_boundaries"],
+        &[
+            "server_echoes_datagram",
+            "server_keeps_datagram_boundaries",
+            "server_exit_after",
+        ],
     );
 }
 
@@ -168,4 +172,10 @@ fn fixture_client_taking_any_datagram_fails() {
 fn fixture_not_checking_the_size_fails() {
     let wrong = common::python("tests/fixtures/03_unchecked_size.py");
     common::expect_failures(&LESSON, &wrong, &["client_message_too_large"]);
+}
+
+#[test]
+fn fixture_ignoring_exit_after_fails() {
+    let wrong = common::python("tests/fixtures/03_ignores_exit_after.py");
+    common::expect_failures(&LESSON, &wrong, &["server_exit_after"]);
 }

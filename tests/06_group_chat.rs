@@ -225,6 +225,7 @@ fn fixture_not_echoing_to_the_sender_fails() {
             "server_broadcasts_to_everyone",
             "server_delivers_to_a_leaving_client",
             "server_survives_stalled_reader",
+            "server_honours_stall_timeout",
             "server_fifty_clients",
         ],
     );
@@ -233,7 +234,14 @@ fn fixture_not_echoing_to_the_sender_fails() {
 #[test]
 fn fixture_blocking_on_a_stalled_reader_fails() {
     let wrong = common::python("tests/fixtures/06_blocks_on_stalled_reader.py");
-    common::expect_failures(&LESSON, &wrong, &["server_survives_stalled_reader"]);
+    common::expect_failures(
+        &LESSON,
+        &wrong,
+        &[
+            "server_survives_stalled_reader",
+            "server_honours_stall_timeout",
+        ],
+    );
 }
 
 #[test]
@@ -253,6 +261,7 @@ fn fixture_taking_one_recv_for_a_message_fails() {
             "server_delivers_to_a_leaving_client",
             "server_rejects_long_lines",
             "server_survives_stalled_reader",
+            "server_honours_stall_timeout",
             "server_fifty_clients",
         ],
     );
@@ -316,4 +325,16 @@ fn fixture_dying_when_out_of_descriptors_fails() {
 fn fixture_dying_when_no_thread_can_start_fails() {
     let wrong = common::python("tests/fixtures/06_dies_when_no_thread.py");
     common::expect_failures(&LESSON, &wrong, &["server_survives_running_out_of_threads"]);
+}
+
+#[test]
+fn fixture_with_a_hard_coded_stall_timeout_fails() {
+    let wrong = common::python("tests/fixtures/06_hard_coded_stall.py");
+    common::expect_failures(&LESSON, &wrong, &["server_honours_stall_timeout"]);
+}
+
+#[test]
+fn fixture_with_a_look_alike_rule_that_leaves_lowercase_i_fails() {
+    let wrong = common::python("tests/fixtures/06_lowercase_i_look_alike.py");
+    common::expect_failures(&LESSON, &wrong, &["server_refuses_look_alike_names"]);
 }

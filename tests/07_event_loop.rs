@@ -165,3 +165,41 @@ fn fixture_taking_one_recv_for_a_line_fails() {
         ],
     );
 }
+
+#[test]
+fn fixture_always_asking_for_writability_fails() {
+    let _turn = one_program_at_a_time();
+    let wrong = common::python("tests/fixtures/07_always_asks_for_writability.py");
+    // Spinning also shows while it is out of descriptors (that check samples how busy it is).
+    common::expect_failures(
+        &LESSON,
+        &wrong,
+        &[
+            "server_survives_running_out_of_descriptors",
+            "server_idle_uses_no_cpu",
+        ],
+    );
+}
+
+#[test]
+fn fixture_with_a_hard_coded_stall_timeout_fails() {
+    let _turn = one_program_at_a_time();
+    let wrong = common::python("tests/fixtures/07_hard_coded_stall.py");
+    common::expect_failures(&LESSON, &wrong, &["server_honours_stall_timeout"]);
+}
+
+// A server that sends a line that never ends: the client caps its buffer before it reads
+// (as 06's does), so its memory stays small however much arrives.
+#[test]
+fn client_memory_stays_small_on_a_line_that_never_ends() {
+    const TOTAL: usize = 256 << 20;
+    const MOST: u64 = 10 << 20;
+    let rss = common::client_rss_on_a_line_that_never_ends(BUILT, TOTAL);
+    assert!(
+        rss < MOST,
+        "07's client reached {} MB on a {} MiB line without `\\n` (at most {} MB)",
+        rss >> 20,
+        TOTAL >> 20,
+        MOST >> 20
+    );
+}

@@ -200,3 +200,9 @@ fn fixture_careless_with_its_socket_file_fails() {
         ],
     );
 }
+
+#[test]
+fn fixture_refusing_on_the_accept_loop_fails() {
+    let wrong = common::python("tests/fixtures/08_refuses_on_the_accept_loop.py");
+    common::expect_failures(&LESSON, &wrong, &["server_flood_of_silent_connections"]);
+}

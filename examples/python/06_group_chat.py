@@ -96,8 +96,8 @@ def valid_name(name):
 
 def look_alike_key(name):
     """Names with the same key cannot both be in the room: case does not count, nor the ASCII
-    characters a font can show alike (I, l and 1; O and 0)."""
-    return "".join("l" if c in "I1" else "o" if c == "0" else c.lower() for c in name)
+    characters a font can show alike (i, I, l, L and 1; o, O and 0)."""
+    return "".join("l" if c in "iIlL1" else "o" if c in "oO0" else c.lower() for c in name)
 
 
 def visible(text):

@@ -98,3 +98,64 @@ pub fn assert_in_order(text: &str, items: &[&str]) {
         }
     }
 }
+
+/// A child process killed (and reaped) when dropped, so a failing test leaves none behind.
+pub struct KillOnDrop(pub std::process::Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// The resident memory of a process, from `/proc/PID/status` (`VmRSS`), in bytes.
+pub fn resident_bytes(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
+    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib * 1024)
+}
+
+/// Run `program client --port P -q` (stdin open, silent) against a server that sends `total`
+/// bytes of `A` without a newline; return the largest resident size seen while it was sent.
+pub fn client_rss_on_a_line_that_never_ends(program: &str, total: usize) -> u64 {
+    use std::io::Write;
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = listener.local_addr().expect("addr").port().to_string();
+    let child = std::process::Command::new(program)
+        .args(["client", "--port", &port, "-q"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("the client starts");
+    let child = KillOnDrop(child);
+    let pid = child.0.id();
+    let (mut stream, _) = listener.accept().expect("the client connects");
+    stream
+        .set_write_timeout(Some(workbook::checker::harness::scaled(
+            std::time::Duration::from_secs(10),
+        )))
+        .expect("write timeout");
+    let done = std::sync::atomic::AtomicBool::new(false);
+    let mut most = 0;
+    std::thread::scope(|scope| {
+        scope.spawn(|| {
+            let chunk = vec![b'A'; 1 << 20];
+            for _ in 0..total / chunk.len() {
+                if stream.write_all(&chunk).is_err() {
+                    break; // the client closed, or stopped reading for 10 s: either way, done
+                }
+            }
+            done.store(true, std::sync::atomic::Ordering::SeqCst);
+        });
+        while !done.load(std::sync::atomic::Ordering::SeqCst) {
+            most = most.max(resident_bytes(pid).unwrap_or(0));
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+    });
+    most = most.max(resident_bytes(pid).unwrap_or(0));
+    drop(child);
+    most
+}

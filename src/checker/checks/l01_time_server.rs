@@ -43,6 +43,12 @@ tcp_lesson! {
             section: "the-contract",
             hint: "narration belongs on stderr; stdout is the contract",
         },
+        server_exit_after {
+            title: "--exit-after 2: serves two connections, then exits 0",
+            points: 1,
+            section: "the-contract",
+            hint: "count the connections you accept; after the K-th is served, leave the accept loop and return from main",
+        },
         server_ipv6 {
             title: "server listens on IPv6 loopback with --host ::1",
             points: 1,
@@ -155,6 +161,20 @@ pub fn server_prints_only_listening_on(target: &Target) -> Outcome {
         }
         Ok(())
     })
+}
+
+/// `--exit-after 2`: two time lines, one after the other, then the server exits with status 0.
+pub fn server_exit_after(target: &Target) -> Outcome {
+    let mut server = Server::start_quiet(target, &["--exit-after", "2"])?;
+    for n in 1..=2 {
+        let reply = fetch(&server).map_err(|f| f.context(format!("client {n}")))?;
+        check_time_line(&reply, &server).map_err(|f| f.context(format!("client {n}")))?;
+    }
+    common::exits_zero(
+        &mut server.process,
+        "after serving its 2 connections (--exit-after 2)",
+    )
+    .map_err(|f| common::with_evidence(&server, f))
 }
 
 /// `--host ::1`: an IPv6 listening address, and the time over IPv6.

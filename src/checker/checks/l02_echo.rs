@@ -66,6 +66,12 @@ tcp_lesson! {
             section: "the-contract",
             hint: "narration (like `Connected by …`) belongs on stderr",
         },
+        server_exit_after {
+            title: "--exit-after 2: serves two clients, never exits while the 2nd is connected, then exits 0",
+            points: 1,
+            section: "the-contract",
+            hint: "count the connections you accept; after the K-th has closed, leave the accept loop and return from main",
+        },
         server_ipv6 {
             title: "server echoes over IPv6 loopback with --host ::1",
             points: 1,
@@ -381,4 +387,25 @@ fn unknown_host(target: &Target) -> Outcome {
 /// timeout).
 pub fn server_closes_idle_clients(target: &Target) -> Outcome {
     common::idle_clients_are_closed(target, &[], 1)
+}
+
+/// `--exit-after 2`: client 1 is echoed and leaves; client 2 is echoed, and the server does
+/// not exit while it is connected; once it closes, the server exits with status 0.
+pub fn server_exit_after(target: &Target) -> Outcome {
+    let mut server = Server::start_quiet(target, &["--exit-after", "2"])?;
+    let addr = server.addr;
+    let process = &mut server.process;
+    let mut scenario = || -> Outcome {
+        let mut one = common::Conn::open(addr, "client 1")?;
+        one.echo(&one.message(1), "")?;
+        one.close()?;
+        let mut two = common::Conn::open(addr, "client 2")?;
+        two.echo(&two.message(1), "")?;
+        common::still_running(process, "while client 2 of --exit-after 2 is still connected")?;
+        two.echo(&two.message(2), "")?;
+        two.close()?;
+        common::exits_zero(process, "after both of its --exit-after 2 clients closed")
+    };
+    let outcome = scenario();
+    outcome.map_err(|f| common::with_evidence(&server, f))
 }

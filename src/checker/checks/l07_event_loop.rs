@@ -37,6 +37,12 @@ lesson! {
             section: "the-loop",
             hint: "recv only what the poller says is ready; keep an incomplete line in that client's buffer",
         },
+        server_idle_uses_no_cpu {
+            title: "an idle server, three clients connected and silent, uses at most 5% of a CPU",
+            points: 2,
+            section: "the-contract",
+            hint: "ask the poller for writability only while a client's write buffer holds something; with nothing to do, block in poll with no timeout (or the next deadline)",
+        },
     ],
 }
 
@@ -253,4 +259,70 @@ pub fn server_silent_client_delays_nobody(target: &Target) -> Outcome {
     }
     drop(silent); // kept connected, and silent, to the end
     Ok(())
+}
+
+/// The most CPU time an idle server may use, as a share of the time watched.
+const IDLE_CPU_SHARE: f64 = 0.05;
+
+/// CPU time (user and system, all threads) used so far by the processes of `group`, from
+/// `/proc/PID/stat`; `None` where there is no `/proc`.
+fn cpu_time_of_group(group: u32) -> Option<Duration> {
+    // SAFETY: sysconf has no preconditions.
+    let ticks = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
+    if ticks <= 0 {
+        return None;
+    }
+    let mut total = 0u64;
+    for entry in std::fs::read_dir("/proc").ok()?.flatten() {
+        let Some(pid) = entry.file_name().to_str().and_then(|n| n.parse::<u32>().ok()) else {
+            continue;
+        };
+        let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+            continue;
+        };
+        // `pid (comm) state ppid pgrp … utime stime …`: fields 14 and 15, 3 and 4 after `state`.
+        let fields: Vec<&str> = stat
+            .rsplit_once(')')
+            .map(|(_, rest)| rest.split_whitespace().collect())
+            .unwrap_or_default();
+        if fields.get(2).and_then(|g| g.parse::<u32>().ok()) != Some(group) {
+            continue;
+        }
+        let field = |n: usize| fields.get(n).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0);
+        total += field(11) + field(12);
+    }
+    Some(Duration::from_secs_f64(total as f64 / ticks as f64))
+}
+
+/// Three clients join and say nothing; over two seconds the server's processes may use at most
+/// 5% of that in CPU time. CPU time, not wall time: a loaded machine gives a spinning loop less
+/// CPU, but never an idle one more.
+pub fn server_idle_uses_no_cpu(target: &Target) -> Outcome {
+    let server = Server::start_quiet(target, &[])?;
+    let peers = room::<3>(&server)?;
+    let group = server.process.pid();
+    let watched = scaled(Duration::from_secs(2));
+    let Some(before) = cpu_time_of_group(group) else {
+        return Ok(()); // no /proc: nothing to measure
+    };
+    let started = Instant::now();
+    // Nothing happens here on purpose: the check watches the server doing nothing.
+    std::thread::sleep(watched);
+    let elapsed = started.elapsed();
+    let used = cpu_time_of_group(group).unwrap_or(before).saturating_sub(before);
+    drop(peers);
+    let share = used.as_secs_f64() / elapsed.as_secs_f64();
+    ensure(share <= IDLE_CPU_SHARE, || {
+        server
+            .failure(format!(
+                "with 3 silent clients connected, the server used {} ms of CPU in {} ms ({:.0}%)",
+                used.as_millis(),
+                elapsed.as_millis(),
+                share * 100.0
+            ))
+            .expected(format!(
+                "at most {:.0}%: an idle event loop sleeps in its poller; one that always asks for writability wakes at once, forever",
+                IDLE_CPU_SHARE * 100.0
+            ))
+    })
 }

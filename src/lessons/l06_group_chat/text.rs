@@ -75,18 +75,24 @@ pub fn check_name(name: &str) -> Result<(), String> {
 }
 
 /// What a name looks like, for "is this name taken": case does not count, and neither do the
-/// ASCII characters a screen font can show alike (`I` and `l` and `1`, `O` and `0`). Two
-/// names with the same key cannot both be in the room.
+/// ASCII characters a screen font can show alike ([`LOOK_ALIKES`]: `i`, `I`, `l`, `L`, `1` are
+/// one letter; `o`, `O`, `0` another). Two names with the same key cannot both be in the room.
 pub fn look_alike_key(name: &str) -> String {
     name.chars()
-        .map(|c| match c.to_ascii_lowercase() {
-            'i' if c == 'I' => 'l',
-            '1' => 'l',
-            '0' => 'o',
-            lower => lower,
+        .map(|c| {
+            let lower = c.to_ascii_lowercase();
+            LOOK_ALIKES
+                .iter()
+                .find(|class| class.contains(lower))
+                .and_then(|class| class.chars().next())
+                .unwrap_or(lower)
         })
         .collect()
 }
+
+/// The ASCII characters a name may hold that a font can draw alike, one class a string (in
+/// lower case; the first is the class's key). `|` looks like `l` too, but cannot be in a name.
+pub const LOOK_ALIKES: &[&str] = &["li1", "o0"];
 // ANCHOR_END: names
 
 #[cfg(test)]
@@ -133,6 +139,28 @@ mod tests {
         assert_eq!(look_alike_key("BOB"), look_alike_key("b0b"));
         assert_eq!(look_alike_key("Il"), look_alike_key("ll"));
         assert_eq!(look_alike_key("al1"), look_alike_key("all"));
-        assert_ne!(look_alike_key("ali"), look_alike_key("all"));
+        assert_eq!(look_alike_key("bill"), look_alike_key("bIll"));
+        assert_eq!(look_alike_key("bill"), look_alike_key("b1ll"));
+        assert_eq!(look_alike_key("bill"), look_alike_key("BILL"));
+        assert_ne!(look_alike_key("bill"), look_alike_key("ball"));
+    }
+
+    #[test]
+    fn every_pair_in_the_look_alike_table_shares_a_key() {
+        // The whole table, both cases: any two members of a class make the same name.
+        for class in LOOK_ALIKES {
+            let members: Vec<char> = class
+                .chars()
+                .flat_map(|c| [c, c.to_ascii_uppercase()])
+                .collect();
+            for &a in &members {
+                for &b in &members {
+                    let (x, y) = (format!("x{a}y"), format!("x{b}y"));
+                    assert_eq!(look_alike_key(&x), look_alike_key(&y), "{x} and {y}");
+                }
+            }
+        }
+        // And two different classes never share one.
+        assert_ne!(look_alike_key("xly"), look_alike_key("xoy"));
     }
 }

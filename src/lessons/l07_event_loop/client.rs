@@ -150,11 +150,17 @@ pub fn run(addrs: &[SocketAddr], name: Option<&str>, say: &Narrator) -> Result<(
 }
 // ANCHOR_END: client
 
-/// recv() until WouldBlock, appending to `inbox`; false once the server has closed.
+/// recv() until WouldBlock, appending to `inbox`; false once the server has closed. The cap
+/// comes before the read, as in lesson 06's client: once `inbox` holds more than a line may, stop
+/// and let `print_lines` empty it — poll() says readable again for the rest. Without it, a
+/// server that sends a gigabyte without `\n` makes this loop hold a gigabyte.
 #[cfg(unix)]
 fn receive(conn: &mut std::net::TcpStream, inbox: &mut Vec<u8>) -> io::Result<bool> {
     let mut chunk = [0u8; 16 * 1024];
     loop {
+        if inbox.len() > LONGEST_LINE {
+            return Ok(true);
+        }
         match conn.read(&mut chunk) {
             Ok(0) => return Ok(false),
             Ok(n) => inbox.extend_from_slice(&chunk[..n]),

@@ -20,6 +20,10 @@ use super::wire::{self, Listener, Stream};
 /// the server gives up on it. Bounded, so a peer that stops mid-frame cannot hold a thread.
 const IDLE_TIMEOUT: Duration = Duration::from_secs(30);
 
+/// How long one write may make no progress (the peer not reading) before the server gives up
+/// on that connection: nginx's `send_timeout` (60 s by default) is the same idea.
+const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
+
 /// At most this many connections at once: one thread each, and every resource has a limit.
 const MAX_CONNECTIONS: usize = 64;
 
@@ -46,12 +50,13 @@ pub fn serve(listener: &Listener, stop: &Stop, say: &Narrator) -> Result<()> {
             let n = stop.accepted();
             narrate!(say, call("accept()", format!("connection {n} from {peer}")));
             if active.fetch_add(1, Ordering::SeqCst) >= MAX_CONNECTIONS {
-                refuse(
+                active.fetch_sub(1, Ordering::SeqCst);
+                // On the accept loop itself: never wait on this peer (see refuse_at_once).
+                refuse_at_once(
                     stream,
                     &format!("busy: {MAX_CONNECTIONS} connections already"),
                     say,
                 );
-                active.fetch_sub(1, Ordering::SeqCst);
                 continue;
             }
             let active = &active;
@@ -76,6 +81,11 @@ pub fn serve(listener: &Listener, stop: &Stop, say: &Narrator) -> Result<()> {
 // ANCHOR: connection
 /// Requests in, responses out, in order, until the peer closes or breaks the protocol.
 fn serve_connection(stream: Stream, say: &Narrator) {
+    // Every write is bounded too: a peer that never reads cannot hold this thread in send().
+    if let Err(e) = stream.set_write_timeout(Some(WRITE_TIMEOUT)) {
+        narrate!(say, call("setsockopt(SO_SNDTIMEO)", format!("failed: {e}")));
+        return;
+    }
     if let Err(e) = stream.set_read_timeout(Some(IDLE_TIMEOUT)) {
         narrate!(say, call("setsockopt(SO_RCVTIMEO)", format!("failed: {e}")));
         return;
@@ -221,6 +231,25 @@ fn refuse(mut stream: Stream, why: &str, say: &Narrator) {
             "connection closed after the error",
         )
     );
+}
+
+/// Refuse from the accept loop: the error frame is short and the new socket's send buffer is
+/// empty, so a non-blocking send takes it whole (or fails at once); then close. No drain: the
+/// loop must not wait on a peer it refuses — `refuse`'s one-second drain, paid on the accept
+/// loop, let 2,000 silent connections hold it for half an hour. The price: a peer that already
+/// sent a request may get a reset after the frame instead of a clean FIN.
+fn refuse_at_once(mut stream: Stream, why: &str, say: &Narrator) {
+    let error = Message::json(&json!({ "error": why }));
+    let sent = stream
+        .set_nonblocking(true)
+        .map_err(FrameError::Io)
+        .and_then(|()| write_message(&mut stream, &error));
+    match sent {
+        Ok(()) => narrate!(say, call("send(error frame, non-blocking)", why)),
+        Err(e) => narrate!(say, call("send(error frame, non-blocking)", format!("failed: {e}"))),
+    }
+    let _ = stream.shutdown(Shutdown::Write);
+    narrate!(say, call("close()", "refused without waiting"));
 }
 // ANCHOR_END: refuse
 

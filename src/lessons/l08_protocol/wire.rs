@@ -94,6 +94,22 @@ impl Stream {
         }
     }
 
+    /// SO_SNDTIMEO: a write that makes no progress for longer fails with `WouldBlock`.
+    pub fn set_write_timeout(&self, timeout: Option<Duration>) -> io::Result<()> {
+        match self {
+            Stream::Tcp(s) => s.set_write_timeout(timeout),
+            Stream::Unix(s) => s.set_write_timeout(timeout),
+        }
+    }
+
+    /// O_NONBLOCK: a read or write that would wait fails with `WouldBlock` at once.
+    pub fn set_nonblocking(&self, nonblocking: bool) -> io::Result<()> {
+        match self {
+            Stream::Tcp(s) => s.set_nonblocking(nonblocking),
+            Stream::Unix(s) => s.set_nonblocking(nonblocking),
+        }
+    }
+
     /// shutdown(2): `Shutdown::Write` says "nothing more from me" and keeps reading open.
     pub fn shutdown(&self, how: Shutdown) -> io::Result<()> {
         match self {

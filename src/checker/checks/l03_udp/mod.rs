@@ -78,6 +78,12 @@ lesson! {
             section: "the-contract",
             hint: "narrate each datagram on stderr; stdout is the contract",
         },
+        server_exit_after {
+            title: "--exit-after 3: echoes three datagrams, then exits 0",
+            points: 1,
+            section: "the-contract",
+            hint: "count the datagrams you receive; after the K-th is answered, leave the loop and return from main",
+        },
         server_drop_all {
             title: "server --drop 1.0 answers nothing",
             points: 2,
@@ -254,6 +260,23 @@ pub fn server_echoes_datagram(target: &Target) -> Outcome {
     send(&socket, &server, &data)?;
     let got = receive(&socket, &server, &data)?;
     same(&server, &data, &got, "echo")
+}
+
+/// `--exit-after 3`: three datagrams, one at a time, each echoed; then the server exits 0.
+pub fn server_exit_after(target: &Target) -> Outcome {
+    let mut server = Server::start_quiet(target, &["--exit-after", "3"])?;
+    let socket = udp_socket(server.addr)?;
+    for n in 1..=3 {
+        let data = format!("datagram {n} of --exit-after 3").into_bytes();
+        send(&socket, &server, &data)?;
+        let got = receive(&socket, &server, &data)?;
+        same(&server, &data, &got, &format!("echo {n}"))?;
+    }
+    common::exits_zero(
+        &mut server.process,
+        "after echoing its 3 datagrams (--exit-after 3)",
+    )
+    .map_err(|f| common::with_evidence(&server, f))
 }
 
 /// Three datagrams sent back to back — one holding a newline, one empty — come back as three

@@ -110,6 +110,10 @@ const LOOK_ALIKES: &[(&str, &str)] = &[
     ("ANA, in capitals", "ANA"),
 ];
 
+/// Names that print like `bill` in some font: case, and `i`, `I`, `l`, `1` taken as one letter
+/// (`O` and `0` are `ana`'s table's cousins; `|` cannot be in a name at all).
+const LOOK_ALIKES_OF_BILL: &[&str] = &["BILL", "bIll", "b1ll", "bi1l", "BiLL", "bili", "b11I"];
+
 pub fn server_refuses_look_alike_names(target: &Target) -> Outcome {
     let server = Server::start_quiet(target, &[])?;
     let [mut a, mut b, mut c] = room::<3>(&server)?;
@@ -123,6 +127,20 @@ pub fn server_refuses_look_alike_names(target: &Target) -> Outcome {
         b.expect_prefix(&server, "! ").map_err(|f| {
             f.context(format!("after `/nick` with {what}: it must be refused"))
                 .sent(format!("/nick {name}\n").into_bytes())
+        })?;
+    }
+    let c_old = c.name.clone();
+    c.say(&server, "/nick bill")?;
+    for peer in [&mut a, &mut b, &mut c] {
+        peer.expect(&server, &format!("* {c_old} is now bill"))?;
+    }
+    for name in LOOK_ALIKES_OF_BILL {
+        b.say(&server, &format!("/nick {name}"))?;
+        b.expect_prefix(&server, "! ").map_err(|f| {
+            f.context(format!(
+                "after `/nick {name}` while `bill` is in the room: `i`, `I`, `l` and `1` look alike, so it must be refused"
+            ))
+            .sent(format!("/nick {name}\n").into_bytes())
         })?;
     }
     // No rename reached anyone else: C's next line is B's next message, under B's own name.

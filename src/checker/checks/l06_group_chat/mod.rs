@@ -125,10 +125,10 @@ tcp_lesson! {
             hint: "replace every control character (C0 but `\\n`, DEL, C1) and bidi control visibly (`^[`, U+FFFD) before relaying",
         },
         server_refuses_look_alike_names {
-            title: "`/nick` with an invisible, a bidi or a Cyrillic look-alike of a taken name is refused",
+            title: "`/nick` with an invisible, a bidi, a Cyrillic or an ASCII look-alike of a taken name (`bIll`, `b1ll` for `bill`) is refused",
             points: 2,
             section: "what-the-room-lets-through",
-            hint: "a name grammar: ASCII letters, digits, `-`, `_`, `.`, a letter first",
+            hint: "a name grammar: ASCII letters, digits, `-`, `_`, `.`, a letter first; and compare names with case ignored and `i`, `l`, `1` (and `o`, `0`) taken as one letter",
         },
         server_names_cannot_squat {
             title: "`/nick` cannot take a member's address name, a future address name, or a taken name in other case",
@@ -153,6 +153,12 @@ tcp_lesson! {
             points: 5,
             section: "slow-readers-and-backpressure",
             hint: "a bounded queue per client; wait for room at most --stall-timeout-ms, then drop that client",
+        },
+        server_honours_stall_timeout {
+            title: "`--stall-timeout-ms` is honoured: with 100 ms the room waits at most 1 s for a client that never reads before dropping it; with a long value a client that pauses 3 s is kept",
+            points: 2,
+            section: "slow-readers-and-backpressure",
+            hint: "use the flag's value for the wait on a full queue; never a constant",
         },
         server_fifty_clients {
             title: "50 clients each send 100 lines: every client receives all 5,000, each sender's in order",
@@ -234,6 +240,7 @@ mod hostile;
 mod load;
 mod peer;
 mod spawn;
+mod stall;
 
 pub use peer::{Peer, room};
 
@@ -244,6 +251,7 @@ use hostile::{
     server_refuses_look_alike_names, server_relays_no_control_characters,
     server_survives_running_out_of_descriptors,
 };
+use stall::server_honours_stall_timeout;
 use load::{
     server_exit_after, server_fifty_clients, server_shutdown_on_sigterm,
     server_survives_stalled_reader,

@@ -40,6 +40,7 @@ use crate::checker::harness::{
 mod client;
 pub mod frames;
 mod peer;
+mod siege;
 mod unix;
 
 use frames::{
@@ -52,6 +53,7 @@ use client::{
     client_reads_stdin_lines,
 };
 use peer::{Recorded, expect_first, expect_search, json_of, search, tcp_peer};
+use siege::server_flood_of_silent_connections;
 use unix::{
     unix_client, unix_live_socket_not_stolen, unix_other_file_not_replaced, unix_server_answers,
     unix_socket_file_is_private, unix_socket_removed_on_exit, unix_stale_socket_replaced,
@@ -73,6 +75,12 @@ tcp_lesson! {
             points: 3,
             section: "the-contract",
             hint: "a 2-byte big-endian length, the JSON header with its four fields, then exactly content-length bytes",
+        },
+        server_flood_of_silent_connections {
+            title: "a flood of connections that send nothing (up to 2,000, as many as connect within 5 s): a newcomer is still answered, or told `busy`, within 1 s",
+            points: 2,
+            section: "slow-and-silent-peers",
+            hint: "refusing must never wait on the refused peer: send the short `busy` frame without blocking and close at once (or refuse from a short-lived thread)",
         },
         server_answers_time {
             title: "`time` answers the time in UTC, RFC 3339",
