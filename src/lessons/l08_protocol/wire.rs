@@ -214,6 +214,12 @@ mod no_unix_sockets {
         pub fn set_read_timeout(&self, _timeout: Option<Duration>) -> io::Result<()> {
             match *self {}
         }
+        pub fn set_write_timeout(&self, _timeout: Option<Duration>) -> io::Result<()> {
+            match *self {}
+        }
+        pub fn set_nonblocking(&self, _nonblocking: bool) -> io::Result<()> {
+            match *self {}
+        }
         pub fn shutdown(&self, _how: Shutdown) -> io::Result<()> {
             match *self {}
         }
