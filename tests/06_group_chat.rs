@@ -251,7 +251,10 @@ fn fixture_dropping_a_client_as_soon_as_its_queue_is_full_fails() {
         &LESSON,
         &wrong,
         // A client that only pauses fills the queue too, and is dropped at once.
-        &["server_survives_stalled_reader", "server_honours_stall_timeout"],
+        &[
+            "server_survives_stalled_reader",
+            "server_honours_stall_timeout",
+        ],
     );
 }
 

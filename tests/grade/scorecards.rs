@@ -61,7 +61,8 @@ fn wrong_programs_fail_exactly_their_checks_with_evidence_and_hints() {
         [
             "server_echoes_bytes",
             "server_echoes_as_data_arrives",
-            "server_echoes_large_message"
+            "server_echoes_large_message",
+            "server_exit_after"
         ],
         "{stdout}"
     );
@@ -74,7 +75,7 @@ fn wrong_programs_fail_exactly_their_checks_with_evidence_and_hints() {
         "      received: b\"",
         "(1024 bytes)",
         "      hint: lessons/02_echo.md#",
-        "  total: 22/30 points, 14 of 17 checks passed",
+        "  total: 22/31 points, 14 of 18 checks passed",
     ] {
         assert!(stdout.contains(part), "`{part}` missing from:\n{stdout}");
     }
