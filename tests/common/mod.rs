@@ -152,6 +152,8 @@ pub fn client_rss_on_a_line_that_never_ends(program: &str, total: usize) -> u64 
         });
         while !done.load(std::sync::atomic::Ordering::SeqCst) {
             most = most.max(resident_bytes(pid).unwrap_or(0));
+            // Not a wait: a sampling period. Memory has no event to wait on, so the peak is
+            // read from /proc every 20 ms until the reader above is done (bounded by it).
             std::thread::sleep(std::time::Duration::from_millis(20));
         }
     });

@@ -146,7 +146,8 @@ impl Reports {
                         let _ = stream.read_to_string(&mut text);
                         into.lock().unwrap().push_str(&text);
                     }
-                    // Polling a non-blocking listener until told to stop; 20 ms keeps it cheap.
+                    // Not a wait for an event: the stop flag has none, so a non-blocking listener is
+                    // polled until told to stop (bounded by the test); 20 ms keeps it cheap.
                     Err(_) => std::thread::sleep(Duration::from_millis(20)),
                 }
             }
