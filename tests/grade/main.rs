@@ -9,6 +9,7 @@
 //! - `html` — the class report in headless Chromium at 1280 and 390 px;
 //! - `output` — `-o FILE`: never through a symlink, never into a FIFO or device;
 //! - `class` — a class of ten graded in parallel;
+//! - `stopped` — a class run stopped by SIGTERM, SIGKILL or its time limit keeps what finished;
 //! - `usage` — usage errors and `--list`;
 //! - `page` — the scorecards and tables shown in `lessons/grading.md`;
 //! - `watch` — `--watch`;
@@ -26,6 +27,7 @@ mod misbehaving;
 mod output;
 mod page;
 mod scorecards;
+mod stopped;
 mod support;
 mod usage;
 mod watch;

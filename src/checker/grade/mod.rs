@@ -38,6 +38,6 @@ pub use model::{
     CheckResult, Evidence, Report, SHOW_BYTES, SHOW_LINE_CHARS, SHOW_STDERR_LINES, Scorecard,
     Status,
 };
-pub use run::{Job, grade};
+pub use run::{Graded, Job, grade};
 pub use students::{MANIFEST, Manifest, RUN_SCRIPT, Student, class, find_lesson};
 pub use text::{checks_table, class_table, scorecard, total_line};

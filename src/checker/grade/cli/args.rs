@@ -1,6 +1,7 @@
 //! The command line of `grade`: its flags, as clap parses them, and the help's examples.
 
 use std::path::PathBuf;
+use std::time::Duration;
 
 use clap::{Parser, ValueEnum};
 
@@ -47,6 +48,13 @@ pub struct Cli {
     #[arg(long)]
     pub summary: bool,
 
+    /// Stop grading after DURATION (`90s`, `30m`, `2h`; `0` for no limit): the programs still
+    /// running are killed, their checks reported as not finished, and grade exits 124.
+    /// Default: 2h, times WORKBOOK_TIMEOUT_SCALE.
+    #[arg(long, value_name = "DURATION", value_parser = parse_time_limit,
+          conflicts_with = "watch")]
+    pub time_limit: Option<Duration>,
+
     /// Run the programs without the sandbox (Landlock, rlimits, scrubbed environment): only
     /// for programs you trust (lessons/grading.md#what-the-sandbox-guarantees).
     #[arg(long)]
@@ -65,6 +73,41 @@ pub struct Cli {
     /// arguments (`server --port 0 -q`).
     #[arg(last = true, value_name = "COMMAND")]
     pub command: Vec<String>,
+}
+
+/// The whole run's time limit when `--time-limit` is not given (times WORKBOOK_TIMEOUT_SCALE):
+/// far more than a class of thirty takes on every lesson, yet a bound.
+pub const DEFAULT_TIME_LIMIT: Duration = Duration::from_secs(2 * 60 * 60);
+
+impl Cli {
+    /// The run's time limit: `--time-limit`, else [`DEFAULT_TIME_LIMIT`] scaled; `None` for
+    /// `--time-limit 0`, and with `--watch` (each round is ended by Ctrl-C, not a clock).
+    pub fn time_limit_in_force(&self) -> Option<Duration> {
+        if self.watch {
+            return None;
+        }
+        let limit = self
+            .time_limit
+            .unwrap_or_else(|| crate::checker::harness::scaled(DEFAULT_TIME_LIMIT));
+        (!limit.is_zero()).then_some(limit)
+    }
+}
+
+/// `90s`, `90`, `30m`, `2h` (a whole number and a unit: s, m or h; seconds without one).
+fn parse_time_limit(text: &str) -> Result<Duration, String> {
+    let text = text.trim();
+    let split = text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let per = match unit.trim() {
+        "" | "s" => 1,
+        "m" | "min" => 60,
+        "h" => 3600,
+        _ => 0,
+    };
+    match number.parse::<u64>() {
+        Ok(n) if per > 0 => Ok(Duration::from_secs(n.saturating_mul(per))),
+        _ => Err("a whole number and a unit: 90s, 30m, 2h (0 for no limit)".into()),
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -90,6 +133,7 @@ Examples:
   grade 02_echo --class students --jobs 4
   grade 02_echo --class students --format json --output grades.json
   grade 02_echo --class students --format html -o class.html
+  grade all --class students --time-limit 4h -o grades.json   # written as each student finishes
   grade all --student /autograder/submission --format gradescope -o results.json
   grade --list 02_echo
   grade 02_echo --watch -- python3 echo.py       # again on every save of echo.py

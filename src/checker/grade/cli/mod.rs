@@ -8,11 +8,14 @@
 //! - [`output`] — `--output FILE`: a new file renamed into place, never through a link or
 //!   into a FIFO;
 //! - [`results`] — grading the jobs, and the scorecards, class tables and machine formats;
+//! - [`kept`] — results kept as each program finishes: `--output FILE` rewritten each time, and
+//!   printed on a signal;
 //! - [`signals`] — Ctrl-C: nothing `grade` started outlives it;
 //! - [`watch`](mod@watch) — `--watch`: grade again on every save.
 //!
 //! Exit status: 0 when every check passed, 1 when one failed (or could not run), 2 for a usage
-//! error, 128+N when stopped by signal N.
+//! error, 124 when the run's time limit ran out (`--time-limit`, as `timeout(1)`), 128+N when
+//! stopped by signal N.
 
 use std::io::IsTerminal;
 use std::process::ExitCode;
@@ -21,6 +24,7 @@ use clap::Parser;
 
 pub mod args;
 pub mod jobs;
+pub mod kept;
 pub mod list;
 pub mod output;
 pub mod results;
@@ -96,8 +100,28 @@ pub fn grade_once(cli: Cli) -> Result<ExitCode, Stop> {
     if let Some(warning) = crate::checker::harness::sandbox::warning() {
         eprintln!("{warning}");
     }
-    let report = results::grade_all(&jobs, cli.jobs);
+    let time_limit = cli.time_limit_in_force();
+    let keep = kept::Keep::of(&cli, colour);
+    let graded = results::grade_all(&jobs, cli.jobs, time_limit, keep);
+    let report = crate::checker::grade::Report::new(graded.scorecards);
     results::show(&report, &cli, colour)?;
+    if let (true, Some(limit)) = (graded.out_of_time, time_limit) {
+        let unfinished = report
+            .scorecards
+            .iter()
+            .filter(|c| c.problem.as_deref().is_some_and(|p| p.starts_with("not finished")))
+            .count();
+        eprintln!(
+            "grade: the time limit ({}) ran out: {unfinished} of {} programs not finished; \
+             every program it started is gone",
+            crate::checker::grade::run::in_words(limit),
+            report.scorecards.len()
+        );
+        eprintln!(
+            "hint: grade those again (--student DIR), or give the run more time (--time-limit 4h)"
+        );
+        return Ok(ExitCode::from(124));
+    }
     Ok(if report.all_passed {
         ExitCode::SUCCESS
     } else {

@@ -1,5 +1,6 @@
 //! Ctrl-C, SIGTERM and SIGHUP: `grade` kills every program it started, and whatever escaped
-//! their process groups, then exits 128+N.
+//! their process groups, shows the results finished before the signal ([`kept`](super::kept)),
+//! then exits 128+N.
 
 use crate::checker::harness::{self, reaper};
 
@@ -12,25 +13,13 @@ pub fn stop_on_signals() {
     ONCE.call_once(stop_on_signals_now);
 }
 
-/// The scorecards of the programs graded so far, as text: printed if a signal stops `grade`,
-/// so that a stopped class run keeps what it had finished.
-static FINISHED: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
-
-/// Keep `scorecard` (text) until grading ends: a signal prints every one kept.
-pub fn finished(scorecard: String) {
-    FINISHED
-        .lock()
-        .unwrap_or_else(|p| p.into_inner())
-        .push(scorecard);
-}
-
-/// Forget the scorecards kept by [`finished`]: a new round of grading starts (`--watch`).
-pub fn new_round() {
-    FINISHED.lock().unwrap_or_else(|p| p.into_inner()).clear();
-}
-
 /// Set by the signal thread before it kills anything; the process ends with its exit.
 static STOPPING: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Whether a signal has come (grading is being stopped).
+pub fn stopping() -> bool {
+    STOPPING.load(std::sync::atomic::Ordering::SeqCst)
+}
 
 /// If a signal has come, wait for the signal thread to end the process (exit 128+N).
 pub fn wait_if_stopping() {
@@ -49,16 +38,9 @@ fn stop_on_signals_now() {
             STOPPING.store(true, std::sync::atomic::Ordering::SeqCst);
             harness::kill_all();
             reaper::sweep_all(true);
-            let kept = FINISHED.lock().unwrap_or_else(|p| p.into_inner());
-            if !kept.is_empty() {
-                use std::io::Write as _;
-                let mut stdout = std::io::stdout().lock();
-                let _ = writeln!(stdout, "graded before the signal:");
-                for card in kept.iter() {
-                    let _ = stdout.write_all(card.as_bytes());
-                }
-                let _ = stdout.flush();
-            }
+            // What was finished is printed, and with --output written (it already is, as each
+            // program finished); the programs not finished are marked so.
+            super::kept::on_signal(signal);
             eprintln!("grade: stopped by signal {signal}; every program it started is gone");
             std::process::exit(128 + signal);
         }
