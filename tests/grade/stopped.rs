@@ -193,10 +193,16 @@ fn sigterm_mid_class_prints_and_writes_the_students_finished() {
         .split_once("graded before the signal:\n")
         .unwrap_or_else(|| panic!("{stdout}"));
     for student in ["ann", "bob"] {
-        assert!(after.contains(&format!("02_echo — {student}\n")), "{stdout}");
+        assert!(
+            after.contains(&format!("02_echo — {student}\n")),
+            "{stdout}"
+        );
     }
     assert!(!after.contains("02_echo — zed\n"), "{stdout}");
-    assert!(after.contains("02_echo: 3 students × 18 checks"), "{stdout}");
+    assert!(
+        after.contains("02_echo: 3 students × 18 checks"),
+        "{stdout}"
+    );
     assert!(
         after.contains("zed: not finished: grade was stopped by signal 15"),
         "{stdout}"
@@ -233,7 +239,11 @@ fn sigkill_mid_class_leaves_the_students_finished_in_the_output_file() {
             .filter(|r| &r[0] == student && &r[6] == status)
             .count()
     };
-    assert_eq!((of("ann", "pass"), of("bob", "pass")), (18, 18), "{written}");
+    assert_eq!(
+        (of("ann", "pass"), of("bob", "pass")),
+        (18, 18),
+        "{written}"
+    );
     assert_eq!(of("zed", "missing"), 18, "{written}");
     assert!(
         rows.iter()

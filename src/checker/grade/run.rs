@@ -141,7 +141,9 @@ fn grade_until(
         let (j, c) = units[i];
         let job = &jobs[j];
         let check = job.checks[c];
-        let Some(Ok(target)) = programs[j] else { return };
+        let Some(Ok(target)) = programs[j] else {
+            return;
+        };
         if stopped() {
             return;
         }

@@ -96,7 +96,9 @@ impl Cli {
 /// `90s`, `90`, `30m`, `2h` (a whole number and a unit: s, m or h; seconds without one).
 fn parse_time_limit(text: &str) -> Result<Duration, String> {
     let text = text.trim();
-    let split = text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len());
+    let split = text
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(text.len());
     let (number, unit) = text.split_at(split);
     let per = match unit.trim() {
         "" | "s" => 1,

@@ -109,7 +109,11 @@ pub fn grade_once(cli: Cli) -> Result<ExitCode, Stop> {
         let unfinished = report
             .scorecards
             .iter()
-            .filter(|c| c.problem.as_deref().is_some_and(|p| p.starts_with("not finished")))
+            .filter(|c| {
+                c.problem
+                    .as_deref()
+                    .is_some_and(|p| p.starts_with("not finished"))
+            })
             .count();
         eprintln!(
             "grade: the time limit ({}) ran out: {unfinished} of {} programs not finished; \

@@ -72,7 +72,14 @@ pub fn grade_all(
 pub fn show(report: &Report, cli: &Cli, colour: bool) -> Result<(), Stop> {
     let class_mode = cli.class.is_some();
     let machine = render(report, cli.format)?;
-    let text = || text_report(report, class_mode, &|_| !(class_mode && cli.summary), colour);
+    let text = || {
+        text_report(
+            report,
+            class_mode,
+            &|_| !(class_mode && cli.summary),
+            colour,
+        )
+    };
     match (&cli.output, machine) {
         (None, None) => emit(&text()),
         (None, Some(machine)) => emit(&machine),
