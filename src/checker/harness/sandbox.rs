@@ -439,7 +439,11 @@ fn readable_paths(target: &Target) -> Vec<PathBuf> {
         }
     }
     // `python3 x.py /tmp` (or `/tmp/notes.txt`, `/var`, `/`) must not open every user's files.
-    paths.retain(|path| !SHARED.iter().any(|shared| Path::new(shared).starts_with(path)));
+    paths.retain(|path| {
+        !SHARED
+            .iter()
+            .any(|shared| Path::new(shared).starts_with(path))
+    });
     paths.extend(lesson_binaries());
     paths.push(reference_programs());
     paths
