@@ -53,7 +53,7 @@ use client::{
     client_reads_stdin_lines,
 };
 use peer::{Recorded, expect_first, expect_search, json_of, search, tcp_peer};
-use siege::server_flood_of_silent_connections;
+use siege::{server_flood_of_silent_connections, server_slowloris_trickle};
 use unix::{
     unix_client, unix_live_socket_not_stolen, unix_other_file_not_replaced, unix_server_answers,
     unix_socket_file_is_private, unix_socket_removed_on_exit, unix_stale_socket_replaced,
@@ -81,6 +81,12 @@ tcp_lesson! {
             points: 2,
             section: "slow-and-silent-peers",
             hint: "refusing must never wait on the refused peer: send the short `busy` frame without blocking and close at once (or refuse from a short-lived thread)",
+        },
+        server_slowloris_trickle {
+            title: "slowloris: while 64 connections trickle a frame at one byte a second, a newcomer is answered within --frame-deadline-ms + 2 s",
+            points: 2,
+            section: "slow-and-silent-peers",
+            hint: "give each frame a deadline from its first byte (extended at the minimum rate) on top of the per-read idle limit, and bound the drain after an error frame as a whole",
         },
         server_answers_time {
             title: "`time` answers the time in UTC, RFC 3339",
