@@ -134,7 +134,9 @@ pub fn server_slowloris_trickle(target: &Target) -> Outcome {
     let frame = encode(&search("socket"));
     let mut trickle = Vec::with_capacity(SLOTS);
     for n in 1..=SLOTS {
-        let stream = TcpStream::connect_timeout(&server.addr, scaled(PROMPTLY))
+        // 5 s to connect: a listen backlog of 16 (Python's) overflows, and a dropped SYN is
+        // sent again after a second.
+        let stream = TcpStream::connect_timeout(&server.addr, scaled(FLOOD_TIME))
             .and_then(|mut s| s.write_all(&frame[..1]).map(|()| s))
             .map_err(|e| server.failure(format!("trickling connection {n} failed: {e}")))?;
         trickle.push(stream);
