@@ -159,6 +159,11 @@ class FrameClock:
             self.deadline += len(data) / MIN_RATE
         return data
 
+    def recv_into(self, view):
+        data = self.recv(len(view))
+        view[:len(data)] = data
+        return len(data)
+
     def frame_done(self):
         self.deadline = None
 
