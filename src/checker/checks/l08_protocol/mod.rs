@@ -7,7 +7,9 @@
 //! `{"action", "value", "result"}`; binary content is echoed as binary content; several requests
 //! per connection, answered in order; connections served at the same time. A broken frame or
 //! request gets an error frame `{"error": "…"}` and the connection is closed — at once, never
-//! after waiting for (or allocating) content the peer only claimed.
+//! after waiting for (or allocating) content the peer only claimed. Time: refusing never waits
+//! on the refused peer, and a frame must arrive whole within `--frame-deadline-ms` of its first
+//! byte (plus the minimum rate), so 64 trickling peers cannot hold every slot (slowloris).
 //! Client: `client ACTION VALUE` (or one `ACTION VALUE` per stdin line) prints each response:
 //! JSON pretty-printed, binary as `binary: N bytes, crc32 XXXXXXXX`; an error response → exit 1.
 //! `--unix PATH` for both: the same over `AF_UNIX`, the socket file private to its owner,
