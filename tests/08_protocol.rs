@@ -206,3 +206,9 @@ fn fixture_refusing_on_the_accept_loop_fails() {
     let wrong = common::python("tests/fixtures/08_refuses_on_the_accept_loop.py");
     common::expect_failures(&LESSON, &wrong, &["server_flood_of_silent_connections"]);
 }
+
+#[test]
+fn fixture_with_only_a_per_read_timeout_fails() {
+    let wrong = common::python("tests/fixtures/08_per_read_timeout_only.py");
+    common::expect_failures(&LESSON, &wrong, &["server_slowloris_trickle"]);
+}

@@ -18,6 +18,7 @@ import stat
 import sys
 import tempfile
 import threading
+import time
 import zlib
 
 import contract
@@ -28,6 +29,9 @@ JSON, UTF8 = "application/json", "utf-8"
 BINARY, RAW = "application/octet-stream", "binary"
 REQUIRED = ("byteorder", "content-type", "content-encoding", "content-length")
 IDLE_TIMEOUT = 30  # seconds a connection may stay silent
+WRITE_TIMEOUT = 10  # seconds a response may take to send (the peer not reading)
+FRAME_DEADLINE_MS = 10_000  # a frame must arrive within this of its first byte (--frame-deadline-ms)
+MIN_RATE = 1000  # ... plus 1 s for each this many bytes: the minimum rate
 MAX_CONNECTIONS = 64
 
 DICTIONARY = {
@@ -118,6 +122,52 @@ def read_frame(sock):
 
 # --- the server ------------------------------------------------------------------------------
 
+class FrameClock:
+    """A connection's reading side with its time limits (slowloris): each recv() waits at most
+    until the idle limit or the current frame's deadline, whichever is sooner. The deadline
+    starts at a frame's first byte and each byte extends it by 1/MIN_RATE s: an idle limit alone
+    is renewed by every byte, so a peer trickling one byte a second would hold its slot for ever."""
+
+    def __init__(self, conn, frame_deadline_ms):
+        self.conn = conn
+        self.frame = frame_deadline_ms / 1000
+        self.deadline = None  # None between frames: only the idle limit applies
+
+    def time_left(self):
+        if self.deadline is None:
+            return IDLE_TIMEOUT
+        return min(IDLE_TIMEOUT, self.deadline - time.monotonic())
+
+    def too_slow(self):
+        return FrameError(f"too slow: a frame must arrive within {round(self.frame * 1000)} ms "
+                          f"of its first byte, plus 1 s for each {MIN_RATE} bytes")
+
+    def recv(self, n):
+        left = self.time_left()
+        if left <= 0:
+            raise self.too_slow()
+        self.conn.settimeout(left)
+        try:
+            data = self.conn.recv(n)
+        except socket.timeout:
+            if self.deadline is not None and time.monotonic() >= self.deadline:
+                raise self.too_slow()
+            raise
+        if data:
+            if self.deadline is None:  # the frame's first byte starts its clock
+                self.deadline = time.monotonic() + self.frame
+            self.deadline += len(data) / MIN_RATE
+        return data
+
+    def recv_into(self, view):
+        data = self.recv(len(view))
+        view[:len(data)] = data
+        return len(data)
+
+    def frame_done(self):
+        self.deadline = None
+
+
 def now():
     moment = datetime.datetime.now(datetime.timezone.utc)
     return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
@@ -156,13 +206,16 @@ def respond(header, content):
 
 def refuse(conn, why):
     """An error frame, then a graceful close: FIN after the frame, and a short bounded drain so
-    that closing with unread data does not send a reset over the error frame."""
+    that closing with unread data does not send a reset over the error frame. The drain is
+    bounded as a whole (1 s), not per recv: a trickling peer would renew a per-recv limit."""
     try:
+        conn.settimeout(WRITE_TIMEOUT)
         conn.sendall(encode_json({"error": why}))
         conn.shutdown(socket.SHUT_WR)
-        conn.settimeout(1)
+        until = time.monotonic() + 1
         drained = 0
-        while drained < MAX_CONTENT:
+        while drained < MAX_CONTENT and time.monotonic() < until:
+            conn.settimeout(max(until - time.monotonic(), 0.001))
             data = conn.recv(65536)
             if not data:
                 break
@@ -186,23 +239,27 @@ def refuse_at_once(conn, why):
 
 def serve_connection(conn, args):
     with conn:
-        conn.settimeout(IDLE_TIMEOUT)
+        # The demo's args have no --frame-deadline-ms: it runs with the default.
+        clock = FrameClock(conn, getattr(args, "frame_deadline_ms", FRAME_DEADLINE_MS))
         while True:
             try:
-                frame = read_frame(conn)
+                frame = read_frame(clock)
             except FrameError as e:
                 return refuse(conn, str(e))
             except socket.timeout:
-                return refuse(conn, f"no complete frame within {IDLE_TIMEOUT} s")
+                return refuse(conn, f"silent for {IDLE_TIMEOUT} s: no complete frame")
             except OSError:
                 return
             if frame is None:
                 return
+            clock.frame_done()
             try:
                 response = respond(*frame)
             except Refusal as e:
                 return refuse(conn, str(e))
             try:
+                # Python's timeout bounds the whole sendall (Rust's SO_SNDTIMEO, each send).
+                conn.settimeout(WRITE_TIMEOUT)
                 conn.sendall(response)
             except OSError:
                 return
@@ -370,6 +427,7 @@ def main():
     for mode in (server, client):
         mode.add_argument("--unix", metavar="PATH")
     server.add_argument("--exit-after", type=int)
+    server.add_argument("--frame-deadline-ms", type=int, default=FRAME_DEADLINE_MS, metavar="MS")
     client.add_argument("action", nargs="?")
     client.add_argument("value", nargs="?")
     args = top.parse_args()

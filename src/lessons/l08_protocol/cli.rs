@@ -10,6 +10,7 @@ use crate::kit::cli::{Endpoint, ExitAfter, resolve, resolve_one};
 use crate::kit::narrate::Narrator;
 use crate::kit::shutdown::Stop;
 
+use super::deadline::FrameDeadline;
 use super::wire::{self, Listener, Stream};
 use super::{NAME, PORT};
 
@@ -37,6 +38,8 @@ enum Mode {
         unix: Option<PathBuf>,
         #[command(flatten)]
         exit: ExitAfter<0>,
+        #[command(flatten)]
+        frame_deadline: FrameDeadline,
     },
     /// Send ACTION VALUE (or one `ACTION VALUE` per line of stdin) and print each response.
     Client {
@@ -57,13 +60,18 @@ pub fn main() -> ExitCode {
     let cli = Cli::parse();
     crate::kit::errors::main(NAME, || match cli.mode.unwrap_or(Mode::Demo) {
         Mode::Demo => super::demo::run(),
-        Mode::Server { at, unix, exit } => {
+        Mode::Server {
+            at,
+            unix,
+            exit,
+            frame_deadline,
+        } => {
             let say = Narrator::new("server", at.quiet);
             let listener = match unix {
                 Some(path) => wire::listen_unix(&path, &say)?,
                 None => wire::listen_tcp(resolve_one(&at.host, at.port)?, &say)?,
             };
-            run_server(&listener, exit.exit_after, &say)
+            run_server(&listener, exit.exit_after, frame_deadline, &say)
         }
         Mode::Client {
             at,
@@ -86,7 +94,12 @@ pub fn main() -> ExitCode {
 }
 
 /// Announce, stop on SIGINT/SIGTERM (or after `exit_after` connections), serve.
-fn run_server(listener: &Listener, exit_after: Option<u64>, say: &Narrator) -> Result<()> {
+fn run_server(
+    listener: &Listener,
+    exit_after: Option<u64>,
+    frame_deadline: FrameDeadline,
+    say: &Narrator,
+) -> Result<()> {
     let stop = Stop::new().after(exit_after);
     stop.on_signals()?;
     listener.wake_on(&stop)?;
@@ -96,5 +109,5 @@ fn run_server(listener: &Listener, exit_after: Option<u64>, say: &Narrator) -> R
         writeln!(stdout, "listening on {}", listener.address()?)?;
         stdout.flush()?;
     }
-    super::server::serve(listener, &stop, say)
+    super::server::serve(listener, &stop, frame_deadline, say)
 }

@@ -17,7 +17,7 @@ fn with_server(listener: &Listener, client: impl FnOnce() -> Result<()>) -> Resu
     let stop = Stop::new().after(Some(1));
     listener.wake_on(&stop)?;
     std::thread::scope(|scope| {
-        let serving = scope.spawn(|| super::server::serve(listener, &stop, &server));
+        let serving = scope.spawn(|| super::server::serve(listener, &stop, Default::default(), &server));
         let talked = client();
         // If the client failed before connecting, the server is still in accept(): wake it.
         stop.stop();

@@ -23,6 +23,8 @@
 //!   frame, `shutdown(SHUT_WR)`, a short drain, `close()`).
 //! - `client.rs` — [`client::run`]: `sendall(frame)` and `read_message` per request
 //!   (`exchange`), then `shutdown(SHUT_WR)` and `recv` → 0 bytes.
+//! - `deadline.rs` — [`deadline::FrameClock`]: the idle limit, a deadline per frame and a
+//!   minimum rate, under the server's reads (slowloris).
 //! - `framing.rs` — the frame itself: [`framing::encode`] and [`framing::read_message`] (the
 //!   three exact reads), the limits, the property test.
 //! - `wire.rs` — TCP or `AF_UNIX`: [`wire::listen_unix`] (socket + bind(PATH) + listen, the
@@ -38,6 +40,7 @@ pub const PORT: u16 = super::port_of(NAME);
 
 pub mod cli;
 pub mod client;
+pub mod deadline;
 pub mod demo;
 pub mod server;
 

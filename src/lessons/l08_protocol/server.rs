@@ -1,11 +1,12 @@
 //! Lesson 08's server: `accept()` in a loop, a thread per connection; on each, frames in
 //! (`read_message`), answers out (`sendall(frame)`), and an error frame then a close for a peer
-//! that breaks the protocol. The frame is in `framing.rs`, TCP and `AF_UNIX` in `wire.rs`.
+//! that breaks the protocol. The frame is in `framing.rs`, TCP and `AF_UNIX` in `wire.rs`, the
+//! time limits on reading (idle, a deadline per frame, a minimum rate) in `deadline.rs`.
 
 use std::io::{BufReader, Read};
 use std::net::Shutdown;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::{Duration, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
 
 use anyhow::Result;
 use serde_json::{Value, json};
@@ -13,12 +14,9 @@ use serde_json::{Value, json};
 use crate::kit::narrate::{Narrator, narrate, show_bytes};
 use crate::kit::shutdown::Stop;
 
+use super::deadline::{FrameClock, FrameDeadline};
 use super::framing::{BINARY, FrameError, JSON, Message, RAW, UTF8, read_message, write_message};
 use super::wire::{self, Listener, Stream};
-
-/// How long a connection may stay silent — between requests or in the middle of one — before
-/// the server gives up on it. Bounded, so a peer that stops mid-frame cannot hold a thread.
-const IDLE_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// How long one write may make no progress (the peer not reading) before the server gives up
 /// on that connection: nginx's `send_timeout` (60 s by default) is the same idea.
@@ -30,7 +28,12 @@ const MAX_CONNECTIONS: usize = 64;
 // ANCHOR: serve
 /// accept → a thread per connection (lesson 04), until a stop. Returns when every connection
 /// thread has finished.
-pub fn serve(listener: &Listener, stop: &Stop, say: &Narrator) -> Result<()> {
+pub fn serve(
+    listener: &Listener,
+    stop: &Stop,
+    frame_deadline: FrameDeadline,
+    say: &Narrator,
+) -> Result<()> {
     let active = AtomicUsize::new(0);
     std::thread::scope(|scope| {
         while !stop.is_stopped() {
@@ -62,7 +65,7 @@ pub fn serve(listener: &Listener, stop: &Stop, say: &Narrator) -> Result<()> {
             let active = &active;
             let say = say.for_role(format!("conn {n}"));
             scope.spawn(move || {
-                serve_connection(stream, &say);
+                serve_connection(stream, frame_deadline, &say);
                 active.fetch_sub(1, Ordering::SeqCst);
             });
         }
@@ -80,19 +83,17 @@ pub fn serve(listener: &Listener, stop: &Stop, say: &Narrator) -> Result<()> {
 
 // ANCHOR: connection
 /// Requests in, responses out, in order, until the peer closes or breaks the protocol.
-fn serve_connection(stream: Stream, say: &Narrator) {
+fn serve_connection(stream: Stream, frame_deadline: FrameDeadline, say: &Narrator) {
     // Every write is bounded too: a peer that never reads cannot hold this thread in send().
     if let Err(e) = stream.set_write_timeout(Some(WRITE_TIMEOUT)) {
         narrate!(say, call("setsockopt(SO_SNDTIMEO)", format!("failed: {e}")));
         return;
     }
-    if let Err(e) = stream.set_read_timeout(Some(IDLE_TIMEOUT)) {
-        narrate!(say, call("setsockopt(SO_RCVTIMEO)", format!("failed: {e}")));
-        return;
-    }
     // Reads go through a buffer (fewer recv calls); read_message still takes exactly one frame.
+    // Under the buffer, the clock: each recv waits at most until the idle limit or the frame's
+    // deadline, whichever is sooner — a peer that trickles bytes cannot hold this thread.
     let mut reader = match stream.try_clone() {
-        Ok(clone) => BufReader::new(clone),
+        Ok(clone) => BufReader::new(FrameClock::new(clone, frame_deadline)),
         Err(e) => {
             narrate!(say, call("dup()", format!("failed: {e}")));
             return;
@@ -112,10 +113,9 @@ fn serve_connection(stream: Stream, say: &Narrator) {
                 );
                 return;
             }
-            // Silent too long, between frames or inside one: say so, then close.
+            // Silent too long, or a frame slower than its deadline: say which, then close.
             Err(FrameError::Io(e)) if wire::is_timeout(&e) => {
-                let why = format!("no complete frame within {} s", IDLE_TIMEOUT.as_secs());
-                return refuse(writer, &why, say);
+                return refuse(writer, &e.to_string(), say);
             }
             // The socket itself failed (a reset): nobody to answer.
             Err(FrameError::Io(e)) => {
@@ -125,6 +125,8 @@ fn serve_connection(stream: Stream, say: &Narrator) {
             // A broken frame: say what was wrong with it, then close.
             Err(e) => return refuse(writer, &e.to_string(), say),
         };
+        let next_started = !reader.buffer().is_empty();
+        reader.get_mut().frame_done(next_started);
         narrate!(say, call("read_message()", describe(&request)));
         let response = match respond(&request) {
             Ok(response) => response,
@@ -215,6 +217,8 @@ fn search(word: &str) -> Option<&'static str> {
 /// Answer an error frame, then close gracefully: shutdown(SHUT_WR) sends our FIN after the
 /// frame, and a short, bounded read drains what the peer was still sending — closing with
 /// unread data would send a reset, which can destroy the error frame before the peer reads it.
+/// The drain is bounded as a whole (1 s, 1 MiB), not per read: a peer trickling a byte a
+/// second would renew a per-read limit for ever.
 fn refuse(mut stream: Stream, why: &str, say: &Narrator) {
     let error = Message::json(&json!({ "error": why }));
     match write_message(&mut stream, &error) {
@@ -222,8 +226,19 @@ fn refuse(mut stream: Stream, why: &str, say: &Narrator) {
         Err(e) => narrate!(say, call("sendall(error frame)", format!("failed: {e}"))),
     }
     let _ = stream.shutdown(Shutdown::Write);
-    let _ = stream.set_read_timeout(Some(Duration::from_secs(1)));
-    let _ = std::io::copy(&mut (&mut stream).take(1 << 20), &mut std::io::sink());
+    let until = Instant::now() + Duration::from_secs(1);
+    let mut chunk = [0u8; 16 * 1024];
+    let mut drained = 0;
+    while drained < 1 << 20 {
+        let left = until.saturating_duration_since(Instant::now());
+        if left.is_zero() || stream.set_read_timeout(Some(left)).is_err() {
+            break;
+        }
+        match stream.read(&mut chunk) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => drained += n,
+        }
+    }
     narrate!(
         say,
         call(

@@ -7,7 +7,9 @@
 //! `{"action", "value", "result"}`; binary content is echoed as binary content; several requests
 //! per connection, answered in order; connections served at the same time. A broken frame or
 //! request gets an error frame `{"error": "…"}` and the connection is closed — at once, never
-//! after waiting for (or allocating) content the peer only claimed.
+//! after waiting for (or allocating) content the peer only claimed. Time: refusing never waits
+//! on the refused peer, and a frame must arrive whole within `--frame-deadline-ms` of its first
+//! byte (plus the minimum rate), so 64 trickling peers cannot hold every slot (slowloris).
 //! Client: `client ACTION VALUE` (or one `ACTION VALUE` per stdin line) prints each response:
 //! JSON pretty-printed, binary as `binary: N bytes, crc32 XXXXXXXX`; an error response → exit 1.
 //! `--unix PATH` for both: the same over `AF_UNIX`, the socket file private to its owner,
@@ -53,7 +55,7 @@ use client::{
     client_reads_stdin_lines,
 };
 use peer::{Recorded, expect_first, expect_search, json_of, search, tcp_peer};
-use siege::server_flood_of_silent_connections;
+use siege::{server_flood_of_silent_connections, server_slowloris_trickle};
 use unix::{
     unix_client, unix_live_socket_not_stolen, unix_other_file_not_replaced, unix_server_answers,
     unix_socket_file_is_private, unix_socket_removed_on_exit, unix_stale_socket_replaced,
@@ -81,6 +83,12 @@ tcp_lesson! {
             points: 2,
             section: "slow-and-silent-peers",
             hint: "refusing must never wait on the refused peer: send the short `busy` frame without blocking and close at once (or refuse from a short-lived thread)",
+        },
+        server_slowloris_trickle {
+            title: "slowloris: while 64 connections trickle a frame at one byte a second, a newcomer is answered within --frame-deadline-ms + 2 s",
+            points: 2,
+            section: "slow-and-silent-peers",
+            hint: "give each frame a deadline from its first byte (extended at the minimum rate) on top of the per-read idle limit, and bound the drain after an error frame as a whole",
         },
         server_answers_time {
             title: "`time` answers the time in UTC, RFC 3339",
