@@ -10,6 +10,7 @@ to the broadcast address, first without SO_BROADCAST (refused), then with it. On
 Windows the loopback interface does not broadcast, and the program says so.
 """
 
+# ANCHOR: program
 import socket
 import sys
 
@@ -66,5 +67,7 @@ if __name__ == "__main__":
     try:
         sys.exit(main())
     except OSError as e:
-        print(f"error: {e}\nhint: run it on Linux, where loopback has a broadcast address", file=sys.stderr)
+        hint = "hint: run it on Linux, where loopback has a broadcast address"
+        print(f"error: {e}\n{hint}", file=sys.stderr)
         sys.exit(1)
+# ANCHOR_END: program

@@ -6,6 +6,8 @@
 Two connects on loopback: one to a port where a server listens, one to a port where nothing
 does. Both return at once with EINPROGRESS; how each ended is known only afterwards.
 """
+
+# ANCHOR: program
 import errno
 import os
 import selectors
@@ -34,3 +36,4 @@ for port in (open_port, refused_port):
     print(f"  writable; SO_ERROR = {err} ({os.strerror(err) if err else 'connected'})")
     sock.close()
 listener.close()
+# ANCHOR_END: program

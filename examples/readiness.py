@@ -10,6 +10,7 @@ EPOLLET (edge-triggered) says yes once, when the data arrives, and then nothing 
 Linux only (epoll).
 """
 
+# ANCHOR: program
 import select
 import selectors
 import socket
@@ -36,3 +37,4 @@ edge.close()
 print(f"the data is still unread: {server_side.recv(1024)!r}")
 for sock in (server_side, client, listener):
     sock.close()
+# ANCHOR_END: program

@@ -10,6 +10,7 @@ accepting thread itself, a new thread, or a new process). Here, two clients at o
 by a thread of its own.
 """
 
+# ANCHOR: program
 import socket
 import socketserver
 import threading
@@ -40,3 +41,4 @@ with socketserver.ThreadingTCPServer(("127.0.0.1", 0), Echo) as server:
             print(f"client {client.getsockname()[1]} got {answer.read()!r}")
 
     server.shutdown()  # stops serve_forever(), from another thread than the one running it
+# ANCHOR_END: program
