@@ -36,7 +36,11 @@ fn shown_examples<'a>(at: &str, start: usize, lines: &[&'a str]) -> Vec<Shown<'a
             open = script.is_some();
             if let Some(script) = script {
                 let at = format!("{at}:{}", start + i + 1);
-                found.push(Shown { at, script, lines: Vec::new() });
+                found.push(Shown {
+                    at,
+                    script,
+                    lines: Vec::new(),
+                });
             }
         } else if open && let Some(last) = found.last_mut() {
             last.lines.push(line);
@@ -82,7 +86,9 @@ fn example_output_on_the_pages_is_what_the_examples_print() {
                 compared += 1;
                 match run_example(shown.script) {
                     Ok(printed) => problems.extend(problem(&shown, &printed)),
-                    Err(why) => problems.push(format!("{}: `python3 {}`: {why}", shown.at, shown.script)),
+                    Err(why) => {
+                        problems.push(format!("{}: `python3 {}`: {why}", shown.at, shown.script))
+                    }
                 }
             }
         }
@@ -103,12 +109,21 @@ fn a_page_that_shows_other_output_than_its_example_is_reported() {
     ];
     let shown = shown_examples("page.md", 0, &block);
     assert_eq!(shown.len(), 1, "the block's example is found");
-    assert!(problem(&shown[0], &printed).is_some(), "a wrong line is reported");
+    assert!(
+        problem(&shown[0], &printed).is_some(),
+        "a wrong line is reported"
+    );
     let all: Vec<&str> = std::iter::once(block[0])
         .chain(printed.iter().map(String::as_str))
         .collect();
     let shown = shown_examples("page.md", 0, &all);
-    assert!(problem(&shown[0], &printed).is_none(), "the real lines pass");
+    assert!(
+        problem(&shown[0], &printed).is_none(),
+        "the real lines pass"
+    );
     let shown = shown_examples("page.md", 0, &all[..all.len() - 1]);
-    assert!(problem(&shown[0], &printed).is_some(), "a missing line is reported");
+    assert!(
+        problem(&shown[0], &printed).is_some(),
+        "a missing line is reported"
+    );
 }
