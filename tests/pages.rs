@@ -33,6 +33,9 @@
 //!    test's own path stands for the page's (`/tmp/08.sock`). `Permission denied` is skipped
 //!    where this test may bind a port below 1024 (as root).
 //!
+//! 4. **example programs**: the output shown after `$ python3 examples/NAME.py` is what it
+//!    prints ([`examples`]).
+//!
 //! Lessons are those of the checks' `LESSONS` table; lesson NN's default port is 70NN.
 
 use std::collections::BTreeMap;
@@ -45,6 +48,9 @@ use workbook::checker::evidence::Failure;
 use workbook::checker::harness::{
     Input, Server, Step, Target, TcpStub, UnixServer, refusing_port, run_with,
 };
+
+#[path = "pages/examples.rs"]
+mod examples;
 
 /// How long a documented command may take before it counts as hanging.
 const BOUND: Duration = Duration::from_secs(10);
