@@ -21,6 +21,8 @@
 //!    it — where they end up.
 //! 5. **lessons**: every workbook page `lessons/NAME.md` is included by its chapter
 //!    `book/src/lessons/NAME.md` (same name, so links between lesson pages work in both places),
+//!    whole: a page split into parts by `<!-- ANCHOR: name -->` markers (the teaching, then the
+//!    reference) has every part included and no text outside its parts;
 //!    and every anchor in a lesson's code (any file of its folder `src/lessons/lNN_name/`)
 //!    or in its Python version (`examples/python/NN_name.py`, whose anchors
 //!    are `# ANCHOR: name` lines) is shown by the chapter of that name.
@@ -29,6 +31,9 @@
 //!
 //! The rules read [`Files`], so the self-tests run them on books in memory ([`CASES`]): a good
 //! book, then that book broken one way at a time, each with the problems it must report.
+//!
+//! Two more tests read the listings as mdBook shows them, through book/hide-narration: no Rust
+//! listing shows narration, and no listing shows more than [`LISTING_LINES`] lines.
 
 use pulldown_cmark::{CodeBlockKind, Event, LinkType, Options, Parser, Tag, TagEnd};
 use std::collections::{BTreeMap, BTreeSet};
@@ -516,6 +521,12 @@ impl Book {
                      (listed in SUMMARY.md) include it with `{{{{#include ../../../{file}}}}}`",
                     file = show(file)
                 ));
+            } else if page {
+                let parts = included(&name)
+                    .into_iter()
+                    .filter(shown)
+                    .map(|(_, part)| part);
+                problems.extend(page_part_problems(file, text, &Vec::from_iter(parts)));
             }
             let Some(lesson) = lesson_of(file) else {
                 continue;
@@ -538,6 +549,48 @@ impl Book {
         }
         problems
     }
+}
+
+/// What of the workbook page `file` its chapter, which includes `parts` of it (`None`: the whole
+/// page), leaves out. A page in parts (`<!-- ANCHOR: teach -->` … `<!-- ANCHOR_END: teach -->`,
+/// then the reference) is shown whole only if every part is included and no text lies outside
+/// the parts: a reader of the book would never see it.
+fn page_part_problems(file: &Path, text: &str, parts: &[Option<String>]) -> Vec<String> {
+    if parts
+        .iter()
+        .any(|part| part.as_deref().unwrap_or_default().is_empty())
+    {
+        return Vec::new();
+    }
+    let (file, mut problems, mut depth) = (show(file), Vec::new(), 0usize);
+    let chapter = |name: &str| format!("{SRC}/lessons/{name}");
+    let name = Path::new(&file)
+        .file_name()
+        .unwrap_or_default()
+        .to_string_lossy();
+    for (n, line) in text.lines().enumerate() {
+        if let Some(anchor) = marker(line, "ANCHOR:") {
+            depth += 1;
+            if !parts.iter().any(|part| part.as_deref() == Some(anchor)) {
+                problems.push(format!(
+                    "{file}:{}: marks `ANCHOR: {anchor}`, but {} does not show it: include it \
+                     with `{{{{#include ../../../{file}:{anchor}}}}}`",
+                    n + 1,
+                    chapter(&name)
+                ));
+            }
+        } else if marker(line, "ANCHOR_END:").is_some() {
+            depth = depth.saturating_sub(1);
+        } else if depth == 0 && !line.trim().is_empty() {
+            problems.push(format!(
+                "{file}:{}: lies outside the page's anchors, so {} never shows it: move it into \
+                 a part (`<!-- ANCHOR: name -->` … `<!-- ANCHOR_END: name -->`)",
+                n + 1,
+                chapter(&name)
+            ));
+        }
+    }
+    problems
 }
 
 /// The lesson a source file belongs to: `NN_name` for every `.rs` file of its folder
@@ -739,16 +792,25 @@ fn hide_narration(listings: &[String], report: bool) -> Vec<String> {
         .collect()
 }
 
-/// Each Rust listing of `book` (a ```rust block of a page or of a file it includes, its
-/// includes resolved to the source's lines) and, for each of its lines, where it comes from.
-fn rust_listings(book: &Book) -> Vec<(String, Vec<String>)> {
+/// A code block of the book as a reader gets it: where it is, its language, its text with its
+/// includes resolved to the source's lines, and, for each of those lines, where it comes from.
+struct Listing {
+    at: String,
+    language: String,
+    text: String,
+    origins: Vec<String>,
+}
+
+/// Each code block of `book` whose language `keep` accepts: a block of a page or of a file it
+/// includes, each once.
+fn listings(book: &Book, keep: impl Fn(&str) -> bool) -> Vec<Listing> {
     let mut listings = Vec::new();
     let mut seen = BTreeSet::new();
     for (file, text) in book.pages.iter().flat_map(|page| &page.parts) {
         for Block(line, info, body, _) in markdown(text).blocks {
             let info = info.unwrap_or_default();
             let language = info.split([',', ' ']).next().unwrap_or_default();
-            if !matches!(language, "rust" | "rs") || !seen.insert((file.clone(), line)) {
+            if !keep(language) || !seen.insert((file.clone(), line)) {
                 continue;
             }
             let (mut lines, mut origins) = (Vec::new(), Vec::new());
@@ -778,10 +840,20 @@ fn rust_listings(book: &Book) -> Vec<(String, Vec<String>)> {
                     origins.push(format!("{}:{number}", show(&target)));
                 }
             }
-            listings.push((lines.join("\n"), origins));
+            listings.push(Listing {
+                at: format!("{}:{line}", show(file)),
+                language: language.to_string(),
+                text: lines.join("\n"),
+                origins,
+            });
         }
     }
     listings
+}
+
+/// Each Rust listing of `book` (a ```rust block).
+fn rust_listings(book: &Book) -> Vec<Listing> {
+    listings(book, |language| matches!(language, "rust" | "rs"))
 }
 
 #[test]
@@ -794,7 +866,10 @@ fn no_listing_shows_narration() {
         "only {} Rust listings",
         listings.len()
     );
-    let texts: Vec<String> = listings.iter().map(|(text, _)| text.clone()).collect();
+    let texts: Vec<String> = listings
+        .iter()
+        .map(|listing| listing.text.clone())
+        .collect();
     let mut shown = Vec::new();
     for found in hide_narration(&texts, true) {
         // `LISTING:LINE: text`, LINE counted from the listing's opening fence.
@@ -802,7 +877,7 @@ fn no_listing_shows_narration() {
         let (listing, line, text) = (parts.next(), parts.next(), parts.next());
         let listing: usize = listing.and_then(|n| n.parse().ok()).expect("a listing");
         let line: usize = line.and_then(|n| n.parse().ok()).expect("a line");
-        let origin = &listings[listing].1[line - 2];
+        let origin = &listings[listing].origins[line - 2];
         shown.push(format!("{origin}: {}", text.unwrap_or_default().trim()));
     }
     assert!(
@@ -812,6 +887,60 @@ fn no_listing_shows_narration() {
         shown.len(),
         shown.join("\n")
     );
+}
+
+/// The most lines a listing may show: about a screen, so that the prose before it is still in
+/// mind at its end. A longer one is split where the code has a seam, each part with its own prose.
+const LISTING_LINES: usize = 60;
+
+/// How many lines of `shown` (a chapter's ```rust block as book/hide-narration gives it back) a
+/// reader sees: mdBook hides a line marked `# ` (or a bare `#`), and the eye button shows it.
+fn visible_lines(shown: &str) -> usize {
+    let body = shown.lines().skip(1).collect::<Vec<_>>();
+    let body = &body[..body.len().saturating_sub(1)]; // the closing fence
+    let hidden = |line: &&&str| {
+        let line = line.trim_start();
+        line == "#" || line.starts_with("# ")
+    };
+    body.iter().filter(|line| !hidden(line)).count()
+}
+
+#[test]
+fn no_listing_is_longer_than_a_screen() {
+    let book = Book::load(repo());
+    // Every listing but a diagram (Mermaid's text is drawn, not read); Rust as it is shown, its
+    // narration hidden.
+    let all = listings(&book, |language| language != "mermaid");
+    let (rust, other): (Vec<&Listing>, Vec<&Listing>) = all
+        .iter()
+        .partition(|listing| matches!(listing.language.as_str(), "rust" | "rs"));
+    // Guards against passing because nothing was read.
+    assert!(rust.len() >= 30 && other.len() >= 30, "too few listings");
+    let texts: Vec<String> = rust.iter().map(|listing| listing.text.clone()).collect();
+    let shown = hide_narration(&texts, false);
+    let rust = rust
+        .iter()
+        .zip(shown.iter().map(|shown| visible_lines(shown)));
+    let other = other
+        .iter()
+        .map(|listing| (listing, listing.text.lines().count()));
+    let mut long = Vec::new();
+    for (listing, lines) in rust
+        .chain(other)
+        .filter(|(_, lines)| *lines > LISTING_LINES)
+    {
+        let from = match (listing.origins.first(), listing.origins.last()) {
+            (Some(first), Some(last)) => format!(" (from {first} to {last})"),
+            _ => String::new(),
+        };
+        long.push(format!(
+            "listings: {}: a ```{} listing of {lines} visible lines{from}; at most \
+             {LISTING_LINES}: split it where the code has a seam (a new `ANCHOR` in the \
+             source), and say before each part what to look for",
+            listing.at, listing.language
+        ));
+    }
+    assert!(long.is_empty(), "{}", long.join("\n"));
 }
 
 #[test]

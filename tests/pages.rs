@@ -8,12 +8,14 @@
 //!    lesson's server, started with `--port 0` (and the flags of the block's last
 //!    `$ cargo run --bin NN -- server …` line; `--rfc868` for `rdate`, which speaks only that).
 //!    The reader is modelled as the page tells them to act, with the harness's
-//!    [`Input::Script`]: against lesson 01, whose server speaks first (or with `nc -z`), they
-//!    type nothing and leave the terminal open; against the others they type one line, wait (at
-//!    most [`ANSWER`]) until it comes back — echoed, or sent by a chat room to every member,
-//!    its sender too — and press Ctrl-D. The command must end by itself within [`BOUND`] of its
-//!    start, with status 0. (That is how this test found that netcat-openbsd's plain `nc` never
-//!    ends in either case: it needs `-d`, `-N` or `-q`.)
+//!    [`Input::Script`]: against lesson 01, whose server speaks first (or with `nc -z`, or when
+//!    the command brings its own input, `printf … | nc …`), they type nothing and leave the
+//!    terminal open; against the others they type one line, wait (at most [`ANSWER`]) until it
+//!    comes back — echoed, or sent by a chat room to every member, its sender too — and press
+//!    Ctrl-D. The command must end by itself within [`BOUND`] of its start, with status 0, and
+//!    print something (but `nc -z`). (That is how this test found that netcat-openbsd's plain
+//!    `nc` never ends in either case: it needs `-d`, `-N` or `-q`; and that `printf … | nc -u
+//!    -q 1` prints nothing: it stops reading at the end of its input, before the echo.)
 //!    Netcats differ (netcat-openbsd's `-N`, `-d`, `-q` are unknown to Nmap's ncat), so each
 //!    command runs with the client it names: a `ncat …` line with `ncat`; a `nc …` line with
 //!    netcat-openbsd — `nc` when `nc -h` says OpenBSD, else `nc.openbsd`, else it is skipped,
@@ -28,6 +30,8 @@
 //! 3. **error lines**: every `error: …` that a lesson page's "When things go wrong" table shows is
 //!    provoked — a port in use, a refused connection, an unknown host, a lost datagram, … — and
 //!    must be the line the program prints, digits compared as above, `…` standing for any text.
+//!    The line is the row's first code span, read as mdBook reads it: a span that ends inside the
+//!    line (a backtick in the line, in a span opened by one) fails, as it would show broken.
 //!    A row that this test cannot provoke fails, so that a new row comes with its way to
 //!    provoke it (a scenario in [`provoke`]). A socket path is compared as the port is: the
 //!    test's own path stands for the page's (`/tmp/08.sock`). `Permission denied` is skipped
@@ -259,10 +263,11 @@ fn run_documented(doc: &Documented) -> Option<String> {
     let words = line.split(' ');
     let replaced = words.map(|w| if w == doc.port { port.as_str() } else { w });
     let line = replaced.collect::<Vec<_>>().join(" ");
-    // The reader as the page tells them to act: against a server that speaks first, or with
-    // `nc -z` (which sends nothing), they type nothing and leave the terminal open; otherwise
-    // they type a line, wait for the answer, and press Ctrl-D.
-    let types_nothing = doc.lesson == "01_time_server" || doc.line.contains(" -z");
+    // The reader as the page tells them to act: against a server that speaks first, with
+    // `nc -z` (which sends nothing), or when a pipe feeds the command, they type nothing and
+    // leave the terminal open; otherwise they type a line, wait for the answer, and press Ctrl-D.
+    let piped = doc.line.contains(" | ");
+    let types_nothing = doc.lesson == "01_time_server" || doc.line.contains(" -z") || piped;
     let typed = format!("{TYPED}\n");
     let script = [
         Step::Send(typed.as_bytes()),
@@ -488,12 +493,31 @@ fn demo(name: &str) -> Vec<String> {
 // ---------------------------------------------------------------------------------------------
 // 3. Error lines.
 
-/// The `error: …` lines of a lesson page's tables: (line number, the text between the backticks).
-fn error_rows(text: &str) -> Vec<(usize, String)> {
+/// The `error: …` lines of a lesson page's tables: (line number, the text of the code span that
+/// opens the row, or why that span does not show the line).
+fn error_rows(text: &str) -> Vec<(usize, Result<String, String>)> {
     let rows = text.lines().enumerate().filter_map(|(n, line)| {
-        // The first cell, without what follows its code span (a cell may hold more code spans).
-        let cell = line.strip_prefix("| `error: ")?.split(" | ").next()?;
-        Some((n + 1, format!("error: {}", &cell[..cell.rfind('`')?])))
+        let cell = line.strip_prefix("| ")?;
+        // A code span opened by N backticks ends at the next N (CommonMark), so a line that holds
+        // a backtick itself is written as ``error: … `nope` …``; a cell may go on after its span.
+        let ticks = cell.len() - cell.trim_start_matches('`').len();
+        let (fence, inside) = cell.split_at(ticks);
+        if ticks == 0 || !inside.trim_start().starts_with("error: ") {
+            return None;
+        }
+        let Some(end) = inside.find(fence) else {
+            return Some((n + 1, Err("its code span is never closed".to_string())));
+        };
+        let span = inside[..end].trim();
+        // A span that ends inside a word ended at a backtick of the line, not at its own.
+        let row = match inside[end + ticks..].chars().next() {
+            Some(c) if c.is_alphanumeric() || c == '`' => Err(format!(
+                "its code span ends early, at `{span}`: the line holds a backtick; open and \
+                 close the span with two (``error: … `name` …``)"
+            )),
+            _ => Ok(span.to_string()),
+        };
+        Some((n + 1, row))
     });
     rows.collect()
 }
@@ -671,6 +695,36 @@ impl Drop for SocketPath {
 }
 
 #[test]
+fn an_error_row_is_read_as_its_code_span_shows_it() {
+    let rows = error_rows(
+        "| `error: failed to bind …` | busy | stop it |\n\
+         | `error: failed to read the echo: …` after a long message | reset | read to the end |\n\
+         | `` error: could not resolve host `nope`: … `` | no such name | check it |\n\
+         | `error: could not resolve host `nope`: …` | no such name | check it |\n\
+         | the client waits, then `error: …` | silence | wait |\n",
+    );
+    let shown: Vec<_> = rows.iter().map(|(n, row)| (*n, row.as_deref())).collect();
+    assert_eq!(
+        shown[..3],
+        [
+            (1, Ok("error: failed to bind …")),
+            (2, Ok("error: failed to read the echo: …")),
+            (3, Ok("error: could not resolve host `nope`: …")),
+        ]
+    );
+    assert!(
+        matches!(shown[3], (4, Err(why)) if why.contains("ends early")),
+        "{:?}",
+        shown[3]
+    );
+    assert_eq!(
+        rows.len(),
+        4,
+        "a row that does not open with the error line is not one"
+    );
+}
+
+#[test]
 fn error_lines_on_the_lesson_pages_are_what_the_programs_print() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let (mut problems, mut checked) = (Vec::new(), 0);
@@ -689,6 +743,13 @@ fn error_lines_on_the_lesson_pages_are_what_the_programs_print() {
                 "{}:{line}",
                 file.strip_prefix(root).unwrap_or(&file).display()
             );
+            let row = match row {
+                Ok(row) => row,
+                Err(why) => {
+                    problems.push(format!("{at}: {why}"));
+                    continue;
+                }
+            };
             if row.contains("Permission denied") && may_bind(&row) {
                 eprintln!("{at}: skipped: this test may bind that port (as root): {row}");
                 continue;

@@ -108,7 +108,7 @@ pub fn announce(listener: &TcpListener) -> Result<()> {
     Ok(())
 }
 
-// ANCHOR: accept
+// ANCHOR: accept_errors
 /// What a failed `accept()` means for the server that called it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum AcceptError {
@@ -134,6 +134,7 @@ impl AcceptError {
         }
     }
 }
+// ANCHOR_END: accept_errors
 
 // The error numbers differ by system: Unix has errno (`libc::EMFILE` …), Windows's Winsock its
 // own codes (`WSAEMFILE` = 10024 …), and `io::Error::raw_os_error` gives whichever the system
@@ -176,6 +177,7 @@ const THIS_CONNECTION: &[i32] = {
     ]
 };
 
+// ANCHOR: accept
 /// `accept()` that survives what a busy server meets: a connection that failed before we took it
 /// is skipped, and a shortage of descriptors or memory is waited out with a [`Backoff`]
 /// (10 ms doubling to 1 s) — narrated, never fatal, never a busy loop. Returns `Ok(None)` when

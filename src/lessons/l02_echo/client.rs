@@ -39,7 +39,9 @@ pub fn run(addrs: &[SocketAddr], messages: &[String], say: &Narrator) -> Result<
     }
     finish(stream, say)
 }
+// ANCHOR_END: client
 
+// ANCHOR: echo_one
 /// Send one message and read back exactly as many bytes as were sent.
 pub fn echo_one(stream: &TcpStream, message: &[u8], say: &Narrator) -> Result<Vec<u8>> {
     // Send on one thread while reading on this one. Sending everything first and reading
@@ -86,7 +88,9 @@ pub fn echo_one(stream: &TcpStream, message: &[u8], say: &Narrator) -> Result<Ve
         Ok(echo)
     })
 }
+// ANCHOR_END: echo_one
 
+// ANCHOR: timeout
 /// A failed read, in words: a timeout (`settimeout` above) says how long we waited and why a
 /// server may be that slow, not the operating system's "Resource temporarily unavailable".
 fn read_failed(e: std::io::Error, context: &str, waiting_for: &str) -> anyhow::Error {
@@ -105,7 +109,9 @@ fn read_failed(e: std::io::Error, context: &str, waiting_for: &str) -> anyhow::E
     }
     anyhow::Error::new(e).context(context.to_string())
 }
+// ANCHOR_END: timeout
 
+// ANCHOR: finish
 /// shutdown(SHUT_WR): "I will send nothing more". The server's read returns 0, it closes, and
 /// our read returns 0 too: both sides agree the conversation is over.
 pub fn finish(stream: TcpStream, say: &Narrator) -> Result<()> {
@@ -144,7 +150,7 @@ pub fn finish(stream: TcpStream, say: &Narrator) -> Result<()> {
     narrate!(say, call("close()", "ok"));
     Ok(())
 }
-// ANCHOR_END: client
+// ANCHOR_END: finish
 
 /// The client gives up when the server sends nothing for this long. A busy server may keep a
 /// client waiting (iterative in 02, every worker busy in 05), so this is generous.

@@ -82,7 +82,9 @@ pub fn exchange(
     }
     Err(no_reply(server, tries))
 }
+// ANCHOR_END: client
 
+// ANCHOR: send
 /// sendto(), narrated. On a socket's first sendto() the kernel binds it to a free port (an
 /// implicit bind), which the narration points out.
 pub(crate) fn send(
@@ -111,7 +113,9 @@ pub(crate) fn send(
     );
     Ok(())
 }
+// ANCHOR_END: send
 
+// ANCHOR: wait_for_echo
 /// recvfrom() until the echo of `message` arrives from `server`, or `timeout` has passed.
 fn wait_for_echo(
     socket: &UdpSocket,
@@ -144,7 +148,9 @@ fn wait_for_echo(
         )
     })
 }
+// ANCHOR_END: wait_for_echo
 
+// ANCHOR: recv_until
 /// What a waiting client makes of one datagram, with the words its recvfrom() is narrated with.
 pub(crate) enum Heard<T> {
     /// The reply it is waiting for.
@@ -204,7 +210,7 @@ pub(crate) fn recv_until<T>(
         }
     }
 }
-// ANCHOR_END: client
+// ANCHOR_END: recv_until
 
 /// Echo each message (each line of stdin when there are none), print each echo, then close.
 pub fn run(

@@ -10,7 +10,7 @@ use anyhow::{Context, Result};
 use super::client::{Heard, recv_until, same_endpoint, send};
 use crate::kit::narrate::Narrator;
 
-// ANCHOR: ping
+// ANCHOR: probe
 /// What `ping` sends: how many probes, how far apart, and how long each may take.
 #[derive(Clone, Copy)]
 pub struct Probes {
@@ -33,7 +33,9 @@ fn probe_seq(data: &[u8]) -> Option<u64> {
         .parse()
         .ok()
 }
+// ANCHOR_END: probe
 
+// ANCHOR: ping
 /// Send `count` numbered probes, one at a time; print a line per probe and a summary.
 pub fn ping(
     socket: &UdpSocket,
@@ -92,7 +94,9 @@ pub fn ping(
     }
     out.flush().context("failed to write to stdout")
 }
+// ANCHOR_END: ping
 
+// ANCHOR: wait_for_probe
 /// recvfrom() until probe `seq` comes back (its round-trip time) or `timeout` has passed.
 fn wait_for_probe(
     socket: &UdpSocket,
@@ -133,7 +137,7 @@ pub fn percent(value: f64) -> String {
     let text = format!("{value:.1}");
     text.strip_suffix(".0").unwrap_or(&text).to_string()
 }
-// ANCHOR_END: ping
+// ANCHOR_END: wait_for_probe
 
 #[cfg(test)]
 mod tests {
