@@ -331,7 +331,7 @@ fn missing_pieces(root: &Path, registry: &[Lesson], checker: &[&str]) -> Vec<Str
             ));
         }
         let chapter = format!("book/src/lessons/{name}.md");
-        let include = format!("{{{{#include ../../../lessons/{name}.md}}}}");
+        let include = format!("{{{{#include ../../../lessons/{name}.md:teach}}}}");
         match read(root, &chapter) {
             None => lacks(format!(
                 "no book chapter: write {chapter}, starting with `{include}`"
@@ -516,7 +516,7 @@ fn complete_lesson() -> Vec<(&'static str, String)> {
         ("lessons/09_fake.md", s("# Lesson 09\n")),
         (
             "book/src/lessons/09_fake.md",
-            s("{{#include ../../../lessons/09_fake.md}}\n"),
+            s("{{#include ../../../lessons/09_fake.md:teach}}\n"),
         ),
         (
             "book/src/SUMMARY.md",
