@@ -63,9 +63,9 @@ pub fn run() -> Result<()> {
             cy.send("/who")?;
             cy.expect(1)?;
 
-// ANCHOR_END: demo
+            // ANCHOR_END: demo
 
-// ANCHOR: demo_burst
+            // ANCHOR: demo_burst
             // zed joins with a tiny receive buffer and never reads a line.
             let mut zed = DemoClient::join(addr, "zed", Some(4096))?;
             zed.send("/nick zed")?;

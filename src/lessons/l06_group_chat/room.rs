@@ -102,9 +102,9 @@ impl Outbox {
         }
     }
 
-// ANCHOR_END: outbox
+    // ANCHOR_END: outbox
 
-// ANCHOR: outbox_push
+    // ANCHOR: outbox_push
     /// Add `line`, waiting at most `patience` for room if the queue is full.
     fn push(&self, line: Line, patience: Duration) -> Pushed {
         let deadline = Instant::now() + patience;
@@ -211,9 +211,9 @@ impl<'a> Room<'a> {
         }
     }
 
-// ANCHOR_END: room
+    // ANCHOR_END: room
 
-// ANCHOR: admit
+    // ANCHOR: admit
     /// Set up a new connection and add it to the room, or turn it away when the room is full.
     pub fn admit(&self, conn: TcpStream, peer: SocketAddr) -> Option<Client> {
         let say = self.say;
@@ -304,9 +304,9 @@ impl<'a> Room<'a> {
         })
     }
 
-// ANCHOR_END: admit
+    // ANCHOR_END: admit
 
-// ANCHOR: rename
+    // ANCHOR: rename
     /// The current name of member `id`, if it is still in the room.
     pub fn name_of(&self, id: u64) -> Option<String> {
         lock(&self.members).get(&id).map(|m| m.name.clone())
@@ -364,9 +364,9 @@ impl<'a> Room<'a> {
         self.writer_done(id);
     }
 
-// ANCHOR_END: rename
+    // ANCHOR_END: rename
 
-// ANCHOR: leave
+    // ANCHOR: leave
     /// `/who`: the names, in order of arrival.
     pub fn who(&self) -> String {
         let members = lock(&self.members);

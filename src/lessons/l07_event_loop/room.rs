@@ -319,9 +319,9 @@ impl<'a> Room<'a> {
         }
     }
 
-// ANCHOR_END: read_input
+    // ANCHOR_END: read_input
 
-// ANCHOR: turn
+    // ANCHOR: turn
     /// One turn of connection `id`: act on the whole lines it has sent; when none is left, one
     /// `recv`, and act on the lines that completes.
     fn turn(&mut self, id: usize, registry: &Registry) -> Turn {
@@ -361,9 +361,9 @@ impl<'a> Room<'a> {
                 None if received => return Turn::More, // one recv per turn
                 None => {}
             }
-// ANCHOR_END: turn
+            // ANCHOR_END: turn
 
-// ANCHOR: recv_turn
+            // ANCHOR: recv_turn
             let mut chunk = [0u8; READ_CHUNK];
             match conn.stream.read(&mut chunk) {
                 Ok(0) => {
