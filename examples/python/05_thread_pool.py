@@ -37,7 +37,7 @@ def say(args, text):
         sys.stderr.flush()
 
 
-# ANCHOR: shutdown
+# ANCHOR: wake
 class Stop:
     """A "stop accepting" flag, plus the wake-up a thread blocked in accept() needs: a
     connection to our own listening socket, once per thread that may be blocked there."""
@@ -59,19 +59,21 @@ class Stop:
                 socket.create_connection(self.address, timeout=1).close()
             except OSError:
                 pass  # the listener is already closed: nobody is blocked in accept()
+# ANCHOR_END: wake
 
 
+# ANCHOR: shutdown
 def watch_signals():
     """SIGINT and SIGTERM, made readable: every signal writes its number to a socket the main
     thread waits on with select().
 
     A Python signal handler runs only in the main thread, and only once the main thread runs
-    Python code again. The operating system delivers a process's signal to any one of its
-    threads; if that is a worker blocked in accept(), the main thread — blocked in accept() or
-    join() — is not interrupted and never runs the handler: the server misses the signal (about
-    3 runs in 10 with two workers). set_wakeup_fd() writes the signal number to a file
-    descriptor from the C-level handler, whichever thread took the signal, so a main thread
-    waiting on that descriptor always wakes. (lessons/05_thread_pool.md#which-thread-gets-the-signal)"""
+    Python code again: the C-level handler only sets a flag. A signal that lands after the main
+    thread last checked that flag and before it blocks in accept() or join() interrupts nothing,
+    and the handler waits for the next wake-up: the server misses the signal now and then.
+    set_wakeup_fd() writes the signal number to a file descriptor from the C-level handler, so
+    a main thread waiting on that descriptor with select() always wakes, whenever the signal
+    came. (lessons/05_thread_pool.md#which-thread-gets-the-signal)"""
     readable, written = socket.socketpair()
     readable.setblocking(False)
     written.setblocking(False)

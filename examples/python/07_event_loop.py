@@ -32,6 +32,7 @@ SEND_BUFFER = 64 * 1024
 SHUTTING_DOWN = chat.SHUTTING_DOWN
 
 
+# ANCHOR: conn
 class Conn:
     """One connection, and what the loop remembers about it between two wake-ups."""
 
@@ -45,6 +46,7 @@ class Conn:
         self.full_since = None  # when the write buffer went over WRITE_LIMIT
         self.close_by = None  # for a client that has left: close at the latest then
         self.events = 0  # what the selector watches for it
+# ANCHOR_END: conn
 
 
 class Room:
@@ -67,6 +69,7 @@ class Room:
 
     # -- what the selector watches ----------------------------------------------------------
 
+    # ANCHOR: watch
     def watch(self, cid):
         """Readable while a member and the room is not paused; writable while output waits."""
         conn = self.conns[cid]
@@ -88,6 +91,7 @@ class Room:
     def watch_all(self):
         for cid in list(self.conns):
             self.watch(cid)
+    # ANCHOR_END: watch
 
     # -- the room ---------------------------------------------------------------------------
 
@@ -240,6 +244,7 @@ class Room:
 
     # -- output -----------------------------------------------------------------------------
 
+    # ANCHOR: writable
     def writable(self, cid):
         """send() until the kernel's buffer is full (a partial write); the rest waits."""
         conn = self.conns[cid]
@@ -267,6 +272,7 @@ class Room:
             cid = self.dirty.pop()
             if cid in self.conns:
                 self.writable(cid)
+    # ANCHOR_END: writable
 
     def deadlines(self):
         """Drop clients whose buffer stayed full for the stall timeout; close late leavers."""
@@ -311,6 +317,7 @@ def next_line(conn):
     return "line", line
 
 
+# ANCHOR: serve
 def serve(listener, args, stall, exit_after=None, wakeup=None):
     """The loop: select, then do what each ready socket allows, without waiting."""
     selector = selectors.DefaultSelector()
@@ -332,6 +339,9 @@ def serve(listener, args, stall, exit_after=None, wakeup=None):
                 selector.register(listener, selectors.EVENT_READ, "listener")
                 accept_again = None
         ready = selector.select(timeout)
+        # ANCHOR_END: serve
+
+        # ANCHOR: serve_events
         for key, events in ready:
             if key.data == "wakeup":
                 running = False
@@ -373,7 +383,7 @@ def serve(listener, args, stall, exit_after=None, wakeup=None):
     if running:
         return  # --exit-after: the last client has left
     shut_down(room)
-
+# ANCHOR_END: serve_events
 
 def shut_down(room):
     """Every member gets the notice; send (only) until all is sent or the stall timeout."""

@@ -53,6 +53,7 @@ class Refusal(Exception):
 
 # --- framing ---------------------------------------------------------------------------------
 
+# ANCHOR: encode
 def length_prefix(n):
     """The header's length as 2 bytes, big-endian (network byte order)."""
     return n.to_bytes(2, "big")
@@ -70,8 +71,10 @@ def encode(content_type, encoding, content):
 
 def encode_json(value):
     return encode(JSON, UTF8, json.dumps(value, ensure_ascii=False).encode("utf-8"))
+# ANCHOR_END: encode
 
 
+# ANCHOR: read_frame
 def recv_exactly(sock, n, part, end_ok=False):
     """Exactly n bytes, however many recv() calls it takes. The buffer grows with what arrives,
     never with what was claimed. None if the stream ends before the first byte and end_ok."""
@@ -118,6 +121,7 @@ def read_frame(sock):
         raise FrameError(f"content-length {header['content-length']} is over the limit of "
                          f"{MAX_CONTENT} bytes")
     return header, recv_exactly(sock, header["content-length"], "content")
+# ANCHOR_END: read_frame
 
 
 # --- the server ------------------------------------------------------------------------------
@@ -237,6 +241,7 @@ def refuse_at_once(conn, why):
     conn.close()
 
 
+# ANCHOR: connection
 def serve_connection(conn, args):
     with conn:
         # The demo's args have no --frame-deadline-ms: it runs with the default.
@@ -263,6 +268,7 @@ def serve_connection(conn, args):
                 conn.sendall(response)
             except OSError:
                 return
+# ANCHOR_END: connection
 
 
 def serve(listener, args, exit_after=None):
@@ -374,6 +380,7 @@ def requests(args):
             yield action, (value if _ else None)
 
 
+# ANCHOR: talk
 def talk(sock, pairs):
     for action, value in pairs:
         sock.sendall(request(action, value))
@@ -384,6 +391,7 @@ def talk(sock, pairs):
     sock.shutdown(socket.SHUT_WR)
     if read_frame(sock) is not None:
         raise contract.ContractError("the server sent a frame we did not ask for")
+# ANCHOR_END: talk
 
 
 def connect_unix(path):

@@ -40,7 +40,7 @@ use std::sync::mpsc::{self, Receiver, Sender, SyncSender};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::thread::{self, JoinHandle};
 
-// ANCHOR: pool
+// ANCHOR: pool_types
 /// A job: any closure a worker can run once, on its own thread.
 type Job = Box<dyn FnOnce() + Send + 'static>;
 
@@ -75,6 +75,9 @@ pub struct Stopped {
     pub panics: usize,
 }
 
+// ANCHOR_END: pool_types
+
+// ANCHOR: pool_start
 impl ThreadPool {
     /// Start `size` workers, named `worker-1` … `worker-N`, sharing a queue that holds at most
     /// `capacity` jobs not yet picked up (0: a job is handed straight to an idle worker, and
@@ -129,6 +132,9 @@ impl ThreadPool {
         })
     }
 
+    // ANCHOR_END: pool_start
+
+    // ANCHOR: pool_stop
     /// The number of workers.
     pub fn size(&self) -> usize {
         self.workers.len()
@@ -189,6 +195,9 @@ impl Drop for ThreadPool {
     }
 }
 
+// ANCHOR_END: pool_stop
+
+// ANCHOR: pool_worker
 /// One worker's life: take a job, run it, repeat until the queue is closed and empty.
 fn work(id: usize, jobs: &Mutex<Receiver<Job>>, counts: &Counts, report: &Sender<Stopped>) {
     let name = thread::current().name().unwrap_or("worker").to_string();
@@ -215,7 +224,7 @@ fn work(id: usize, jobs: &Mutex<Receiver<Job>>, counts: &Counts, report: &Sender
     }
     let _ = report.send(done);
 }
-// ANCHOR_END: pool
+// ANCHOR_END: pool_worker
 
 /// [`ThreadPool::execute`] failed: no worker is left to run the job.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -85,6 +85,9 @@ pub fn accept_model(
     })
 }
 
+// ANCHOR_END: accept_model
+
+// ANCHOR: accept_worker
 /// What the accept model's workers share.
 struct Shared<'a> {
     settings: &'a Settings,
@@ -149,7 +152,7 @@ fn accept_worker(listener: TcpListener, shared: &Shared, server: &Narrator) -> R
     narrate!(say, note(format!("stops after serving {served} client(s)")));
     outcome
 }
-// ANCHOR_END: accept_model
+// ANCHOR_END: accept_worker
 
 /// How many accepted connections the `queue` model holds for busy workers. When it is full,
 /// the accepting thread waits too, and new clients wait in the kernel's listen backlog.

@@ -71,6 +71,9 @@ pub fn run(addrs: &[SocketAddr], name: Option<&str>, say: &Narrator) -> Result<(
     }
 }
 
+// ANCHOR_END: client
+
+// ANCHOR: print_lines
 /// Print each line from the server; a server closing first ends the whole program.
 fn print_lines(conn: &TcpStream, colour: bool, quitting: &AtomicBool) -> io::Result<()> {
     let mut input = BufReader::new(conn);
@@ -117,4 +120,4 @@ fn paint(text: &str, colour: bool) -> String {
         _ => text.to_string(),
     }
 }
-// ANCHOR_END: client
+// ANCHOR_END: print_lines

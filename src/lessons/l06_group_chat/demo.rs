@@ -63,6 +63,9 @@ pub fn run() -> Result<()> {
             cy.send("/who")?;
             cy.expect(1)?;
 
+            // ANCHOR_END: demo
+
+            // ANCHOR: demo_burst
             // zed joins with a tiny receive buffer and never reads a line.
             let mut zed = DemoClient::join(addr, "zed", Some(4096))?;
             zed.send("/nick zed")?;
@@ -111,7 +114,7 @@ pub fn run() -> Result<()> {
     ]);
     Ok(())
 }
-// ANCHOR_END: demo
+// ANCHOR_END: demo_burst
 
 /// The first line of each burst line after its number: `line 00042 of a burst, …`.
 pub fn burst_line(n: usize) -> String {

@@ -25,7 +25,8 @@ const QUEUE_LINES: usize = 256;
 
 /// The kernel's send buffer for each client (`SO_SNDBUF`). Left alone, Linux grows it up to
 /// 4 MiB per connection (`net.ipv4.tcp_wmem`); a chat needs far less, and a small buffer makes
-/// a stalled reader show up as a full outbox sooner.
+/// a stalled reader show up as a full outbox sooner. Linux doubles what we ask for (room for
+/// its own bookkeeping): `getsockopt(SO_SNDBUF)` reads back 128 KiB.
 const SEND_BUFFER: usize = 64 * 1024;
 
 /// The line every client receives when the server stops.
@@ -101,6 +102,9 @@ impl Outbox {
         }
     }
 
+    // ANCHOR_END: outbox
+
+    // ANCHOR: outbox_push
     /// Add `line`, waiting at most `patience` for room if the queue is full.
     fn push(&self, line: Line, patience: Duration) -> Pushed {
         let deadline = Instant::now() + patience;
@@ -159,7 +163,7 @@ impl Outbox {
         self.changed.notify_all();
     }
 }
-// ANCHOR_END: outbox
+// ANCHOR_END: outbox_push
 
 // ANCHOR: room
 /// Who is in the room. One lock for the whole table, held only to read or change it — never
@@ -207,6 +211,9 @@ impl<'a> Room<'a> {
         }
     }
 
+    // ANCHOR_END: room
+
+    // ANCHOR: admit
     /// Set up a new connection and add it to the room, or turn it away when the room is full.
     pub fn admit(&self, conn: TcpStream, peer: SocketAddr) -> Option<Client> {
         let say = self.say;
@@ -297,6 +304,9 @@ impl<'a> Room<'a> {
         })
     }
 
+    // ANCHOR_END: admit
+
+    // ANCHOR: rename
     /// The current name of member `id`, if it is still in the room.
     pub fn name_of(&self, id: u64) -> Option<String> {
         lock(&self.members).get(&id).map(|m| m.name.clone())
@@ -354,6 +364,9 @@ impl<'a> Room<'a> {
         self.writer_done(id);
     }
 
+    // ANCHOR_END: rename
+
+    // ANCHOR: leave
     /// `/who`: the names, in order of arrival.
     pub fn who(&self) -> String {
         let members = lock(&self.members);
@@ -393,7 +406,7 @@ impl<'a> Room<'a> {
         self.broadcast(&notice);
     }
 }
-// ANCHOR_END: room
+// ANCHOR_END: leave
 
 // ANCHOR: broadcast
 impl Room<'_> {

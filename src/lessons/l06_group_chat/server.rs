@@ -43,6 +43,9 @@ fn accept_loop<'scope>(
     Ok(())
 }
 
+// ANCHOR_END: accept
+
+// ANCHOR: serve
 /// Accept clients until told to stop; each client gets a reader thread and a writer thread.
 /// Then tell every client the server is shutting down, and wait for the threads to finish —
 /// except after `--exit-after K`: then the K are served until they leave, as any client.
@@ -79,6 +82,9 @@ pub fn serve(
     Ok(())
 }
 
+// ANCHOR_END: serve
+
+// ANCHOR: start_threads
 /// Start a client's writer, then its reader. A thread that cannot start (out of memory for its
 /// stack, or `ulimit -u`) costs that one client `! server busy`, never the room.
 fn start_threads<'scope>(
@@ -97,7 +103,7 @@ fn start_threads<'scope>(
         room.refuse(id, writing, &e);
     }
 }
-// ANCHOR_END: accept
+// ANCHOR_END: start_threads
 
 /// The longest line a client may send, in bytes, not counting its `\n` (or `\r\n`). Every
 /// buffer has a limit; without one, a client that never sends `\n` would fill our memory.
@@ -138,6 +144,9 @@ fn read_loop(room: &Room, client: &Client) {
     room.leave(id, Reason::Left);
 }
 
+// ANCHOR_END: reader
+
+// ANCHOR: commands
 /// What the reader does next.
 enum Act {
     Continue,
@@ -179,6 +188,9 @@ fn act_on(room: &Room, id: u64, text: &str) -> Act {
     Act::Continue
 }
 
+// ANCHOR_END: commands
+
+// ANCHOR: read_line
 /// What one call of [`read_line`] found.
 enum Got {
     /// A line, now in the buffer without its `\n` or `\r\n`.
@@ -231,7 +243,7 @@ fn skip_line(input: &mut impl BufRead) -> io::Result<()> {
         input.consume(all);
     }
 }
-// ANCHOR_END: reader
+// ANCHOR_END: read_line
 
 // ANCHOR: writer
 /// The writer thread of one client: take what is in its outbox, send it, repeat. It is the

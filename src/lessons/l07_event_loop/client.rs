@@ -93,6 +93,9 @@ pub fn run(addrs: &[SocketAddr], name: Option<&str>, say: &Narrator) -> Result<(
             bail!("the server did not close the connection within {QUIT_TIMEOUT:?} of our /quit");
         }
 
+        // ANCHOR_END: client
+
+        // ANCHOR: client_ready
         // The connection: print each whole line; 0 bytes means the server has closed.
         if watch[0].revents & (libc::POLLIN | libc::POLLHUP | libc::POLLERR) != 0 {
             let open =
@@ -148,7 +151,7 @@ pub fn run(addrs: &[SocketAddr], name: Option<&str>, say: &Narrator) -> Result<(
         }
     }
 }
-// ANCHOR_END: client
+// ANCHOR_END: client_ready
 
 /// recv() until WouldBlock, appending to `inbox`; false once the server has closed. The cap
 /// comes before the read, as in lesson 06's client: once `inbox` holds more than a line may, stop

@@ -34,7 +34,7 @@ pub const MAX_LINE: usize = 4096;
 pub const WRITE_LIMIT: usize = 64 * 1024;
 
 /// The kernel's send buffer for each client, as in 06: small, so that a client that stops
-/// reading shows up in our write buffer soon.
+/// reading shows up in our write buffer soon. (Linux doubles it: `getsockopt` reads 128 KiB.)
 const SEND_BUFFER: usize = 64 * 1024;
 
 /// How much one `recv` asks for.
@@ -319,6 +319,9 @@ impl<'a> Room<'a> {
         }
     }
 
+    // ANCHOR_END: read_input
+
+    // ANCHOR: turn
     /// One turn of connection `id`: act on the whole lines it has sent; when none is left, one
     /// `recv`, and act on the lines that completes.
     fn turn(&mut self, id: usize, registry: &Registry) -> Turn {
@@ -358,6 +361,9 @@ impl<'a> Room<'a> {
                 None if received => return Turn::More, // one recv per turn
                 None => {}
             }
+            // ANCHOR_END: turn
+
+            // ANCHOR: recv_turn
             let mut chunk = [0u8; READ_CHUNK];
             match conn.stream.read(&mut chunk) {
                 Ok(0) => {
@@ -387,7 +393,7 @@ impl<'a> Room<'a> {
             }
         }
     }
-    // ANCHOR_END: read_input
+    // ANCHOR_END: recv_turn
 
     /// One line from member `id`: a command, or a message for everyone.
     fn act_on(&mut self, id: usize, text: &str) -> Act {

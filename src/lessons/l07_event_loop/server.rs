@@ -62,6 +62,9 @@ pub fn serve(
     // Out of descriptors, the listener gets no new readiness event for the clients still
     // waiting: we come back to it ourselves, after a backoff (10 ms doubling to 1 s).
     let (mut backoff, mut accept_again) = (Backoff::new(), None::<Instant>);
+    // ANCHOR_END: serve
+
+    // ANCHOR: event_loop
     // `--exit-after K`: after the K-th accept the loop goes on, accepting no more, until the
     // room is empty (the last leaver's lines sent too).
     let serving = |room: &Room| !stop.is_stopped() || (stop.limit_reached() && !room.is_empty());
@@ -118,7 +121,7 @@ pub fn serve(
     }
     room.shut_down(&mut poll, &mut events)
 }
-// ANCHOR_END: serve
+// ANCHOR_END: event_loop
 
 // ANCHOR: accept
 /// accept() until it says WouldBlock. The poller reports a readiness *change* once (mio is

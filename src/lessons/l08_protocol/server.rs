@@ -190,6 +190,9 @@ fn respond(request: &Message) -> Result<Message, String> {
     Ok(Message::json(&response))
 }
 
+// ANCHOR_END: respond
+
+// ANCHOR: dictionary
 /// The built-in dictionary `search` looks words up in.
 const DICTIONARY: &[(&str, &str)] = &[
     (
@@ -211,7 +214,7 @@ const DICTIONARY: &[(&str, &str)] = &[
 fn search(word: &str) -> Option<&'static str> {
     DICTIONARY.iter().find(|(w, _)| *w == word).map(|(_, m)| *m)
 }
-// ANCHOR_END: respond
+// ANCHOR_END: dictionary
 
 // ANCHOR: refuse
 /// Answer an error frame, then close gracefully: shutdown(SHUT_WR) sends our FIN after the
