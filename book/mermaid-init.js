@@ -22,8 +22,8 @@
     mermaid.initialize({ startOnLoad: false, theme });
 
     // A diagram shrinks to the column's width; on a phone that makes its text a few pixels
-    // high. So each diagram keeps at least the width at which its smallest text is LEGIBLE px
-    // high, and scrolls sideways inside its block below that width (scroll-cue.js shows that it
+    // high. So there each diagram keeps at least the width at which its smallest text is
+    // LEGIBLE px high, and scrolls sideways inside its block below that width (scroll-cue.js shows that it
     // does). `window.mermaidRendered` lets book/check-layout wait for the drawing to finish.
     const LEGIBLE = 12;
     const keepLegible = () => {
@@ -34,7 +34,8 @@
                 .filter((px) => px > 0);
             if (!natural || sizes.length === 0) continue;
             const smallest = Math.min(...sizes);
-            svg.style.minWidth = Math.ceil((natural * LEGIBLE) / smallest) + 'px';
+            // wide.css applies it on a phone; a laptop's column shows every diagram legibly.
+            svg.style.setProperty('--legible-width', Math.ceil((natural * LEGIBLE) / smallest) + 'px');
         }
     };
     window.mermaidRendered = mermaid

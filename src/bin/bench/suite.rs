@@ -15,8 +15,8 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use anyhow::{Context, Result, anyhow, bail};
 use workbook::checker::harness::{Server, Target};
 
-use crate::report::Report;
 use crate::charts::human_size;
+use crate::report::Report;
 use crate::{charts, chat, connect, echo, udp};
 
 #[derive(clap::Args)]
