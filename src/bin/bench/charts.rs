@@ -112,9 +112,6 @@ const HEIGHT: u32 = 440;
 /// The legend's column, right of the plot.
 const LEGEND: u32 = 170;
 
-/// The least distance between two markers' centres, in px: about a marker's width.
-const APART: f64 = 12.0;
-
 /// Requests per second against the number of clients, one line per server, for one size.
 /// Returns where the markers were drawn (pixel centres), for the tests.
 fn draw(points: &[Point], size: usize, path: &Path) -> Result<Vec<(i32, i32)>> {
@@ -241,6 +238,9 @@ where
 mod tests {
     use super::*;
 
+    /// The least distance between two markers' centres, in px: about a marker's width.
+    const APART: f64 = 12.0;
+
     fn recorded() -> Vec<Point> {
         let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("book/src/bench/results.txt");
         parse(&std::fs::read_to_string(path).unwrap()).unwrap()
@@ -253,11 +253,18 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         for size in [512, 65536] {
             let drawn = draw(&recorded(), size, &dir.path().join("chart.svg")).unwrap();
-            assert_eq!(drawn.len(), 1 + 5 * 3, "every point (02 has one client only)");
+            assert_eq!(
+                drawn.len(),
+                1 + 5 * 3,
+                "every point (02 has one client only)"
+            );
             for (n, a) in drawn.iter().enumerate() {
                 for b in &drawn[n + 1..] {
                     let apart = f64::from(a.0 - b.0).hypot(f64::from(a.1 - b.1));
-                    assert!(apart >= APART, "{size} B: markers at {a:?} and {b:?} overlap");
+                    assert!(
+                        apart >= APART,
+                        "{size} B: markers at {a:?} and {b:?} overlap"
+                    );
                 }
             }
         }
@@ -272,10 +279,23 @@ mod tests {
         let svg = std::fs::read_to_string(&path).unwrap();
         let rightmost = drawn.iter().map(|p| p.0).max().unwrap();
         for name in ["02_echo", "std baseline", "socat"] {
-            let at = svg.find(&format!(">\n{name}\n<")).expect("the legend names the server");
+            let at = svg
+                .find(&format!(">\n{name}\n<"))
+                .expect("the legend names the server");
             let tag = &svg[svg[..at].rfind("<text").unwrap()..at];
-            let x: f64 = tag.split("x=\"").nth(1).unwrap().split('"').next().unwrap().parse().unwrap();
-            assert!(x > f64::from(rightmost) + APART, "{name}'s legend at x={x} is over the data");
+            let x: f64 = tag
+                .split("x=\"")
+                .nth(1)
+                .unwrap()
+                .split('"')
+                .next()
+                .unwrap()
+                .parse()
+                .unwrap();
+            assert!(
+                x > f64::from(rightmost) + APART,
+                "{name}'s legend at x={x} is over the data"
+            );
         }
         for size in svg.split("font-size=\"").skip(1) {
             let px: f64 = size.split('"').next().unwrap().parse().unwrap();
