@@ -115,7 +115,10 @@ pub fn run(args: &Args) -> Result<()> {
     let mut connect_rows = Vec::new();
     for (name, words) in [
         ("01 RFC 3339", vec!["01_time_server", "server"]),
-        ("01 --rfc868", vec!["01_time_server", "server", "--rfc868"]),
+        (
+            "01 `--rfc868`",
+            vec!["01_time_server", "server", "--rfc868"],
+        ),
         ("std RFC 868 baseline", vec!["bench", "baseline-time"]),
     ] {
         let server = start_ours(&dir, words[0], &words[1..])?;
