@@ -10,12 +10,14 @@
 //! cargo run --release --bin bench -- udp 127.0.0.1:7003 --size 64 --duration 5
 //! cargo run --release --bin bench -- chat 127.0.0.1:7006 --clients 100 --lines 2000 --stalled 1
 //! cargo run --release --bin bench -- suite                # every lesson server, side by side
+//! cargo run --release --bin bench -- charts               # the book's charts, from results.txt
 //! cargo run --release --bin bench -- idle --clients 1000,5000   # threads and memory per idle client
 //! ```
 //!
 //! Each mode prints a report (throughput, latency percentiles, errors, mismatches) on stdout,
 //! or JSON with `--json`. A progress bar shows on a terminal only.
 
+mod charts;
 mod chat;
 mod connect;
 mod echo;
@@ -125,6 +127,8 @@ enum Mode {
     /// table and SVG charts.
     #[cfg(target_os = "linux")]
     Suite(suite::Args),
+    /// Draw the book's echo charts again from a recorded results.txt (no new measurement).
+    Charts(charts::Args),
     /// Threads and resident memory of lesson servers holding N idle clients (lesson 07).
     #[cfg(target_os = "linux")]
     Idle(idle::Args),
@@ -202,6 +206,7 @@ fn run(cli: Cli) -> Result<()> {
         }
         #[cfg(target_os = "linux")]
         Mode::Suite(args) => return suite::run(&args),
+        Mode::Charts(args) => return charts::run(&args),
         #[cfg(target_os = "linux")]
         Mode::Idle(args) => return idle::run(&args),
         Mode::BaselineEcho { port } => return echo::baseline_server(port),

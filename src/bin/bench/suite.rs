@@ -13,11 +13,11 @@ use std::thread;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context, Result, anyhow, bail};
-use plotters::prelude::*;
 use workbook::checker::harness::{Server, Target};
 
+use crate::charts::human_size;
 use crate::report::Report;
-use crate::{chat, connect, echo, udp};
+use crate::{charts, chat, connect, echo, udp};
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -115,7 +115,10 @@ pub fn run(args: &Args) -> Result<()> {
     let mut connect_rows = Vec::new();
     for (name, words) in [
         ("01 RFC 3339", vec!["01_time_server", "server"]),
-        ("01 --rfc868", vec!["01_time_server", "server", "--rfc868"]),
+        (
+            "01 `--rfc868`",
+            vec!["01_time_server", "server", "--rfc868"],
+        ),
         ("std RFC 868 baseline", vec!["bench", "baseline-time"]),
     ] {
         let server = start_ours(&dir, words[0], &words[1..])?;
@@ -152,8 +155,16 @@ pub fn run(args: &Args) -> Result<()> {
         .with_context(|| format!("failed to create {}", args.out.display()))?;
     let markdown = table(&echo_rows, &connect_rows, &udp_report, &chat_rows, duration);
     std::fs::write(args.out.join("results.txt"), &markdown)?;
-    chart_by_clients(&echo_rows, 512, &args.out.join("echo-512.svg"))?;
-    chart_by_clients(&echo_rows, 65536, &args.out.join("echo-64k.svg"))?;
+    let points: Vec<charts::Point> = echo_rows
+        .iter()
+        .map(|(server, clients, size, r)| charts::Point {
+            server: server.clone(),
+            clients: *clients,
+            size: *size,
+            per_second: r.per_second,
+        })
+        .collect();
+    charts::draw_all(&points, &args.out)?;
     print!("{markdown}");
     eprintln!("wrote {}", args.out.display());
     Ok(())
@@ -305,12 +316,6 @@ fn today() -> String {
 
 type EchoRow = (String, usize, usize, Report);
 
-fn find<'a>(rows: &'a [EchoRow], name: &str, clients: usize, size: usize) -> Option<&'a Report> {
-    rows.iter()
-        .find(|(n, c, s, _)| n == name && *c == clients && *s == size)
-        .map(|(.., r)| r)
-}
-
 fn table(
     echo_rows: &[EchoRow],
     connect_rows: &[(&str, Report)],
@@ -390,156 +395,5 @@ fn table(
             r.seconds
         );
     }
-    let _ = writeln!(md, "\n### Targets\n");
-    let _ = writeln!(md, "| target | measured | met |");
-    let _ = writeln!(md, "|---|---:|:---:|");
-    let mut target = |what: String, value: Option<f64>, goal: f64, unit: &str| {
-        let (shown, met) = match value {
-            Some(v) => (
-                format!("{v:.2}{unit}"),
-                if v >= goal { "yes" } else { "no" },
-            ),
-            None => ("not measured".to_string(), "—"),
-        };
-        let _ = writeln!(md, "| {what} | {shown} | {met} |");
-    };
-    let rate = |name: &str, c, s| find(echo_rows, name, c, s).map(|r| r.per_second);
-    let mbs = |name: &str| find(echo_rows, name, 1, 65536).map(|r| r.mb_per_second);
-    let ratio = |a: Option<f64>, b: Option<f64>| a.zip(b).map(|(a, b)| a / b.max(1e-9));
-    for name in ["04_threaded", "05 accept", "05 queue"] {
-        target(
-            format!("{name}, 50 × 512 B, ≥ 1.0× std baseline"),
-            ratio(rate(name, 50, 512), rate("std baseline", 50, 512)),
-            1.0,
-            "×",
-        );
-        target(
-            format!("{name}, 50 × 512 B, ≥ 1.2× socat"),
-            ratio(rate(name, 50, 512), rate("socat", 50, 512)),
-            1.2,
-            "×",
-        );
-    }
-    for name in ["02_echo", "04_threaded", "05 accept", "05 queue"] {
-        target(
-            format!("{name}, 64 KiB × 1 client, ≥ 200 MB/s"),
-            mbs(name),
-            200.0,
-            " MB/s",
-        );
-    }
-    let conn = |n: &str| {
-        connect_rows
-            .iter()
-            .find(|(name, _)| *name == n)
-            .map(|(_, r)| r.per_second)
-    };
-    target(
-        "01 --rfc868, ≥ 1.0× std RFC 868 baseline".into(),
-        ratio(conn("01 --rfc868"), conn("std RFC 868 baseline")),
-        1.0,
-        "×",
-    );
-    target(
-        "01 RFC 3339, ≥ 0.9× std RFC 868 baseline".into(),
-        ratio(conn("01 RFC 3339"), conn("std RFC 868 baseline")),
-        0.9,
-        "×",
-    );
-    target(
-        "02, 64 B round trip, ≥ 0.95× std baseline".into(),
-        ratio(rate("02_echo", 1, 64), rate("std baseline", 1, 64)),
-        0.95,
-        "×",
-    );
     md
-}
-
-fn human_size(size: usize) -> String {
-    if size >= 1024 {
-        format!("{} KiB", size / 1024)
-    } else {
-        format!("{size} B")
-    }
-}
-
-/// Requests per second against the number of clients, one line per server, for one size.
-fn chart_by_clients(rows: &[EchoRow], size: usize, path: &Path) -> Result<()> {
-    let mut names: Vec<&str> = Vec::new();
-    for (name, ..) in rows {
-        if !names.contains(&name.as_str()) {
-            names.push(name);
-        }
-    }
-    let top = rows
-        .iter()
-        .filter(|(_, _, s, _)| *s == size)
-        .map(|(.., r)| r.per_second)
-        .fold(1.0, f64::max);
-    // One column per client count, evenly spaced (1, 50, 500 are far apart on any other scale).
-    let mut counts: Vec<usize> = rows.iter().map(|(_, c, ..)| *c).collect();
-    counts.sort_unstable();
-    counts.dedup();
-    let max_x = counts.len().saturating_sub(1) as f64;
-    let points = |name: &str| -> Vec<(f64, f64)> {
-        rows.iter()
-            .filter(|(n, _, s, _)| n == name && *s == size)
-            .filter_map(|(_, c, _, r)| {
-                Some((counts.iter().position(|x| x == c)? as f64, r.per_second))
-            })
-            .collect()
-    };
-    let root = SVGBackend::new(path, (720, 420)).into_drawing_area();
-    root.fill(&WHITE).map_err(|e| anyhow!("{e:?}"))?;
-    let mut chart = ChartBuilder::on(&root)
-        .caption(
-            format!("echo, {} messages: requests/s by clients", human_size(size)),
-            ("sans-serif", 20),
-        )
-        .margin(12)
-        .x_label_area_size(36)
-        .y_label_area_size(70)
-        .build_cartesian_2d(-0.2..max_x + 0.2, 0.0..top * 1.1)
-        .map_err(|e| anyhow!("{e:?}"))?;
-    chart
-        .configure_mesh()
-        .x_desc("concurrent clients")
-        .y_desc("requests/s")
-        .x_labels(counts.len() * 4 + 1)
-        .x_label_formatter(&|x| {
-            let i = x.round();
-            match counts.get(i as usize) {
-                Some(c) if (x - i).abs() < 0.01 && i >= 0.0 => c.to_string(),
-                _ => String::new(),
-            }
-        })
-        .y_label_formatter(&|y| format!("{:.0}k", y / 1000.0))
-        .draw()
-        .map_err(|e| anyhow!("{e:?}"))?;
-    for (i, name) in names.iter().enumerate() {
-        let colour = Palette99::pick(i).to_rgba();
-        let series = points(name);
-        chart
-            .draw_series(LineSeries::new(series.clone(), colour.stroke_width(2)))
-            .map_err(|e| anyhow!("{e:?}"))?
-            .label(*name)
-            .legend(move |(x, y)| {
-                PathElement::new(vec![(x, y), (x + 16, y)], colour.stroke_width(2))
-            });
-        chart
-            .draw_series(
-                series
-                    .into_iter()
-                    .map(|p| Circle::new(p, 3, colour.filled())),
-            )
-            .map_err(|e| anyhow!("{e:?}"))?;
-    }
-    chart
-        .configure_series_labels()
-        .background_style(WHITE.mix(0.8))
-        .border_style(BLACK)
-        .draw()
-        .map_err(|e| anyhow!("{e:?}"))?;
-    root.present().map_err(|e| anyhow!("{e:?}"))?;
-    Ok(())
 }
