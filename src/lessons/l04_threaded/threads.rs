@@ -69,6 +69,7 @@ pub fn most_threads() -> Option<usize> {
 
 /// The soft `RLIMIT_AS`, in bytes; `None` if unlimited.
 #[cfg(unix)]
+#[allow(clippy::unnecessary_cast)] // `rlim_t` is u64 on Linux, but not on every Unix
 fn address_space_limit() -> Option<u64> {
     let mut limit = libc::rlimit {
         rlim_cur: 0,
