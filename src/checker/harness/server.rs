@@ -39,24 +39,44 @@ impl Server {
         Server::start_with(target, args, &[Limit::OpenFiles(open_files)])
     }
 
+    /// [`Server::start`] under `ulimit -v` from its first instruction: at most `bytes` of
+    /// address space (`RLIMIT_AS`), set before it runs, as a learner's shell sets it. For the
+    /// tests that run a server as the learner would, whatever it uses to start up.
+    pub fn start_with_address_space(
+        target: &Target,
+        args: &[&str],
+        bytes: u64,
+    ) -> Result<Server, Failure> {
+        Server::start_with(target, args, &[Limit::AddressSpace(bytes)])
+    }
+
     /// [`Server::start`], then room in its address space (`ulimit -v`) for only `room` more bytes
     /// than it uses once listening: for the checks that a server survives failing to start a
     /// thread, whose stack needs address space (2 MiB in Rust; 8 MiB in C and Python, the stack
     /// limit, which this sets to 8 MiB so that it is the same everywhere). The limit is measured
     /// from the running server, not guessed: an interpreter alone takes tens of MiB. Returns the
     /// server and the limit, in bytes.
+    ///
+    /// `one_malloc_arena`: run the server with `MALLOC_ARENA_MAX=1` (glibc's; other allocators
+    /// ignore the variable). By default each new thread that allocates may reserve an arena of
+    /// 64 MiB, and a server that starts a thread of its own just after `listening on` (lesson
+    /// 06's signal-handling thread) could reserve one between our reading its address space and
+    /// limiting it, leaving no room at all. Through `env`, which execs the program: same process,
+    /// and a command line the user can run. Without it, the server runs as a learner's shell
+    /// would run it: the checks of lesson 04 do.
     pub fn start_with_address_space_room(
         target: &Target,
         args: &[&str],
         room: u64,
+        one_malloc_arena: bool,
     ) -> Result<(Server, u64), Failure> {
-        // One malloc arena (glibc's; other allocators ignore the variable): by default each
-        // new thread may reserve one of 64 MiB, and the first — a signal-handling thread's,
-        // just after `listening on` — could land between our reading the address space and
-        // limiting it, leaving no room at all. Through `env`, which execs the program: same
-        // process, and a command line the user can run.
-        let argv = ["env", "MALLOC_ARENA_MAX=1"].into_iter().map(String::from);
-        let target = Target::new(argv.chain(target.argv().iter().cloned()));
+        let env = ["env", "MALLOC_ARENA_MAX=1"].into_iter().map(String::from);
+        let argv = target.argv().iter().cloned();
+        let target = if one_malloc_arena {
+            Target::new(env.chain(argv))
+        } else {
+            Target::new(argv)
+        };
         let server = Server::start_with(&target, args, &[Limit::Stack(THREAD_STACK)])?;
         let used = server.process.address_space().ok_or_else(|| {
             server.failure("could not read the server's address space (VmSize in /proc/PID/status)")

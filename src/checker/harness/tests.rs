@@ -65,7 +65,7 @@ fn a_server_can_run_with_little_address_space_to_spare() {
         "echo \"listening on 127.0.0.1:1\"; ulimit -s >&2; sleep 5",
     ]);
     let room = 48 << 20;
-    let (mut server, limit) = Server::start_with_address_space_room(&t, &[], room).unwrap();
+    let (mut server, limit) = Server::start_with_address_space_room(&t, &[], room, true).unwrap();
     let used = server.process.address_space().unwrap();
     assert!(used <= limit && limit - room <= used, "{used} {limit}");
     // The limit is on the server itself (`env` execs it), soft and hard.

@@ -4,7 +4,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
-use super::{NAME, PORT, client, demo, server};
+use super::{NAME, PORT, client, demo, server, threads};
 use crate::kit::cli::{resolve, resolve_one};
 use crate::kit::narrate::Narrator;
 use crate::kit::net;
@@ -44,6 +44,8 @@ pub fn main() -> ExitCode {
             exit,
             idle,
         }) => {
+            // Before any thread starts: one malloc arena for all (see `threads.rs`).
+            threads::share_one_malloc_arena();
             let say = Narrator::new("server", at.quiet);
             let listener = net::listen(resolve_one(&at.host, at.port)?, &say)?;
             net::announce(&listener)?;

@@ -24,7 +24,8 @@
 //! ```
 //!
 //! Where the calls are: `server.rs` — the accept loop (`serve`), then one client's thread
-//! (`handle`); `client.rs` is lesson 02's client. The command line is in `cli.rs`, the demo in
+//! (`handle`); `threads.rs`, what a thread costs in address space and how many fit;
+//! `client.rs` is lesson 02's client. The command line is in `cli.rs`, the demo in
 //! `demo.rs`. The page: `lessons/04_threaded.md`.
 
 pub const NAME: &str = "04_threaded";
@@ -34,3 +35,4 @@ pub mod cli;
 pub mod client;
 pub mod demo;
 pub mod server;
+pub mod threads;

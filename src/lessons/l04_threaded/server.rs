@@ -12,6 +12,8 @@ use crate::kit::net;
 use crate::kit::shutdown::Stop;
 use crate::lessons::l02_echo::server::{IdleTimeout, Transform, echo_until_closed};
 
+use super::threads::{self, STACK_SIZE};
+
 // ANCHOR: accept_loop
 /// The main thread only accepts: each connection goes to a new thread, and the main thread is
 /// back in `accept()` straight away — until `stop` says otherwise (`--exit-after K`).
@@ -24,6 +26,18 @@ pub fn serve(
 ) -> Result<()> {
     // How many client threads are alive right now: the cost of this design, made visible.
     let live = AtomicUsize::new(0);
+    // Under `ulimit -v`, how many threads the address space holds (see `threads.rs`): a thread
+    // started beyond that could kill the whole process on its way in, so the loop refuses first.
+    let most = threads::most_threads();
+    if let Some(most) = most {
+        narrate!(
+            say,
+            note(format!(
+                "ulimit -v leaves room for {most} client threads ({} KiB stacks)",
+                STACK_SIZE >> 10
+            ))
+        );
+    }
     // A *scoped* thread may borrow from this function (the narrator, the counter), and the
     // scope does not end until every thread spawned in it has finished: leaving it is how a
     // stopped server waits for the clients still being served.
@@ -45,12 +59,20 @@ pub fn serve(
             let name = format!("thread-{n}");
             let now_live = live.fetch_add(1, Ordering::SeqCst) + 1;
             let _story = narrate!(say, hold()); // the spawn is told before the thread speaks
-            let spawned = thread::Builder::new()
-                .name(name.clone())
-                .spawn_scoped(scope, {
-                    let live = &live;
-                    move || handle(stream, peer, transform, idle, live, say)
-                });
+            let spawned = match most {
+                // As full as the address space allows: refused exactly as if `spawn` had failed.
+                Some(most) if now_live > most => Err(std::io::Error::other(format!(
+                    "{most} client threads fill the address space (ulimit -v)"
+                ))),
+                // A stack of a known size, so that `most_threads` can count them.
+                _ => thread::Builder::new()
+                    .name(name.clone())
+                    .stack_size(STACK_SIZE)
+                    .spawn_scoped(scope, {
+                        let live = &live;
+                        move || handle(stream, peer, transform, idle, live, say)
+                    }),
+            };
             match spawned {
                 Ok(_) => narrate!(
                     say,
@@ -61,8 +83,9 @@ pub fn serve(
                         ),
                     )
                 ),
-                // Out of threads (or memory for their stacks): this client is dropped — the
-                // closure and the socket in it are freed — and the server goes on.
+                // Out of threads (or address space for their stacks): this client is dropped —
+                // its socket, unused or in the closure that never ran, is closed — and the
+                // server goes on.
                 Err(e) => {
                     live.fetch_sub(1, Ordering::SeqCst);
                     narrate!(

@@ -138,6 +138,11 @@ pub const MOST_CLIENTS: usize = 40;
 /// A protocol's part in [`survives_running_out_of_threads`]: how a client is found served or
 /// refused, and how the one who stays shows that the server goes on.
 pub trait ThreadPerClient {
+    /// Whether the server runs with `MALLOC_ARENA_MAX=1` (see
+    /// [`Server::start_with_address_space_room`]): only where the lesson's own server starts a
+    /// thread right after `listening on`, whose 64 MiB malloc arena could be reserved between
+    /// the harness measuring the server and limiting it.
+    const ONE_MALLOC_ARENA: bool;
     /// A client the check holds open.
     type Client;
     /// Connect as `label` and find out: `Some` if the server serves this client, `None` if it
@@ -177,7 +182,8 @@ pub fn survives_running_out_of_threads<P: ThreadPerClient>(
     args: &[&str],
     protocol: &P,
 ) -> Outcome {
-    let (mut server, limit) = Server::start_with_address_space_room(target, args, THREAD_ROOM)?;
+    let (mut server, limit) =
+        Server::start_with_address_space_room(target, args, THREAD_ROOM, P::ONE_MALLOC_ARENA)?;
     let under = format!(
         "under `ulimit -v {}` ({} MiB more than the server used once listening)",
         limit / 1024,
@@ -223,7 +229,7 @@ pub fn survives_running_out_of_threads<P: ThreadPerClient>(
 /// still be ending, their stacks not yet freed, and nothing tells a client when they are: a
 /// newcomer refused meanwhile is fine, and another asks, waiting 10 ms doubling up to 0.5 s
 /// between tries, until [`IO_TIMEOUT`] (scaled) has passed.
-fn newcomer<P: ThreadPerClient>(
+pub fn newcomer<P: ThreadPerClient>(
     protocol: &P,
     server: &mut Server,
     after: &str,
@@ -250,7 +256,7 @@ fn newcomer<P: ThreadPerClient>(
 }
 
 /// The server must not have exited: running out of threads ends nothing but one client.
-fn running(server: &mut Server, under: &str) -> Outcome {
+pub fn running(server: &mut Server, under: &str) -> Outcome {
     match server.process.try_status() {
         None => Ok(()),
         Some(status) => Err(server
@@ -264,7 +270,7 @@ fn running(server: &mut Server, under: &str) -> Outcome {
 
 /// `failure`, saying so if the server exits within a second (the likely cause: a server that
 /// cannot start a thread and gives up), with its stderr by then.
-fn after_exit(server: &mut Server, mut failure: Failure) -> Failure {
+pub fn after_exit(server: &mut Server, mut failure: Failure) -> Failure {
     match server.process.wait_timeout(scaled(Duration::from_secs(1))) {
         Some(status) => {
             failure.stderr = Some(server.stderr());
