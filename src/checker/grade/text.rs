@@ -316,7 +316,9 @@ mod tests {
         assert!(table.contains("| `server_echoes_bytes` | 3 | "), "{table}");
         // A flag is a code span, so no renderer turns its `--` into a dash.
         assert!(
-            table.contains("| `server_ipv6` | 1 | server echoes over IPv6 loopback with `--host` ::1 |"),
+            table.contains(
+                "| `server_ipv6` | 1 | server echoes over IPv6 loopback with `--host` ::1 |"
+            ),
             "{table}"
         );
         assert!(table.contains(" `--exit-after` 2: serves"), "{table}");
