@@ -1003,3 +1003,70 @@ fn hide_narration_folds_what_each_rule_says() {
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
+
+/// Whether a line of Markdown is prose a reader reads before a listing: not a heading, a fence, an
+/// include, a comment or a table row.
+fn is_prose(line: &str) -> bool {
+    let line = line.trim_start();
+    !["#", "```", "{{#", "<!--", "|"]
+        .iter()
+        .any(|start| line.starts_with(start))
+}
+
+/// The listings of one Markdown `text` (code blocks that show real source by an include) and,
+/// for each one with no sentence right before it, what comes before it instead.
+fn bare_listings(file: &Path, text: &str) -> (usize, Vec<String>) {
+    let lines: Vec<&str> = text.lines().collect();
+    let mut listings = 0;
+    let mut bare = Vec::new();
+    for Block(line, _, body, _) in markdown(text).blocks {
+        if !body.contains("{{#include") {
+            continue;
+        }
+        listings += 1;
+        let before = lines[..line.saturating_sub(1)]
+            .iter()
+            .rev()
+            .find(|l| !l.trim().is_empty());
+        if !before.is_some_and(|l| is_prose(l)) {
+            bare.push(format!(
+                "{}:{line}: a listing after {:?}: say before it what to look for",
+                show(file),
+                before.copied().unwrap_or("the start of the page")
+            ));
+        }
+    }
+    (listings, bare)
+}
+
+#[test]
+fn every_listing_has_prose_before_it() {
+    // What comes right before a listing tells the reader what to look for in it: a sentence,
+    // not a heading or another listing.
+    let book = Book::load(repo());
+    let (mut listings, mut bare) = (0, Vec::new());
+    for (file, text) in book.pages.iter().flat_map(|page| &page.parts) {
+        let (n, found) = bare_listings(file, text);
+        listings += n;
+        bare.extend(found);
+    }
+    // Guards against passing because nothing was read.
+    assert!(listings >= 60, "only {listings} listings");
+    assert!(bare.is_empty(), "{}", bare.join("\n"));
+}
+
+#[test]
+fn a_listing_right_after_a_heading_or_a_listing_is_bare() {
+    let text = "## The code\n\n```rust,ignore\n{{#include a.rs:one}}\n```\n\n\
+                ```rust,ignore\n{{#include a.rs:two}}\n```\n\nThe loop that reads:\n\n\
+                ```rust,ignore\n{{#include a.rs:three}}\n```\n";
+    let (listings, bare) = bare_listings(Path::new("book/src/x.md"), text);
+    assert_eq!(listings, 3);
+    assert_eq!(
+        bare,
+        [
+            "book/src/x.md:3: a listing after \"## The code\": say before it what to look for",
+            "book/src/x.md:7: a listing after \"```\": say before it what to look for",
+        ]
+    );
+}

@@ -166,10 +166,25 @@ pub fn checks_table(lesson: &Lesson) -> String {
             "| `{}` | {} | {} |",
             check.id,
             check.points,
-            check.title.replace('|', "\\|")
+            flags_as_code(&check.title.replace('|', "\\|"))
         );
     }
     out
+}
+
+/// `--host ::1` → `` `--host` ::1 ``: outside a code span Markdown renderers with smart
+/// punctuation (mdBook) turn `--` into an en dash, and a reader who copies the flag gets a wrong one.
+fn flags_as_code(text: &str) -> String {
+    text.split(' ')
+        .map(|word| {
+            let flag = word.trim_end_matches([',', ':', ';', ')']);
+            match flag.len() > 2 && flag.starts_with("--") {
+                true => format!("`{flag}`{}", &word[flag.len()..]),
+                false => word.to_string(),
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 #[cfg(test)]
@@ -299,5 +314,13 @@ mod tests {
             2 + checks::l02_echo::LESSON.checks.len()
         );
         assert!(table.contains("| `server_echoes_bytes` | 3 | "), "{table}");
+        // A flag is a code span, so no renderer turns its `--` into a dash.
+        assert!(
+            table.contains(
+                "| `server_ipv6` | 1 | server echoes over IPv6 loopback with `--host` ::1 |"
+            ),
+            "{table}"
+        );
+        assert!(table.contains(" `--exit-after` 2: serves"), "{table}");
     }
 }

@@ -79,7 +79,9 @@ impl FrameClock {
         )
     }
 }
+// ANCHOR_END: clock
 
+// ANCHOR: clock_read
 impl Read for FrameClock {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         let now = Instant::now();
@@ -110,4 +112,4 @@ impl Read for FrameClock {
         }
     }
 }
-// ANCHOR_END: clock
+// ANCHOR_END: clock_read
