@@ -28,25 +28,12 @@ pub fn serve(
     let live = AtomicUsize::new(0);
     // Under `ulimit -v`, how many threads the address space holds (see `threads.rs`): a thread
     // started beyond that could kill the whole process on its way in, so the loop refuses first.
-    let most = threads::most_threads();
-    if let Some(most) = most {
-        narrate!(
-            say,
-            note(format!(
-                "ulimit -v leaves room for {most} client threads ({} KiB stacks)",
-                STACK_SIZE >> 10
-            ))
-        );
-    }
-    // A *scoped* thread may borrow from this function (the narrator, the counter), and the
-    // scope does not end until every thread spawned in it has finished: leaving it is how a
-    // stopped server waits for the clients still being served.
+    let most = threads::budget(say);
+    // A *scoped* thread may borrow from this function (the narrator, the counter); leaving the
+    // scope waits for every thread spawned in it: how a stopped server lets its clients finish.
     thread::scope(|scope| -> Result<()> {
         while !stop.is_stopped() {
-            narrate!(
-                say,
-                note("main thread waits in accept(); the client threads keep serving meanwhile")
-            );
+            narrate!(say, note("main thread waits in accept(); client threads keep serving"));
             // Out of descriptors (a thread per client uses one each) is waited out, not fatal:
             // see `net::accept_retrying`. `None`: asked to stop while waiting.
             let accepted = net::accept_retrying(listener, stop, say).context("accept() failed")?;

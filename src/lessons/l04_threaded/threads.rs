@@ -23,6 +23,8 @@
 //! ([`most_threads`]), refusing the next client as if `spawn` had failed. Then running out is
 //! always the accept loop's decision, never a thread dying on its way in.
 
+use crate::kit::narrate::{Narrator, narrate};
+
 /// Each client thread's stack: lesson 02's echo loop needs a 1 KiB buffer and a few calls
 /// deep, so a tenth of Rust's default 2 MiB is ample, and a known size (`RUST_MIN_STACK` is
 /// ignored when `stack_size` is given) is what lets [`most_threads`] count.
@@ -64,6 +66,21 @@ pub fn most_threads() -> Option<usize> {
     let limit = address_space_limit()?;
     let room = address_space_left(limit).saturating_sub(RESERVE);
     Some(usize::try_from(room / THREAD_COST).unwrap_or(usize::MAX))
+}
+
+/// [`most_threads`], said once at start: what `ulimit -v` leaves room for, when it is set.
+pub fn budget(say: &Narrator) -> Option<usize> {
+    let most = most_threads();
+    if let Some(most) = most {
+        narrate!(
+            say,
+            note(format!(
+                "ulimit -v leaves room for {most} client threads ({} KiB stacks)",
+                STACK_SIZE >> 10
+            ))
+        );
+    }
+    most
 }
 
 /// The soft `RLIMIT_AS`, in bytes; `None` if unlimited.
