@@ -45,11 +45,8 @@ pub const WRITE_LIMIT: usize = 64 * 1024;
 /// reading shows up in our write buffer soon. (Linux doubles it: `getsockopt` reads 128 KiB.)
 const SEND_BUFFER: usize = 64 * 1024;
 
-/// What the server is told on its command line.
-pub struct Settings {
-    pub max_clients: usize,
-    pub stall: Duration,
-}
+// What the server is told on its command line: lesson 06's settings, as its flags are 06's.
+pub use crate::lessons::l06_group_chat::room::Settings;
 
 // ANCHOR: conn
 /// One connection, and everything the loop must remember about it between two wake-ups.
