@@ -4,11 +4,38 @@
 //! contracts"): no subcommand runs `demo`; `server [--host HOST] [--port PORT] [-q]` prints
 //! exactly one line `listening on ADDR` on stdout; `client [--host HOST] [--port PORT] [-q] …`
 //! prints only what it received. The flags are defined once here and flattened into each
-//! lesson's own clap parser — `--exit-after K` ([`ExitAfter`]) too.
+//! lesson's own clap parser — `--exit-after K` ([`ExitAfter`]) too — and the top of each parser,
+//! the same in every lesson, is [`lesson_mode`].
 
 use std::net::{SocketAddr, ToSocketAddrs};
 
 use anyhow::{Context, Result};
+
+/// The top of every lesson's command line: its subcommands `M` (the lesson's own
+/// `#[derive(Subcommand)] enum Mode`), or none, which runs the demo.
+#[derive(clap::Parser)]
+struct Lesson<M: clap::Subcommand> {
+    #[command(subcommand)]
+    mode: Option<M>,
+}
+
+/// Parse lesson `name`'s command line into its mode: `None` when no subcommand was given (the
+/// demo). `--help` shows `about` and where the lesson's page is, the same in every lesson. Bad
+/// flags end the process with clap's message and usage, as `Parser::parse` does.
+pub fn lesson_mode<M: clap::Subcommand>(name: &'static str, about: &'static str) -> Option<M> {
+    use clap::{CommandFactory, FromArgMatches};
+    let mut command = Lesson::<M>::command()
+        .name(name)
+        .about(about)
+        .after_help(format!(
+            "With no subcommand, runs the demo. Page: lessons/{name}.md"
+        ));
+    let mut matches = command.clone().get_matches();
+    match Lesson::<M>::from_arg_matches_mut(&mut matches) {
+        Ok(lesson) => lesson.mode,
+        Err(e) => e.format(&mut command).exit(),
+    }
+}
 
 /// Servers bind the loopback address unless told otherwise: safe by default, reachable only from
 /// this machine. `--host 0.0.0.0` (or `::`) opens the server to the network, with a warning.

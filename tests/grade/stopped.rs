@@ -178,14 +178,31 @@ fn cards(json: &str) -> Vec<(String, Option<String>, u64, u64)> {
         .collect()
 }
 
+/// A class of ann, bob and zed, graded with `--format F -o FILE` (F is FILE's extension), and
+/// `signal` sent to grade once ann and bob have finished: the class (to be held to the end of
+/// the test: dropping it kills what is left), FILE, and how grade ended.
+fn stopped_mid_class(
+    name: &str,
+    file: &str,
+    signal: libc::c_int,
+) -> (Class, PathBuf, (Result<i32, i32>, String, String)) {
+    let class = Class::new(name, &["ann", "bob", "zed"]);
+    let file = class.output(file);
+    let format = file
+        .extension()
+        .and_then(|e| e.to_str())
+        .expect("FILE.FORMAT");
+    let mut grade = class.spawn(&["--format", format, "-o", &file.display().to_string()]);
+    grade.wait_for_finished(&["ann", "bob"]);
+    grade.signal(signal);
+    let ended = grade.finish();
+    (class, file, ended)
+}
+
 #[test]
 fn sigterm_mid_class_prints_and_writes_the_students_finished() {
-    let class = Class::new("sigterm-class", &["ann", "bob", "zed"]);
-    let file = class.output("grades.json");
-    let mut grade = class.spawn(&["--format", "json", "-o", &file.display().to_string()]);
-    grade.wait_for_finished(&["ann", "bob"]);
-    grade.signal(libc::SIGTERM);
-    let (code, stdout, stderr) = grade.finish();
+    let (class, file, (code, stdout, stderr)) =
+        stopped_mid_class("sigterm-class", "grades.json", libc::SIGTERM);
     assert_eq!(code, Ok(143), "{stdout}\n{stderr}");
     assert!(stderr.contains("stopped by signal 15"), "{stderr}");
     // The scorecards of the students finished, then the class table with zed not finished.
@@ -224,12 +241,9 @@ fn sigterm_mid_class_prints_and_writes_the_students_finished() {
 
 #[test]
 fn sigkill_mid_class_leaves_the_students_finished_in_the_output_file() {
-    let class = Class::new("sigkill-class", &["ann", "bob", "zed"]);
-    let file = class.output("grades.csv");
-    let mut grade = class.spawn(&["--format", "csv", "-o", &file.display().to_string()]);
-    grade.wait_for_finished(&["ann", "bob"]);
-    grade.signal(libc::SIGKILL);
-    let (code, stdout, stderr) = grade.finish();
+    // `_class`, not `_`: held to the end, so that zed's server, still running, is killed then.
+    let (_class, file, (code, stdout, stderr)) =
+        stopped_mid_class("sigkill-class", "grades.csv", libc::SIGKILL);
     assert_eq!(code, Err(libc::SIGKILL), "{stdout}\n{stderr}");
     let written = std::fs::read_to_string(&file).expect("-o FILE holds what was finished");
     let mut reader = csv::Reader::from_reader(written.as_bytes());

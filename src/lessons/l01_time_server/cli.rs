@@ -2,7 +2,7 @@
 
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::Subcommand;
 
 use super::format::Format;
 use super::{NAME, PORT, client, demo, server};
@@ -11,16 +11,8 @@ use crate::kit::narrate::Narrator;
 use crate::kit::net;
 use crate::kit::shutdown::Stop;
 
-#[derive(Parser)]
-#[command(
-    name = NAME,
-    about = "Lesson 01: an iterative TCP server that sends the time and closes",
-    after_help = "With no subcommand, runs the demo. Page: lessons/01_time_server.md"
-)]
-pub struct Cli {
-    #[command(subcommand)]
-    pub mode: Option<Mode>,
-}
+/// What `--help` says the lesson is, on its first line.
+const ABOUT: &str = "Lesson 01: an iterative TCP server that sends the time and closes";
 
 #[derive(Subcommand)]
 pub enum Mode {
@@ -49,8 +41,8 @@ pub enum Mode {
 
 /// `cargo run --bin 01_time_server -- …`: parse the command line, run the mode.
 pub fn main() -> ExitCode {
-    let cli = Cli::parse();
-    crate::kit::errors::main(NAME, || match cli.mode.unwrap_or(Mode::Demo) {
+    let mode = crate::kit::cli::lesson_mode(NAME, ABOUT);
+    crate::kit::errors::main(NAME, || match mode.unwrap_or(Mode::Demo) {
         Mode::Demo => demo::run(),
         Mode::Server { at, rfc868, exit } => {
             let say = Narrator::new("server", at.quiet);

@@ -2,7 +2,7 @@
 
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::Subcommand;
 
 use super::server::{IdleTimeout, Transform};
 use super::{NAME, PORT, client, demo, server};
@@ -11,16 +11,8 @@ use crate::kit::narrate::Narrator;
 use crate::kit::net;
 use crate::kit::shutdown::Stop;
 
-#[derive(Parser)]
-#[command(
-    name = NAME,
-    about = "Lesson 02: a TCP echo server and client",
-    after_help = "With no subcommand, runs the demo. Page: lessons/02_echo.md"
-)]
-pub struct Cli {
-    #[command(subcommand)]
-    pub mode: Option<Mode>,
-}
+/// What `--help` says the lesson is, on its first line.
+const ABOUT: &str = "Lesson 02: a TCP echo server and client";
 
 #[derive(Subcommand)]
 pub enum Mode {
@@ -58,8 +50,8 @@ pub struct ClientArgs<const PORT: u16> {
 
 /// `cargo run --bin 02_echo -- …`: parse the command line, run the mode.
 pub fn main() -> ExitCode {
-    let cli = Cli::parse();
-    crate::kit::errors::main(NAME, || match cli.mode.unwrap_or(Mode::Demo) {
+    let mode = crate::kit::cli::lesson_mode(NAME, ABOUT);
+    crate::kit::errors::main(NAME, || match mode.unwrap_or(Mode::Demo) {
         Mode::Demo => demo::run(),
         Mode::Server(ServerFlags {
             at,

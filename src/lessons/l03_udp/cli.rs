@@ -8,7 +8,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::{Context, Result};
-use clap::{Parser, Subcommand};
+use clap::Subcommand;
 
 use super::client::{self, open};
 use super::dropper::{Dropper, clock_seed};
@@ -18,16 +18,8 @@ use super::{NAME, PORT, demo};
 use crate::kit::cli::{Endpoint, resolve_one, whole_number};
 use crate::kit::narrate::Narrator;
 
-#[derive(Parser)]
-#[command(
-    name = NAME,
-    about = "Lesson 03: a UDP echo server, a client that retries, and ping",
-    after_help = "With no subcommand, runs the demo. Page: lessons/03_udp.md"
-)]
-pub struct Cli {
-    #[command(subcommand)]
-    pub mode: Option<Mode>,
-}
+/// What `--help` says the lesson is, on its first line.
+const ABOUT: &str = "Lesson 03: a UDP echo server, a client that retries, and ping";
 
 #[derive(Subcommand)]
 pub enum Mode {
@@ -97,8 +89,8 @@ fn parse_rate(text: &str) -> Result<f64, String> {
 
 /// `cargo run --bin 03_udp -- …`: parse the command line, run the mode.
 pub fn main() -> ExitCode {
-    let cli = Cli::parse();
-    crate::kit::errors::main(NAME, || run(cli.mode.unwrap_or(Mode::Demo)))
+    let mode = crate::kit::cli::lesson_mode(NAME, ABOUT);
+    crate::kit::errors::main(NAME, || run(mode.unwrap_or(Mode::Demo)))
 }
 
 /// Run one mode.

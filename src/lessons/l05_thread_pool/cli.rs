@@ -2,7 +2,7 @@
 
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::Subcommand;
 
 use super::server::{self, Model, Settings, stop_on_signals};
 use super::{NAME, PORT, client, demo};
@@ -13,16 +13,8 @@ use crate::kit::shutdown::Stop;
 use crate::lessons::l02_echo::cli::ClientArgs;
 use crate::lessons::l02_echo::server::{IdleTimeout, Transform};
 
-#[derive(Parser)]
-#[command(
-    name = NAME,
-    about = "Lesson 05: an echo server with a fixed pool of worker threads",
-    after_help = "With no subcommand, runs the demo. Page: lessons/05_thread_pool.md"
-)]
-pub struct Cli {
-    #[command(subcommand)]
-    pub mode: Option<Mode>,
-}
+/// What `--help` says the lesson is, on its first line.
+const ABOUT: &str = "Lesson 05: an echo server with a fixed pool of worker threads";
 
 #[derive(Subcommand)]
 pub enum Mode {
@@ -58,8 +50,8 @@ pub enum Mode {
 
 /// `cargo run --bin 05_thread_pool -- …`: parse the command line, run the mode.
 pub fn main() -> ExitCode {
-    let cli = Cli::parse();
-    let mode = cli.mode.unwrap_or(Mode::Demo {
+    let mode = crate::kit::cli::lesson_mode(NAME, ABOUT);
+    let mode = mode.unwrap_or(Mode::Demo {
         model: Model::Accept,
     });
     crate::kit::errors::main(NAME, || match mode {

@@ -1,13 +1,13 @@
 //! The command line: `demo` (the default), `server`, `client` — the shape every lesson shares —
 //! and the server's listener. The chat server's own flags (`--max-clients`,
-//! `--stall-timeout-ms`, `--exit-after`) are [`ChatServerFlags`], defined here and shared with
-//! lesson 07, whose contract is this lesson's.
+//! `--stall-timeout-ms`, `--exit-after`) are [`ChatServerFlags`], and the client's
+//! [`ChatClientFlags`], defined here and shared with lesson 07, whose contract is this lesson's.
 
 use std::net::SocketAddr;
 use std::process::ExitCode;
 
 use anyhow::Result;
-use clap::{Parser, Subcommand};
+use clap::Subcommand;
 
 use super::room::Settings;
 use super::server::serve;
@@ -17,16 +17,8 @@ use crate::kit::narrate::Narrator;
 use crate::kit::net;
 use crate::kit::shutdown::Stop;
 
-#[derive(Parser)]
-#[command(
-    name = NAME,
-    about = "Lesson 06: a group chat that a stalled client cannot stall",
-    after_help = "With no subcommand, runs the demo. Page: lessons/06_group_chat.md"
-)]
-struct Cli {
-    #[command(subcommand)]
-    mode: Option<Mode>,
-}
+/// What `--help` says the lesson is, on its first line.
+const ABOUT: &str = "Lesson 06: a group chat that a stalled client cannot stall";
 
 /// Each client's lines wait in its outbox: what `--stall-timeout-ms` watches.
 struct Outbox;
@@ -48,33 +40,23 @@ enum Mode {
         room: ChatServerFlags<Outbox>,
     },
     /// Join the room: send each line of stdin, print each line from the server.
-    Client {
-        #[command(flatten)]
-        at: Endpoint<{ PORT }>,
-        /// Choose a name (sends `/nick NAME` first).
-        #[arg(long, value_name = "NAME")]
-        name: Option<String>,
-    },
+    Client(ChatClientFlags<{ PORT }>),
 }
 
 pub fn main() -> ExitCode {
-    let cli = Cli::parse();
-    crate::kit::errors::main(NAME, || match cli.mode.unwrap_or(Mode::Demo) {
+    let mode = crate::kit::cli::lesson_mode(NAME, ABOUT);
+    crate::kit::errors::main(NAME, || match mode.unwrap_or(Mode::Demo) {
         Mode::Demo => super::demo::run(),
         Mode::Server { at, room } => {
             let say = Narrator::new("server", at.quiet);
-            let settings = Settings {
-                max_clients: room.max_clients(),
-                stall: room.stall(),
-            };
             server(
                 resolve_one(&at.host, at.port)?,
-                &settings,
+                &room.settings(),
                 room.exit.exit_after,
                 &say,
             )
         }
-        Mode::Client { at, name } => {
+        Mode::Client(ChatClientFlags { at, name }) => {
             let say = Narrator::new("client", at.quiet);
             super::client::run(&resolve(&at.host, at.port)?, name.as_deref(), &say)
         }
@@ -139,6 +121,26 @@ impl<Q: ChatQueue + Send + Sync + 'static> ChatServerFlags<Q> {
     pub fn stall(&self) -> std::time::Duration {
         std::time::Duration::from_millis(self.stall_timeout_ms)
     }
+
+    /// The room's settings, as these flags give them (lesson 07's room takes the same).
+    pub fn settings(&self) -> Settings {
+        Settings {
+            max_clients: self.max_clients(),
+            stall: self.stall(),
+        }
+    }
+}
+
+// Where the server is (`--host`, `--port`, `-q`) and `--name`: the chat client's flags, shared
+// by lessons 06 and 07, each with its own default port. (A `//` comment: a doc comment here
+// would become the `client` subcommand's `--help` text.)
+#[derive(clap::Args)]
+pub struct ChatClientFlags<const PORT: u16> {
+    #[command(flatten)]
+    pub at: Endpoint<PORT>,
+    /// Choose a name (sends `/nick NAME` first).
+    #[arg(long, value_name = "NAME")]
+    pub name: Option<String>,
 }
 
 #[cfg(test)]

@@ -1,9 +1,10 @@
 //! The demo: the server and four clients in one process on a free port, every decision
 //! narrated — names, messages, commands, a client that stops reading during a burst, `/quit`,
-//! and shutdown. Then [`DemoClient`] and [`burst`]: the client the demos of lessons 06 and 07
-//! talk through — a blocking socket in the demo's own process that joins the room, sends lines
-//! and prints what it receives (`ana ← …`). The demos differ in their servers, not in their
-//! clients, so the client is written once, here, and lesson 07's demo uses it by this name.
+//! and shutdown. Then [`stalled_reader`] and [`quit_then_stop`] (the scenes both demos play),
+//! [`DemoClient`] and [`burst`]: the client the demos of lessons 06 and 07 talk through — a
+//! blocking socket in the demo's own process that joins the room, sends lines and prints what it
+//! receives (`ana ← …`). The demos differ in their servers, not in their clients, so the client
+//! and those scenes are written once, here, and lesson 07's demo uses them by this name.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
@@ -66,35 +67,13 @@ pub fn run() -> Result<()> {
             // ANCHOR_END: demo
 
             // ANCHOR: demo_burst
-            // zed joins with a tiny receive buffer and never reads a line.
-            let mut zed = DemoClient::join(addr, "zed", Some(4096))?;
-            zed.send("/nick zed")?;
-            for client in [&mut ana, &mut ben, &mut cy] {
-                client.expect(2)?; // `* … joined` and `* … is now zed`
-            }
-            narrate!(
-                zed.say,
-                note("stops reading: its buffers and its outbox will fill up")
-            );
-            const BURST: usize = 5000;
-            burst(
+            stalled_reader(
+                addr,
                 [&mut ana, &mut ben, &mut cy],
-                BURST,
-                "* zed left (too slow)",
+                "its buffers and its outbox will fill up",
             )?;
-            drop(zed);
 
-            cy.send("/quit")?;
-            cy.expect_end()?;
-            ana.expect(1)?;
-            ben.expect(1)?;
-            narrate!(
-                server,
-                note("the demo is over: stopping the server as Ctrl-C would")
-            );
-            stop.stop();
-            ana.expect_end()?;
-            ben.expect_end()
+            quit_then_stop(&mut cy, [&mut ana, &mut ben], &stop, &server)
         };
         let talked = conversation();
         stop.stop(); // also when the conversation failed, so that the server thread ends
@@ -115,6 +94,58 @@ pub fn run() -> Result<()> {
     Ok(())
 }
 // ANCHOR_END: demo_burst
+
+/// How many lines ana sends in one go while zed has stopped reading.
+const BURST: usize = 5000;
+
+// ANCHOR: stalled_reader
+/// The slow reader's scene, which lesson 07's demo plays too: zed joins with a tiny receive
+/// buffer and never reads a line, while the first of `readers` sends a burst. The server must
+/// drop zed as too slow, and every reader must get every line. `stops` says what zed's silence
+/// fills up on the server's side.
+pub fn stalled_reader(
+    addr: SocketAddr,
+    mut readers: [&mut DemoClient; 3],
+    stops: &str,
+) -> Result<()> {
+    let mut zed = DemoClient::join(addr, "zed", Some(4096))?;
+    zed.send("/nick zed")?;
+    for client in &mut readers {
+        client.expect(2)?; // `* … joined` and `* … is now zed`
+    }
+    narrate!(zed.say, note(format!("stops reading: {stops}")));
+    burst(readers, BURST, "* zed left (too slow)")?;
+    drop(zed);
+    Ok(())
+}
+// ANCHOR_END: stalled_reader
+
+// ANCHOR: quit_then_stop
+/// The end of both demos: `leaver` sends `/quit` and reads to the end (`* bye`, then the
+/// close), the `others` hear that it left; then the server stops as Ctrl-C would, and each of
+/// the others reads to the end (`* server shutting down`, then the close).
+pub fn quit_then_stop(
+    leaver: &mut DemoClient,
+    mut others: [&mut DemoClient; 2],
+    stop: &Stop,
+    server: &Narrator,
+) -> Result<()> {
+    leaver.send("/quit")?;
+    leaver.expect_end()?;
+    for client in &mut others {
+        client.expect(1)?; // `* … left`
+    }
+    narrate!(
+        server,
+        note("the demo is over: stopping the server as Ctrl-C would")
+    );
+    stop.stop();
+    for client in others {
+        client.expect_end()?;
+    }
+    Ok(())
+}
+// ANCHOR_END: quit_then_stop
 
 /// The first line of each burst line after its number: `line 00042 of a burst, …`.
 pub fn burst_line(n: usize) -> String {

@@ -1,31 +1,22 @@
 //! Lesson 06's command line: `demo`, `server`, `client`, and the server's listener. The
 //! server's flags are lesson 06's own, from one copy: `kit::cli::Endpoint` (`--host`, `--port`,
 //! `-q`, as in every lesson) and `l06_group_chat::cli::ChatServerFlags` (`--max-clients`,
-//! `--stall-timeout-ms`, `--exit-after`).
+//! `--stall-timeout-ms`, `--exit-after`); the client's, `l06_group_chat::cli::ChatClientFlags`.
 
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::Subcommand;
 
-use super::room::Settings;
 use super::server::serve;
 use super::{NAME, PORT};
 use crate::kit::cli::{Endpoint, resolve, resolve_one};
 use crate::kit::narrate::Narrator;
 use crate::kit::net::{announce, listen};
 use crate::kit::shutdown::Stop;
-use crate::lessons::l06_group_chat::cli::{ChatQueue, ChatServerFlags};
+use crate::lessons::l06_group_chat::cli::{ChatClientFlags, ChatQueue, ChatServerFlags};
 
-#[derive(Parser)]
-#[command(
-    name = NAME,
-    about = "Lesson 07: lesson 06's group chat, served by one thread and a readiness loop",
-    after_help = "With no subcommand, runs the demo. Page: lessons/07_event_loop.md"
-)]
-struct Cli {
-    #[command(subcommand)]
-    mode: Option<Mode>,
-}
+/// What `--help` says the lesson is, on its first line.
+const ABOUT: &str = "Lesson 07: lesson 06's group chat, served by one thread and a readiness loop";
 
 /// Each client's lines wait in its write buffer: what `--stall-timeout-ms` watches.
 struct WriteBuffer;
@@ -47,18 +38,12 @@ enum Mode {
         room: ChatServerFlags<WriteBuffer>,
     },
     /// Join the room: send each line of stdin, print each line from the server.
-    Client {
-        #[command(flatten)]
-        at: Endpoint<{ PORT }>,
-        /// Choose a name (sends `/nick NAME` first).
-        #[arg(long, value_name = "NAME")]
-        name: Option<String>,
-    },
+    Client(ChatClientFlags<{ PORT }>),
 }
 
 pub fn main() -> ExitCode {
-    let cli = Cli::parse();
-    crate::kit::errors::main(NAME, || match cli.mode.unwrap_or(Mode::Demo) {
+    let mode = crate::kit::cli::lesson_mode(NAME, ABOUT);
+    crate::kit::errors::main(NAME, || match mode.unwrap_or(Mode::Demo) {
         Mode::Demo => super::demo::run(),
         Mode::Server { at, room } => {
             let say = Narrator::new("server", at.quiet);
@@ -68,13 +53,9 @@ pub fn main() -> ExitCode {
             // thread); the loop's waker ends its wait.
             let stop = Stop::new().after(room.exit.exit_after);
             stop.on_signals()?;
-            let settings = Settings {
-                max_clients: room.max_clients(),
-                stall: room.stall(),
-            };
-            serve(listener, &settings, &stop, &say)
+            serve(listener, &room.settings(), &stop, &say)
         }
-        Mode::Client { at, name } => {
+        Mode::Client(ChatClientFlags { at, name }) => {
             let say = Narrator::new("client", at.quiet);
             super::client::run(&resolve(&at.host, at.port)?, name.as_deref(), &say)
         }

@@ -12,10 +12,7 @@ use super::{NAME, PORT};
 use crate::kit::narrate::{Narrator, narrate, try_next};
 use crate::kit::net::listen;
 use crate::kit::shutdown::Stop;
-use crate::lessons::l06_group_chat::demo::{DemoClient, burst};
-
-/// How many lines ana sends in one go while zed has stopped reading.
-const BURST: usize = 5000;
+use crate::lessons::l06_group_chat::demo::{DemoClient, quit_then_stop, stalled_reader};
 
 // ANCHOR: demo
 /// The conversation: names, a client that sends half a line and then nothing (nobody waits
@@ -64,34 +61,14 @@ fn conversation(addr: SocketAddr, stop: &Stop, server: &Narrator) -> Result<()> 
         client.expect(1)?;
     }
 
-    // zed joins with a tiny receive buffer and never reads a line.
-    let mut zed = DemoClient::join(addr, "zed", Some(4096))?;
-    zed.send("/nick zed")?;
-    for client in [&mut ana, &mut ben, &mut sil] {
-        client.expect(2)?; // `* … joined` and `* … is now zed`
-    }
-    narrate!(
-        zed.say,
-        note("stops reading: its buffers will fill, and the server's loop will notice")
-    );
-    burst(
+    // Lesson 06's slow reader: zed never reads while ana sends a burst.
+    stalled_reader(
+        addr,
         [&mut ana, &mut ben, &mut sil],
-        BURST,
-        "* zed left (too slow)",
+        "its buffers will fill, and the server's loop will notice",
     )?;
-    drop(zed);
 
-    ben.send("/quit")?;
-    ben.expect_end()?;
-    ana.expect(1)?;
-    sil.expect(1)?;
-    narrate!(
-        server,
-        note("the demo is over: stopping the server as Ctrl-C would")
-    );
-    stop.stop();
-    ana.expect_end()?;
-    sil.expect_end()
+    quit_then_stop(&mut ben, [&mut ana, &mut sil], stop, server)
 }
 // ANCHOR_END: demo
 

@@ -26,8 +26,9 @@
 //!
 //! Where the calls are: `server.rs` — [`server::serve`], the loop (non-blocking listener,
 //! poller, `epoll_wait`, then what each ready socket allows), and `accept_all`; `room.rs` — each
-//! connection's buffers and what the loop does with them (`admit`, `read_input`, `flush`,
-//! `drop_stalled`, `shut_down`), with `room/lines.rs` splitting the read buffer into lines;
+//! connection's buffers, the room, `admit`; then `room/` in the order of one turn:
+//! `reading.rs` (`read_input`), `lines.rs` (the read buffer split into lines), `commands.rs`
+//! (`act_on`), `sending.rs` (`broadcast`, `flush`), `leaving.rs` (`drop_stalled`, `shut_down`);
 //! `client.rs` — [`client::run`], a `poll(2)` loop; `demo.rs` — [`demo::run`]; `cli.rs` —
 //! [`cli::main`] and the listener (`net::listen`). Lesson 06's names are used by its name:
 //! its chat text rules (`l06_group_chat::text`), its flags (`l06_group_chat::cli`) and its

@@ -4,7 +4,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Result;
-use clap::{Parser, Subcommand};
+use clap::Subcommand;
 
 use crate::kit::cli::{Endpoint, ExitAfter, resolve, resolve_one};
 use crate::kit::narrate::Narrator;
@@ -14,16 +14,8 @@ use super::deadline::FrameDeadline;
 use super::wire::{self, Listener, Stream};
 use super::{NAME, PORT};
 
-#[derive(Parser)]
-#[command(
-    name = NAME,
-    about = "Lesson 08: a request/response protocol — length, JSON header, content",
-    after_help = "With no subcommand, runs the demo. Page: lessons/08_protocol.md"
-)]
-struct Cli {
-    #[command(subcommand)]
-    mode: Option<Mode>,
-}
+/// What `--help` says the lesson is, on its first line.
+const ABOUT: &str = "Lesson 08: a request/response protocol — length, JSON header, content";
 
 #[derive(Subcommand)]
 enum Mode {
@@ -57,8 +49,8 @@ enum Mode {
 
 /// Parse the command line and run the mode it names.
 pub fn main() -> ExitCode {
-    let cli = Cli::parse();
-    crate::kit::errors::main(NAME, || match cli.mode.unwrap_or(Mode::Demo) {
+    let mode = crate::kit::cli::lesson_mode(NAME, ABOUT);
+    crate::kit::errors::main(NAME, || match mode.unwrap_or(Mode::Demo) {
         Mode::Demo => super::demo::run(),
         Mode::Server {
             at,
