@@ -7,15 +7,26 @@
 //!   `examples/python/`, public as the book is); in the folder of a path a check hands it
 //!   (`--unix /tmp/wb08-…/08.sock`), it may create and remove a Unix socket; it reads and writes only a scratch
 //!   directory of its own (also its `$HOME` and `$TMPDIR`), removed when it ends. Nothing else:
-//!   not a classmate's folder, not the teacher's home, not the grader's checkout, not `/proc`.
+//!   not a classmate's folder, not the teacher's home, not the grader's checkout, not `/proc`,
+//!   not `/tmp`, `/var/tmp` or `/dev/shm` (a command line naming one of those, or `/`, does not
+//!   open it: see [`SHARED`]). An allow-list, not `/` minus some places: a private `/tmp`
+//!   through a mount namespace would need a user namespace for every program (and would hide
+//!   the check's own Unix-socket folder under `/tmp`), while Landlock already denies whatever
+//!   is not listed, with or without root.
 //! - **network** (Landlock ABI ≥ 4): TCP `bind` only to port 0 (any free port) or a port its
-//!   command line names. Not `connect`: a demo connects to its own server's free port, known
-//!   only once it runs, so a program may connect to any TCP port (a classmate's server too).
+//!   command line names; TCP `connect` only to a port its check names (`--port 4000`,
+//!   `127.0.0.1:4000`) — a server's check names none, so a server may connect nowhere: not to a
+//!   classmate's server, not to the teacher's services. The ports of the words a student wrote
+//!   (`run.toml`) may be bound, never connected to. The demo (no arguments) connects to its own
+//!   server's free port, known only once it runs: it gets a network of its own instead
+//!   (`netns.rs`). Landlock has no UDP rules: a UDP program (lesson 03) may send to any
+//!   port of the machine.
 //! - **signals and abstract Unix sockets** (Landlock ABI ≥ 6): it cannot signal, stop or
 //!   connect to anything outside its own sandbox — the grader and classmates included.
 //! - **limits** (rlimits, per check: [`DEFAULT_LIMITS`], raised or lowered by a check's own
-//!   [`Limit`]s): CPU time, data memory, file size, open files, processes (not enforced for
-//!   root: the kernel exempts uid 0 from `RLIMIT_NPROC`).
+//!   [`Limit`]s): CPU time, data memory, file size, open files, processes of the user (not
+//!   enforced for root: the kernel exempts uid 0 from `RLIMIT_NPROC`); and, where a cgroup can
+//!   be made, 512 processes and threads for the program's tree, root or not.
 //! - **environment**: only an allow-list ([`KEPT_VARIABLES`]) reaches the program — no `$TMUX`,
 //!   `$SSH_AUTH_SOCK`, `$DISPLAY`, `$DBUS_SESSION_BUS_ADDRESS`, nor any secret of the teacher's.
 //!
@@ -33,6 +44,8 @@ use landlock::{
     RulesetCreated, RulesetCreatedAttr, Scope,
 };
 
+use super::cgroup::{self, PidsGroup};
+use super::netns::{self, PrivateNetwork};
 use super::{Limit, Target};
 
 /// The variable that turns the sandbox off for `cargo test` (`WORKBOOK_SANDBOX=off`), as
@@ -72,6 +85,9 @@ pub const KEPT_VARIABLES: [&str; 13] = [
 const SYSTEM_READ: [&str; 11] = [
     "/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", "/etc", "/opt", "/nix", "/snap",
 ];
+/// The folders every user shares: never opened by a word of a command line (`python3 x.py /tmp`),
+/// nor is a folder holding one (`/`, `/var`, `/dev`). Each program's scratch folder is its `/tmp`.
+const SHARED: [&str; 4] = ["/", "/tmp", "/var/tmp", "/dev/shm"];
 /// The devices every program may read and write.
 const DEVICES: [&str; 5] = [
     "/dev/null",
@@ -116,8 +132,9 @@ pub fn landlock_abi() -> i32 {
     0
 }
 
-/// What is in force, for a scorecard's header: `landlock v7 (files, tcp, signals), rlimits,
-/// env scrubbed`, or `off (--no-sandbox)`.
+/// What is in force, for a scorecard's header: `landlock v7 (files, tcp, signals), pids cgroup,
+/// rlimits, private netns (demo), env scrubbed`, or `off (--no-sandbox)`. `tcp` is bind and
+/// connect.
 pub fn describe() -> String {
     if !enabled() {
         return "off (--no-sandbox)".to_string();
@@ -129,7 +146,15 @@ pub fn describe() -> String {
         4 | 5 => format!("landlock v{abi} (files, tcp)"),
         _ => format!("landlock v{abi} (files, tcp, signals)"),
     };
-    format!("{landlock}, rlimits, env scrubbed")
+    let pids = match cgroup::available() {
+        true => "pids cgroup, ",
+        false => "",
+    };
+    let netns = match netns::available() {
+        true => ", private netns (demo)",
+        false => "",
+    };
+    format!("{landlock}, {pids}rlimits{netns}, env scrubbed")
 }
 
 /// One line for the teacher where the kernel lacks a piece of the sandbox, else `None`.
@@ -152,36 +177,87 @@ pub fn warning() -> Option<String> {
             "warning: Landlock ABI < 6: student programs may signal the grader (kill, stop)"
                 .to_string(),
         ),
-        _ => None,
+        _ => missing_pieces(),
     }
 }
 
-/// A program's scratch directory: its `$HOME` and `$TMPDIR`, removed when dropped.
-pub(super) type Scratch = tempfile::TempDir;
+/// The pieces besides Landlock that this machine lacks, as one warning line.
+fn missing_pieces() -> Option<String> {
+    let mut missing = Vec::new();
+    // SAFETY: geteuid cannot fail.
+    if !cgroup::available() && unsafe { libc::geteuid() } == 0 {
+        missing.push(format!(
+            "no writable pids cgroup: as root, a student program may start more than {} \
+             processes (RLIMIT_NPROC does not bind root)",
+            cgroup::TASKS
+        ));
+    }
+    if !netns::available() {
+        missing.push(
+            "no network namespace (user namespaces disabled?): a demo may connect to any TCP \
+             port, a classmate's server too"
+                .to_string(),
+        );
+    }
+    (!missing.is_empty()).then(|| format!("warning: {}", missing.join("; ")))
+}
+
+/// What a program's sandbox holds until it has ended: its scratch directory (its `$HOME` and
+/// `$TMPDIR`) and its pids cgroup, both removed when dropped.
+pub(super) struct Scratch {
+    dir: tempfile::TempDir,
+    _pids: Option<PidsGroup>,
+}
+
+impl Scratch {
+    pub(super) fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// Remove the scratch directory (and the cgroup, once empty).
+    pub(super) fn close(self) -> std::io::Result<()> {
+        self.dir.close()
+    }
+}
 
 /// Put `command` (the program under test, started with `target` and `args`) in the sandbox:
-/// `limits` on top of [`DEFAULT_LIMITS`], the environment scrubbed, Landlock rules. Returns the
-/// scratch directory, to keep until the program has ended.
+/// `limits` on top of [`DEFAULT_LIMITS`], a pids cgroup, the environment scrubbed, a network
+/// of its own for the demo (no `args`), Landlock rules. Returns the scratch directory and
+/// cgroup, to keep until the program has ended.
 pub(super) fn confine(
     command: &mut Command,
     target: &Target,
     args: &[&str],
     limits: &[Limit],
 ) -> std::io::Result<Scratch> {
-    let scratch = tempfile::Builder::new()
+    let dir = tempfile::Builder::new()
         .prefix("workbook-sandbox-")
         .tempdir()?;
-    scrub_environment(command, scratch.path());
+    scrub_environment(command, dir.path());
     let limits = merged_limits(limits);
-    let ruleset = ruleset(target, args, scratch.path());
+    let pids = PidsGroup::new(cgroup::TASKS);
+    let group = pids.as_ref().map(PidsGroup::procs_fd);
+    // The demo runs its own server and clients: on its own loopback, it may connect anywhere.
+    let network = (args.is_empty() && netns::available()).then(PrivateNetwork::new);
+    let connect = match args.is_empty() {
+        true => Connect::Anywhere,
+        false => Connect::OnlyTo(connect_ports(args)),
+    };
+    let ruleset = ruleset(target, args, dir.path(), connect);
     let mut ruleset = ruleset.ok();
-    // SAFETY: the closure runs in the forked child before exec: setrlimit(2), prctl(2) and
-    // landlock_restrict_self(2) only (the ruleset was built in the parent); no lock, no
-    // allocation on the way to success.
+    // SAFETY: the closure runs in the forked child before exec: setrlimit(2), write(2) to the
+    // cgroup, unshare(2) and its ioctls, prctl(2) and landlock_restrict_self(2) only (the
+    // ruleset and maps were built in the parent); no lock, no allocation on the way to success.
     unsafe {
         command.pre_exec(move || {
             for limit in &limits {
                 limit.lower(None)?;
+            }
+            if let Some(group) = group {
+                cgroup::join(group)?;
+            }
+            if let Some(network) = &network {
+                network.enter()?;
             }
             if let Some(ruleset) = ruleset.take() {
                 ruleset
@@ -191,7 +267,16 @@ pub(super) fn confine(
             Ok(())
         });
     }
-    Ok(scratch)
+    Ok(Scratch { dir, _pids: pids })
+}
+
+/// Where a program may open TCP connections.
+enum Connect {
+    /// Any port: the demo, on a loopback of its own (or, without network namespaces, the
+    /// machine's: the header's warning says so).
+    Anywhere,
+    /// Only these ports (none for a server).
+    OnlyTo(Vec<u16>),
 }
 
 /// [`DEFAULT_LIMITS`] with the check's own limits in place of the defaults of the same kind,
@@ -230,7 +315,12 @@ fn scrub_environment(command: &mut Command, scratch: &Path) {
 
 /// The Landlock rules for one program: see the module's documentation. Best effort: a kernel
 /// with an older ABI enforces what it knows.
-fn ruleset(target: &Target, args: &[&str], scratch: &Path) -> Result<RulesetCreated, String> {
+fn ruleset(
+    target: &Target,
+    args: &[&str],
+    scratch: &Path,
+    connect: Connect,
+) -> Result<RulesetCreated, String> {
     let abi = ABI::V6;
     let read = AccessFs::from_read(abi);
     let mut rules: Vec<(PathBuf, BitFlags<AccessFs>)> = Vec::new();
@@ -249,9 +339,13 @@ fn ruleset(target: &Target, args: &[&str], scratch: &Path) -> Result<RulesetCrea
             .into_iter()
             .map(|p| (p, read | AccessFs::WriteFile)),
     );
+    let handled_net = match connect {
+        Connect::Anywhere => BitFlags::from(AccessNet::BindTcp),
+        Connect::OnlyTo(_) => AccessNet::BindTcp | AccessNet::ConnectTcp,
+    };
     let mut created = Ruleset::default()
         .handle_access(AccessFs::from_all(abi))
-        .and_then(|r| r.handle_access(AccessNet::BindTcp))
+        .and_then(|r| r.handle_access(handled_net))
         .and_then(|r| r.scope(Scope::from_all(abi)))
         .and_then(Ruleset::create)
         .map_err(|e| e.to_string())?;
@@ -273,18 +367,37 @@ fn ruleset(target: &Target, args: &[&str], scratch: &Path) -> Result<RulesetCrea
             .add_rule(NetPort::new(port, AccessNet::BindTcp))
             .map_err(|e| e.to_string())?;
     }
+    if let Connect::OnlyTo(ports) = connect {
+        for port in ports {
+            created = created
+                .add_rule(NetPort::new(port, AccessNet::ConnectTcp))
+                .map_err(|e| e.to_string())?;
+        }
+    }
     created
         .add_rule(NetPort::new(0, AccessNet::BindTcp))
         .map_err(|e| e.to_string())
 }
 
-/// Every TCP port the command line names (the ports it may bind): a word that is a port number, or ends in `:PORT`.
+/// Every TCP port the command line names (the ports it may bind).
 fn net_ports(target: &Target, args: &[&str]) -> Vec<u16> {
-    let words = target
-        .argv()
-        .iter()
-        .map(String::as_str)
-        .chain(args.iter().copied());
+    ports_in(
+        target
+            .argv()
+            .iter()
+            .map(String::as_str)
+            .chain(args.iter().copied()),
+    )
+}
+
+/// The ports the check's own words name (the ports it may connect to): not the student's
+/// words, or a `run.toml` could list a classmate's port.
+fn connect_ports(args: &[&str]) -> Vec<u16> {
+    ports_in(args.iter().copied())
+}
+
+/// The ports among `words`: a word that is a port number, or ends in `:PORT`.
+fn ports_in<'a>(words: impl Iterator<Item = &'a str>) -> Vec<u16> {
     let mut ports: Vec<u16> = words
         .filter_map(|w| w.rsplit(':').next().and_then(|p| p.parse::<u16>().ok()))
         .filter(|&p| p != 0)
@@ -325,6 +438,12 @@ fn readable_paths(target: &Target) -> Vec<PathBuf> {
             false => paths.extend(path.parent().map(Path::to_path_buf)),
         }
     }
+    // `python3 x.py /tmp` (or `/tmp/notes.txt`, `/var`, `/`) must not open every user's files.
+    paths.retain(|path| {
+        !SHARED
+            .iter()
+            .any(|shared| Path::new(shared).starts_with(path))
+    });
     paths.extend(lesson_binaries());
     paths.push(reference_programs());
     paths
@@ -402,6 +521,24 @@ mod tests {
             ),
             vec![4000, 5000]
         );
+    }
+
+    #[test]
+    fn only_the_checks_words_open_a_port_to_connect_to() {
+        assert_eq!(
+            connect_ports(&["client", "--port", "4000", "127.0.0.1:5000"]),
+            vec![4000, 5000]
+        );
+        assert_eq!(connect_ports(&["server", "--port", "0"]), Vec::<u16>::new());
+    }
+
+    #[test]
+    fn a_command_line_naming_tmp_does_not_open_it() {
+        let target = Target::new(["python3", "/tmp", "/", "/var", "/dev/shm"]);
+        let paths = readable_paths(&target);
+        for shared in [&SHARED[..], &["/var", "/dev"]].concat() {
+            assert!(!paths.contains(&PathBuf::from(shared)), "{paths:?}");
+        }
     }
 
     #[test]
