@@ -185,7 +185,7 @@ fn without_the_sandbox_a_hostile_program_does_harm() {
 
 #[test]
 fn the_sandbox_contains_a_hostile_program_and_its_classmate_keeps_her_verdict() {
-    let harms = "write,secret,replace,term,stop,kill,memory,procs,snoop,hold";
+    let harms = "write,secret,replace,term,stop,kill,memory,procs,snoop,hold,self";
     let lab = Lab::new("hostile-contained", harms);
     let alone = grade()
         .args(["02_echo", "--student"])
@@ -214,8 +214,11 @@ fn the_sandbox_contains_a_hostile_program_and_its_classmate_keeps_her_verdict() 
         "list_var_tmp: denied",
         "list_dev_shm: denied",
         "read_tmp: denied",
-        // Every connect refused: neither the teacher's service nor alice's server was reached.
+        // In a network of its own, nothing listens: neither the teacher's service nor alice's
+        // server (graded at the same time) was reached…
         "hold: denied (PermissionError: no connection",
+        // …while its own server was: a correct server may wake its `accept` so (lesson 05).
+        "self: done connected to its own port",
     ] {
         assert!(
             report.contains(denied),

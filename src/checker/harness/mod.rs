@@ -17,7 +17,7 @@
 //! - `wire` — bounded connects, reads and writes; TCP/UDP probes and stubs;
 //! - [`sandbox`] — what every program starts inside (Landlock, rlimits, a scrubbed environment),
 //!   with `cgroup` (a pids cgroup of its own: a process limit that binds root) and `netns` (a
-//!   network of its own for the demo);
+//!   network of its own for every check);
 //! - [`preflight`] — whether a program starts at all, before any check runs;
 //! - [`reaper`] — what escaped a process group, found and killed.
 //!

@@ -1,78 +1,90 @@
-//! A network of its own for a program that needs nobody else's: the demo (a program started with
-//! no arguments runs its own server and its own clients). Outside a demo, the checker must reach
-//! the program's server, so the program shares the machine's loopback and Landlock limits its TCP
-//! `connect` to the ports its check names; a demo connects to its own server's free port, known
-//! only once it runs, so it gets a network namespace instead: its own loopback, where nothing
-//! of the machine's listens — no classmate's server, no teacher's service — and no UDP either.
+//! A network of its own for every check: the program under test and the checker code grading
+//! it meet on a private loopback, where nothing else listens — no classmate's server graded at
+//! the same time, no service of the teacher's.
 //!
-//! As root, `unshare(CLONE_NEWNET)`; as anyone else, a user namespace first (the kernel grants
-//! its creator the right to make a network namespace in it), mapping the user to itself, so the
-//! program's files keep their owner. Both run in the forked child before `exec`, with system
-//! calls only.
+//! Linux keeps the network namespace per thread. The thread that runs a check enters a fresh
+//! one ([`PrivateNetwork::enter`]); every socket it opens, every thread it starts (the check's
+//! clients) and every program it forks (the student's) live there too, so the checks need no
+//! change. The thread returns to its old namespace when the guard is dropped (or, where it may
+//! not, enters a new one for its next check): a pool thread never carries one student's network
+//! to the next.
+//!
+//! As root, `unshare(CLONE_NEWNET)` needs nothing more. As anyone else the kernel asks for a user
+//! namespace first, and a process may make one only while it has a single thread: `grade` makes
+//! it at the very start of its `main` ([`own_user_namespace`]), mapping the user to itself, so
+//! the files it writes keep their owner. Where neither is possible (a container without
+//! `CAP_SYS_ADMIN`, user namespaces disabled, or `cargo test` run by a user), [`available`] says
+//! so and the sandbox's warning tells the teacher what is not contained.
 
 use std::ffi::CStr;
+use std::os::fd::{AsRawFd, OwnedFd};
 use std::sync::OnceLock;
 
-/// What the child needs to enter its own network: prepared in the parent (no allocation in
-/// the child).
-pub(super) struct PrivateNetwork {
-    as_root: bool,
-    uid_map: Vec<u8>,
-    gid_map: Vec<u8>,
+/// The calling thread's own network, with its loopback up, until dropped.
+pub struct PrivateNetwork {
+    /// The namespace the thread was in before, to return to.
+    previous: Option<OwnedFd>,
 }
 
 impl PrivateNetwork {
-    pub(super) fn new() -> PrivateNetwork {
-        // SAFETY: getuid/getgid/geteuid cannot fail and have no preconditions.
-        let (uid, gid, euid) = unsafe { (libc::getuid(), libc::getgid(), libc::geteuid()) };
-        PrivateNetwork {
-            as_root: euid == 0,
-            uid_map: format!("{uid} {uid} 1\n").into_bytes(),
-            gid_map: format!("{gid} {gid} 1\n").into_bytes(),
-        }
-    }
-
-    /// In the child, before exec: a network namespace of its own, its loopback up.
-    /// Async-signal-safe: system calls on data prepared in the parent.
-    pub(super) fn enter(&self) -> std::io::Result<()> {
-        let flags = match self.as_root {
-            true => libc::CLONE_NEWNET,
-            false => libc::CLONE_NEWUSER | libc::CLONE_NEWNET,
-        };
-        // SAFETY: unshare(2) only changes this (single-threaded, forked) process's namespaces.
-        if unsafe { libc::unshare(flags) } != 0 {
+    /// Move the calling thread (and whatever it starts from now on) into a new network
+    /// namespace, its loopback up.
+    pub fn enter() -> std::io::Result<PrivateNetwork> {
+        let previous = std::fs::File::open("/proc/thread-self/ns/net")
+            .ok()
+            .map(OwnedFd::from);
+        // SAFETY: unshare(2) with CLONE_NEWNET changes only the calling thread's namespace.
+        if unsafe { libc::unshare(libc::CLONE_NEWNET) } != 0 {
             return Err(std::io::Error::last_os_error());
         }
-        if !self.as_root {
-            // The kernel requires setgroups to be denied before an unprivileged gid_map.
-            write_proc(c"/proc/self/setgroups", b"deny")?;
-            write_proc(c"/proc/self/uid_map", &self.uid_map)?;
-            write_proc(c"/proc/self/gid_map", &self.gid_map)?;
-        }
-        loopback_up()
+        // Made now, the guard returns the thread to its old network if the loopback fails.
+        let network = PrivateNetwork { previous };
+        loopback_up()?;
+        Ok(network)
     }
 }
 
-/// Whether this kernel lets us make a private network (tried once, in a forked child).
+impl Drop for PrivateNetwork {
+    fn drop(&mut self) {
+        if let Some(previous) = &self.previous {
+            // SAFETY: setns(2) on a namespace file we opened; it changes only this thread.
+            // Refused in a user namespace of our own (the old namespace belongs to the
+            // machine's): the thread then stays in this one, and its next check makes a new one.
+            unsafe { libc::setns(previous.as_raw_fd(), libc::CLONE_NEWNET) };
+        }
+    }
+}
+
+/// Whether a thread of this process can have a network of its own (tried once, on a thread
+/// started for the purpose).
 pub fn available() -> bool {
     static AVAILABLE: OnceLock<bool> = OnceLock::new();
     *AVAILABLE.get_or_init(|| {
-        let network = PrivateNetwork::new();
-        // SAFETY: the child only makes system calls (unshare, open, write, socket, ioctl) and
-        // `_exit`s; the parent waits for it.
-        unsafe {
-            match libc::fork() {
-                -1 => false,
-                0 => libc::_exit(i32::from(network.enter().is_err())),
-                child => {
-                    let mut status = 0;
-                    libc::waitpid(child, &mut status, 0) == child
-                        && libc::WIFEXITED(status)
-                        && libc::WEXITSTATUS(status) == 0
-                }
-            }
-        }
+        std::thread::spawn(|| PrivateNetwork::enter().is_ok())
+            .join()
+            .unwrap_or(false)
     })
+}
+
+/// For a user other than root: a user namespace for this whole process, mapping the user and
+/// group to themselves (files keep their owner), in which its threads may then make network
+/// namespaces. Call it first thing in `main`: the kernel refuses it once a second thread runs.
+/// Root needs none, and does nothing; a failure (user namespaces disabled) is left for
+/// [`available`] to report.
+pub fn own_user_namespace() {
+    // SAFETY: getuid/getgid/geteuid cannot fail and have no preconditions.
+    let (uid, gid, euid) = unsafe { (libc::getuid(), libc::getgid(), libc::geteuid()) };
+    if euid == 0 {
+        return;
+    }
+    // SAFETY: unshare(2) on a process that has one thread (the caller's promise).
+    if unsafe { libc::unshare(libc::CLONE_NEWUSER) } != 0 {
+        return;
+    }
+    // The kernel requires setgroups to be denied before an unprivileged gid_map.
+    let _ = write_proc(c"/proc/self/setgroups", b"deny")
+        .and_then(|()| write_proc(c"/proc/self/uid_map", format!("{uid} {uid} 1\n").as_bytes()))
+        .and_then(|()| write_proc(c"/proc/self/gid_map", format!("{gid} {gid} 1\n").as_bytes()));
 }
 
 fn write_proc(path: &CStr, bytes: &[u8]) -> std::io::Result<()> {
@@ -113,5 +125,34 @@ fn loopback_up() -> std::io::Result<()> {
             true => Ok(()),
             false => Err(error),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A server on the machine's loopback is out of reach from a private network, and a server
+    /// there reachable from the same thread (and the threads it starts); the thread returns.
+    #[test]
+    fn a_private_network_reaches_only_itself() {
+        if !available() {
+            return;
+        }
+        let outside = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = outside.local_addr().unwrap().port();
+        std::thread::spawn(move || {
+            let network = PrivateNetwork::enter().unwrap();
+            assert!(std::net::TcpStream::connect(("127.0.0.1", port)).is_err());
+            let inside = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+            let address = inside.local_addr().unwrap();
+            std::thread::spawn(move || std::net::TcpStream::connect(address).unwrap())
+                .join()
+                .unwrap();
+            drop(network);
+            assert!(std::net::TcpStream::connect(("127.0.0.1", port)).is_ok());
+        })
+        .join()
+        .unwrap();
     }
 }

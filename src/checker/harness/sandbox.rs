@@ -13,14 +13,14 @@
 //!   through a mount namespace would need a user namespace for every program (and would hide
 //!   the check's own Unix-socket folder under `/tmp`), while Landlock already denies whatever
 //!   is not listed, with or without root.
-//! - **network** (Landlock ABI ≥ 4): TCP `bind` only to port 0 (any free port) or a port its
-//!   command line names; TCP `connect` only to a port its check names (`--port 4000`,
-//!   `127.0.0.1:4000`) — a server's check names none, so a server may connect nowhere: not to a
-//!   classmate's server, not to the teacher's services. The ports of the words a student wrote
-//!   (`run.toml`) may be bound, never connected to. The demo (no arguments) connects to its own
-//!   server's free port, known only once it runs: it gets a network of its own instead
-//!   (`netns.rs`). Landlock has no UDP rules: a UDP program (lesson 03) may send to any
-//!   port of the machine.
+//! - **network**: a network of its own for each check (`netns.rs`), shared only with the
+//!   checker code grading it: its loopback, where the check's clients and servers meet the
+//!   program, and where no classmate's server graded at the same time and no service of the
+//!   teacher's listens — TCP and UDP alike. So a program may connect anywhere it can see: a
+//!   server may connect to itself (lesson 05's `Stop` wakes its `accept` so). Landlock (ABI ≥
+//!   4) still lets it `bind` a TCP port only if it is 0 (any free port) or named by its
+//!   command line. Where no private network can be made, nothing stops a program from
+//!   connecting to a classmate's server graded at the same time: [`warning`] says so.
 //! - **signals and abstract Unix sockets** (Landlock ABI ≥ 6): it cannot signal, stop or
 //!   connect to anything outside its own sandbox — the grader and classmates included.
 //! - **limits** (rlimits, per check: [`DEFAULT_LIMITS`], raised or lowered by a check's own
@@ -45,7 +45,8 @@ use landlock::{
 };
 
 use super::cgroup::{self, PidsGroup};
-use super::netns::{self, PrivateNetwork};
+use super::netns;
+pub use super::netns::{PrivateNetwork, own_user_namespace};
 use super::{Limit, Target};
 
 /// The variable that turns the sandbox off for `cargo test` (`WORKBOOK_SANDBOX=off`), as
@@ -132,9 +133,8 @@ pub fn landlock_abi() -> i32 {
     0
 }
 
-/// What is in force, for a scorecard's header: `landlock v7 (files, tcp, signals), pids cgroup,
-/// rlimits, private netns (demo), env scrubbed`, or `off (--no-sandbox)`. `tcp` is bind and
-/// connect.
+/// What is in force, for a scorecard's header: `landlock v7 (files, tcp bind, signals), pids
+/// cgroup, rlimits, private network per check, env scrubbed`, or `off (--no-sandbox)`.
 pub fn describe() -> String {
     if !enabled() {
         return "off (--no-sandbox)".to_string();
@@ -143,47 +143,49 @@ pub fn describe() -> String {
     let landlock = match abi {
         0 => "no landlock (kernel without it)".to_string(),
         1..=3 => format!("landlock v{abi} (files)"),
-        4 | 5 => format!("landlock v{abi} (files, tcp)"),
-        _ => format!("landlock v{abi} (files, tcp, signals)"),
+        4 | 5 => format!("landlock v{abi} (files, tcp bind)"),
+        _ => format!("landlock v{abi} (files, tcp bind, signals)"),
     };
     let pids = match cgroup::available() {
         true => "pids cgroup, ",
         false => "",
     };
     let netns = match netns::available() {
-        true => ", private netns (demo)",
+        true => ", private network per check",
         false => "",
     };
     format!("{landlock}, {pids}rlimits{netns}, env scrubbed")
 }
+
+/// What the warning says where no private network can be made.
+pub const NO_PRIVATE_NETWORK: &str = "no private network (no network namespace: a container \
+    without CAP_SYS_ADMIN, or user namespaces disabled): a student program may connect to any \
+    port of this machine, a classmate's server graded at the same time too (--jobs 1 grades one \
+    program at a time)";
 
 /// One line for the teacher where the kernel lacks a piece of the sandbox, else `None`.
 pub fn warning() -> Option<String> {
     if !enabled() {
         return None;
     }
-    match landlock_abi() {
-        0 => Some(
-            "warning: this kernel has no Landlock: student programs can read and write \
-             everything you can (only rlimits and a scrubbed environment apply)"
-                .to_string(),
-        ),
-        1..=3 => Some(
-            "warning: Landlock ABI < 4: student programs may bind and connect to any TCP port, \
-             and signal the grader"
-                .to_string(),
-        ),
-        4 | 5 => Some(
-            "warning: Landlock ABI < 6: student programs may signal the grader (kill, stop)"
-                .to_string(),
-        ),
-        _ => missing_pieces(),
-    }
-}
-
-/// The pieces besides Landlock that this machine lacks, as one warning line.
-fn missing_pieces() -> Option<String> {
     let mut missing = Vec::new();
+    match landlock_abi() {
+        0 => missing.push(
+            "this kernel has no Landlock: student programs can read and write everything you can"
+                .to_string(),
+        ),
+        1..=3 => missing.push(
+            "Landlock ABI < 4: student programs may bind any TCP port, and signal the grader"
+                .to_string(),
+        ),
+        4 | 5 => missing.push(
+            "Landlock ABI < 6: student programs may signal the grader (kill, stop)".to_string(),
+        ),
+        _ => {}
+    }
+    if !netns::available() {
+        missing.push(NO_PRIVATE_NETWORK.to_string());
+    }
     // SAFETY: geteuid cannot fail.
     if !cgroup::available() && unsafe { libc::geteuid() } == 0 {
         missing.push(format!(
@@ -192,14 +194,18 @@ fn missing_pieces() -> Option<String> {
             cgroup::TASKS
         ));
     }
-    if !netns::available() {
-        missing.push(
-            "no network namespace (user namespaces disabled?): a demo may connect to any TCP \
-             port, a classmate's server too"
-                .to_string(),
-        );
-    }
     (!missing.is_empty()).then(|| format!("warning: {}", missing.join("; ")))
+}
+
+/// A network of its own for the calling thread while the guard lives (`netns.rs`): what a check
+/// runs in, so that the programs it starts meet only its own code. `Ok(None)` with the sandbox
+/// off, or where no private network can be made ([`warning`] says so); an error where one
+/// could be made before and not now (the check must not run outside it).
+pub fn private_network() -> std::io::Result<Option<PrivateNetwork>> {
+    if !enabled() || !netns::available() {
+        return Ok(None);
+    }
+    PrivateNetwork::enter().map(Some)
 }
 
 /// What a program's sandbox holds until it has ended: its scratch directory (its `$HOME` and
@@ -221,9 +227,9 @@ impl Scratch {
 }
 
 /// Put `command` (the program under test, started with `target` and `args`) in the sandbox:
-/// `limits` on top of [`DEFAULT_LIMITS`], a pids cgroup, the environment scrubbed, a network
-/// of its own for the demo (no `args`), Landlock rules. Returns the scratch directory and
-/// cgroup, to keep until the program has ended.
+/// `limits` on top of [`DEFAULT_LIMITS`], a pids cgroup, the environment scrubbed, Landlock
+/// rules (its network is the calling thread's: [`private_network`]). Returns the scratch
+/// directory and cgroup, to keep until the program has ended.
 pub(super) fn confine(
     command: &mut Command,
     target: &Target,
@@ -237,17 +243,11 @@ pub(super) fn confine(
     let limits = merged_limits(limits);
     let pids = PidsGroup::new(cgroup::TASKS);
     let group = pids.as_ref().map(PidsGroup::procs_fd);
-    // The demo runs its own server and clients: on its own loopback, it may connect anywhere.
-    let network = (args.is_empty() && netns::available()).then(PrivateNetwork::new);
-    let connect = match args.is_empty() {
-        true => Connect::Anywhere,
-        false => Connect::OnlyTo(connect_ports(args)),
-    };
-    let ruleset = ruleset(target, args, dir.path(), connect);
+    let ruleset = ruleset(target, args, dir.path());
     let mut ruleset = ruleset.ok();
     // SAFETY: the closure runs in the forked child before exec: setrlimit(2), write(2) to the
-    // cgroup, unshare(2) and its ioctls, prctl(2) and landlock_restrict_self(2) only (the
-    // ruleset and maps were built in the parent); no lock, no allocation on the way to success.
+    // cgroup, prctl(2) and landlock_restrict_self(2) only (the ruleset was built in the
+    // parent); no lock, no allocation on the way to success.
     unsafe {
         command.pre_exec(move || {
             for limit in &limits {
@@ -255,9 +255,6 @@ pub(super) fn confine(
             }
             if let Some(group) = group {
                 cgroup::join(group)?;
-            }
-            if let Some(network) = &network {
-                network.enter()?;
             }
             if let Some(ruleset) = ruleset.take() {
                 ruleset
@@ -268,15 +265,6 @@ pub(super) fn confine(
         });
     }
     Ok(Scratch { dir, _pids: pids })
-}
-
-/// Where a program may open TCP connections.
-enum Connect {
-    /// Any port: the demo, on a loopback of its own (or, without network namespaces, the
-    /// machine's: the header's warning says so).
-    Anywhere,
-    /// Only these ports (none for a server).
-    OnlyTo(Vec<u16>),
 }
 
 /// [`DEFAULT_LIMITS`] with the check's own limits in place of the defaults of the same kind,
@@ -315,12 +303,7 @@ fn scrub_environment(command: &mut Command, scratch: &Path) {
 
 /// The Landlock rules for one program: see the module's documentation. Best effort: a kernel
 /// with an older ABI enforces what it knows.
-fn ruleset(
-    target: &Target,
-    args: &[&str],
-    scratch: &Path,
-    connect: Connect,
-) -> Result<RulesetCreated, String> {
+fn ruleset(target: &Target, args: &[&str], scratch: &Path) -> Result<RulesetCreated, String> {
     let abi = ABI::V6;
     let read = AccessFs::from_read(abi);
     let mut rules: Vec<(PathBuf, BitFlags<AccessFs>)> = Vec::new();
@@ -339,13 +322,9 @@ fn ruleset(
             .into_iter()
             .map(|p| (p, read | AccessFs::WriteFile)),
     );
-    let handled_net = match connect {
-        Connect::Anywhere => BitFlags::from(AccessNet::BindTcp),
-        Connect::OnlyTo(_) => AccessNet::BindTcp | AccessNet::ConnectTcp,
-    };
     let mut created = Ruleset::default()
         .handle_access(AccessFs::from_all(abi))
-        .and_then(|r| r.handle_access(handled_net))
+        .and_then(|r| r.handle_access(AccessNet::BindTcp))
         .and_then(|r| r.scope(Scope::from_all(abi)))
         .and_then(Ruleset::create)
         .map_err(|e| e.to_string())?;
@@ -367,13 +346,6 @@ fn ruleset(
             .add_rule(NetPort::new(port, AccessNet::BindTcp))
             .map_err(|e| e.to_string())?;
     }
-    if let Connect::OnlyTo(ports) = connect {
-        for port in ports {
-            created = created
-                .add_rule(NetPort::new(port, AccessNet::ConnectTcp))
-                .map_err(|e| e.to_string())?;
-        }
-    }
     created
         .add_rule(NetPort::new(0, AccessNet::BindTcp))
         .map_err(|e| e.to_string())
@@ -388,12 +360,6 @@ fn net_ports(target: &Target, args: &[&str]) -> Vec<u16> {
             .map(String::as_str)
             .chain(args.iter().copied()),
     )
-}
-
-/// The ports the check's own words name (the ports it may connect to): not the student's
-/// words, or a `run.toml` could list a classmate's port.
-fn connect_ports(args: &[&str]) -> Vec<u16> {
-    ports_in(args.iter().copied())
 }
 
 /// The ports among `words`: a word that is a port number, or ends in `:PORT`.
@@ -521,15 +487,6 @@ mod tests {
             ),
             vec![4000, 5000]
         );
-    }
-
-    #[test]
-    fn only_the_checks_words_open_a_port_to_connect_to() {
-        assert_eq!(
-            connect_ports(&["client", "--port", "4000", "127.0.0.1:5000"]),
-            vec![4000, 5000]
-        );
-        assert_eq!(connect_ports(&["server", "--port", "0"]), Vec::<u16>::new());
     }
 
     #[test]
