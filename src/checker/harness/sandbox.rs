@@ -134,7 +134,8 @@ pub fn landlock_abi() -> i32 {
 }
 
 /// What is in force, for a scorecard's header: `landlock v7 (files, tcp bind, signals), pids
-/// cgroup, rlimits, private network per check, env scrubbed`, or `off (--no-sandbox)`.
+/// cgroup, rlimits, private network per check, env scrubbed` (`no private network` where none
+/// can be made: see [`warning`]), or `off (--no-sandbox)`.
 pub fn describe() -> String {
     if !enabled() {
         return "off (--no-sandbox)".to_string();
@@ -152,16 +153,16 @@ pub fn describe() -> String {
     };
     let netns = match netns::available() {
         true => ", private network per check",
-        false => "",
+        false => ", no private network",
     };
     format!("{landlock}, {pids}rlimits{netns}, env scrubbed")
 }
 
 /// What the warning says where no private network can be made.
-pub const NO_PRIVATE_NETWORK: &str = "no private network (no network namespace: a container \
+const NO_PRIVATE_NETWORK: &str = "no private network (no network namespace: a container \
     without CAP_SYS_ADMIN, or user namespaces disabled): a student program may connect to any \
-    port of this machine, a classmate's server graded at the same time too (--jobs 1 grades one \
-    program at a time)";
+    port of this machine, a classmate's server graded at the same time too (--jobs 1 runs one \
+    check at a time)";
 
 /// One line for the teacher where the kernel lacks a piece of the sandbox, else `None`.
 pub fn warning() -> Option<String> {
