@@ -155,4 +155,36 @@ mod tests {
         .join()
         .unwrap();
     }
+
+    /// `send_in_pieces` waits for the peer to read each piece by reading the peer's receive
+    /// queue from the kernel's tables: in a private network, the thread's own tables.
+    #[test]
+    fn what_a_peer_has_not_read_is_seen_in_a_private_network() {
+        use crate::checker::harness::wire::Delivery;
+        use std::io::{Read, Write};
+        if !available() {
+            return;
+        }
+        std::thread::spawn(|| {
+            let _network = PrivateNetwork::enter().unwrap();
+            let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+            let mut ours = std::net::TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+            let (mut theirs, _) = listener.accept().unwrap();
+            ours.write_all(b"hello").unwrap();
+            // Until the peer's kernel has the bytes, its queue may read 0: wait for 5 (bounded).
+            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+            while ours.unread_by_peer() != Some(5) && std::time::Instant::now() < deadline {
+                std::thread::yield_now();
+            }
+            assert_eq!(
+                ours.unread_by_peer(),
+                Some(5),
+                "the peer's queue, seen from here"
+            );
+            theirs.read_exact(&mut [0; 5]).unwrap();
+            assert_eq!(ours.unread_by_peer(), Some(0));
+        })
+        .join()
+        .unwrap();
+    }
 }
