@@ -5,16 +5,15 @@
 
 use std::io::Read;
 use std::net::TcpListener;
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
-use crate::support::{grade, leftovers, marker, root, temp_dir};
+use crate::support::{grade, leftovers, marker, mkfifo, root, temp_dir};
 
-/// A teacher's world for one test: a home, a secret, a copy of grade, a class of two (alice, a
-/// correct echo server; mallory, the hostile program trying `harms`).
+/// A teacher's world for one test: a home, a secret, notes in `/tmp`, a copy of grade, a class
+/// of two (alice, a correct echo server; mallory, the hostile program trying `harms`, whose
+/// `run.toml` also names `/tmp`, to widen its sandbox).
 struct Lab {
     dir: PathBuf,
     marker: String,
@@ -29,6 +28,9 @@ impl Lab {
         std::fs::create_dir_all(dir.join("home")).unwrap();
         std::fs::create_dir_all(dir.join("bin")).unwrap();
         std::fs::write(dir.join("secret.txt"), "the exam answers\n").unwrap();
+        std::fs::write(notes(&marker), "the teacher's notes\n").unwrap();
+        std::fs::create_dir_all(dir.join("drop")).unwrap();
+        mkfifo(&dir.join("drop/report"));
         std::fs::copy(env!("CARGO_BIN_EXE_grade"), dir.join("bin/grade")).unwrap();
         let alice = dir.join("class/alice");
         std::fs::create_dir_all(&alice).unwrap();
@@ -43,8 +45,9 @@ impl Lab {
         std::fs::write(
             mallory.join("run.toml"),
             format!(
-                "02_echo = \"python3 {} {harms} {marker}\"\n",
-                hostile.display()
+                "02_echo = \"python3 {} {harms} {marker} {} /tmp\"\n",
+                hostile.display(),
+                dir.join("drop/report").display()
             ),
         )
         .unwrap();
@@ -61,9 +64,20 @@ impl Lab {
     }
 
     /// `grade 02_echo --class LAB/class EXTRA…` with the teacher's environment (a tmux, a
-    /// secret, HOME in the lab), the hostile program's report collected on a TCP port.
-    fn grade_class(&self, extra: &[&str]) -> (Option<i32>, String, String) {
-        let drop = Reports::open();
+    /// secret, HOME in the lab, a service listening on 127.0.0.1), the hostile program's report
+    /// read from the named pipe its command line names. Returns the exit code, stdout, stderr
+    /// and the report.
+    fn grade_class(&self, extra: &[&str]) -> (Option<i32>, String, String, String) {
+        // Opened for reading and writing, without blocking: the program's open for writing
+        // never waits for a reader, and what it wrote stays in the pipe until read below.
+        let mut drop = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .custom_flags(libc::O_NONBLOCK)
+            .open(self.path("drop/report"))
+            .expect("the report pipe");
+        // A service of the teacher's on the machine (a server like a classmate's, on a free port).
+        let _service = TcpListener::bind("127.0.0.1:0").unwrap();
         let class = self.path("class").display().to_string();
         let output = grade()
             .args(["02_echo", "--class", &class, "--jobs", "2"])
@@ -72,13 +86,17 @@ impl Lab {
             .env("TMUX", "/tmp/tmux-0/default,4242,0")
             .env("TEACHER_SECRET", "hunter2")
             .env("WORKBOOK_HOSTILE_LAB", &self.dir)
-            .env("WORKBOOK_HOSTILE_DROP", drop.port.to_string())
+            .env("WORKBOOK_HOSTILE_NOTES", notes(&self.marker))
             .output()
             .expect("grade runs");
+        // grade has ended, and every program with it: the report is whole (or absent).
+        let mut report = Vec::new();
+        let _ = drop.read_to_end(&mut report);
         (
             output.status.code(),
             String::from_utf8_lossy(&output.stdout).into_owned(),
-            drop.report(),
+            String::from_utf8_lossy(&output.stderr).into_owned(),
+            String::from_utf8_lossy(&report).into_owned(),
         )
     }
 
@@ -114,59 +132,14 @@ impl Drop for Lab {
             }
         }
         let _ = std::fs::remove_file(format!("/tmp/pwned-{}", self.marker));
+        let _ = std::fs::remove_file(notes(&self.marker));
         let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
 
-/// A TCP port where the hostile program reports what it managed; read in a thread.
-struct Reports {
-    port: u16,
-    stop: Arc<AtomicBool>,
-    got: Arc<Mutex<String>>,
-    thread: Option<std::thread::JoinHandle<()>>,
-}
-
-impl Reports {
-    fn open() -> Reports {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        listener.set_nonblocking(true).unwrap();
-        let port = listener.local_addr().unwrap().port();
-        let (stop, got) = (
-            Arc::new(AtomicBool::new(false)),
-            Arc::new(Mutex::new(String::new())),
-        );
-        let (stopped, into) = (stop.clone(), got.clone());
-        let thread = std::thread::spawn(move || {
-            while !stopped.load(Ordering::SeqCst) {
-                match listener.accept() {
-                    Ok((mut stream, _)) => {
-                        let _ = stream.set_nonblocking(false);
-                        let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
-                        let mut text = String::new();
-                        let _ = stream.read_to_string(&mut text);
-                        into.lock().unwrap().push_str(&text);
-                    }
-                    // Not a wait for an event: the stop flag has none, so a non-blocking listener is
-                    // polled until told to stop (bounded by the test); 20 ms keeps it cheap.
-                    Err(_) => std::thread::sleep(Duration::from_millis(20)),
-                }
-            }
-        });
-        Reports {
-            port,
-            stop,
-            got,
-            thread: Some(thread),
-        }
-    }
-
-    fn report(mut self) -> String {
-        self.stop.store(true, Ordering::SeqCst);
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
-        }
-        self.got.lock().unwrap().clone()
-    }
+/// The teacher's notes in `/tmp`, where every user can see them unless the sandbox hides them.
+fn notes(marker: &str) -> PathBuf {
+    PathBuf::from(format!("/tmp/{marker}-notes.txt"))
 }
 
 /// The total line of `student`'s scorecard in `stdout`.
@@ -184,8 +157,8 @@ fn total_of(stdout: &str, student: &str) -> String {
 
 #[test]
 fn without_the_sandbox_a_hostile_program_does_harm() {
-    let lab = Lab::new("hostile-harm", "write,secret,replace");
-    let (_, stdout, report) = lab.grade_class(&["--no-sandbox"]);
+    let lab = Lab::new("hostile-harm", "write,secret,replace,snoop,hold");
+    let (_, stdout, _, report) = lab.grade_class(&["--no-sandbox"]);
     assert!(stdout.contains("sandbox: off (--no-sandbox)"), "{stdout}");
     for done in [
         "write_home: done",
@@ -195,6 +168,11 @@ fn without_the_sandbox_a_hostile_program_does_harm() {
         "env_tmux: done /tmp/tmux-0/default",
         "env_secret: done hunter2",
         "replace_grade: done",
+        "list_tmp: done",
+        "list_var_tmp: done",
+        "list_dev_shm: done",
+        "read_tmp: done the teacher's notes",
+        "hold: done",
     ] {
         assert!(
             report.contains(done),
@@ -207,7 +185,7 @@ fn without_the_sandbox_a_hostile_program_does_harm() {
 
 #[test]
 fn the_sandbox_contains_a_hostile_program_and_its_classmate_keeps_her_verdict() {
-    let harms = "write,secret,replace,term,stop,kill,memory,procs";
+    let harms = "write,secret,replace,term,stop,kill,memory,procs,snoop,hold,self";
     let lab = Lab::new("hostile-contained", harms);
     let alone = grade()
         .args(["02_echo", "--student"])
@@ -215,8 +193,9 @@ fn the_sandbox_contains_a_hostile_program_and_its_classmate_keeps_her_verdict() 
         .output()
         .expect("grade runs");
     let alone = String::from_utf8_lossy(&alone.stdout).into_owned();
-    let (code, stdout, report) = lab.grade_class(&[]);
+    let (code, stdout, stderr, report) = lab.grade_class(&[]);
     assert!(stdout.contains("sandbox: landlock v"), "{stdout}");
+    assert!(stdout.contains(", private network per check,"), "{stdout}");
     // grade was neither killed, terminated nor stopped: it ran to the end.
     assert!(matches!(code, Some(0 | 1)), "exit {code:?}\n{stdout}");
     for denied in [
@@ -232,6 +211,15 @@ fn the_sandbox_contains_a_hostile_program_and_its_classmate_keeps_her_verdict() 
         "signal_SIGSTOP: denied",
         "signal_SIGKILL: denied",
         "memory: denied",
+        "list_tmp: denied",
+        "list_var_tmp: denied",
+        "list_dev_shm: denied",
+        "read_tmp: denied",
+        // In a network of its own, nothing listens: neither the teacher's service nor alice's
+        // server (graded at the same time) was reached…
+        "hold: denied (ConnectionError: no connection",
+        // …while its own server was: a correct server may wake its `accept` so (lesson 05).
+        "self: done connected to its own port",
     ] {
         assert!(
             report.contains(denied),
@@ -239,10 +227,12 @@ fn the_sandbox_contains_a_hostile_program_and_its_classmate_keeps_her_verdict() 
         );
     }
     assert!(
-        !report.contains("hunter2") && !report.contains("exam answers"),
+        !report.contains("hunter2")
+            && !report.contains("exam answers")
+            && !report.contains("teacher's notes"),
         "{report}"
     );
-    assert!(report.contains("procs: "), "{report}");
+    procs_stopped_at_the_limit(&stdout, &stderr, &report);
     assert_eq!(lab.harm_outside(), Vec::<String>::new());
     assert_eq!(leftovers(&lab.marker), Vec::<String>::new());
     assert_eq!(total_of(&stdout, "alice"), total_of(&alone, "alice"));
@@ -250,6 +240,27 @@ fn the_sandbox_contains_a_hostile_program_and_its_classmate_keeps_her_verdict() 
         total_of(&stdout, "alice"),
         "total: 31/31 points, 18 of 18 checks passed"
     );
+}
+
+/// The 600 processes: stopped at the pids cgroup's limit where grade could make one (root or
+/// not); elsewhere grade says so, and as a user `RLIMIT_NPROC` may stop them.
+fn procs_stopped_at_the_limit(stdout: &str, stderr: &str, report: &str) {
+    let started: u32 = report
+        .lines()
+        .find_map(|l| l.strip_prefix("procs_started: "))
+        .and_then(|n| n.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no procs_started in the report:\n{report}"));
+    if stdout.contains(", pids cgroup, ") {
+        assert!(report.contains("procs: denied"), "{report}");
+        // 512 tasks for the tree: the python process itself is one of them.
+        assert!((400..512).contains(&started), "{started} started\n{report}");
+    } else {
+        // SAFETY: geteuid cannot fail.
+        if unsafe { libc::geteuid() } == 0 {
+            assert!(stderr.contains("no writable pids cgroup"), "{stderr}");
+        }
+        assert!(report.contains("procs: "), "{report}");
+    }
 }
 
 /// Busy loops, one per core and two more, killed on drop.

@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 
 use super::registry::{Check, lesson};
 use crate::checker::evidence::{Failure, Outcome};
-use crate::checker::harness::{Target, preflight};
+use crate::checker::harness::{Target, preflight, sandbox};
 
 /// Run the check `id` of the lesson `name` as its `#[test]` does: against
 /// `WORKBOOK_TARGET_<LESSON>` when a teacher set it, else `built`, the binary cargo built. Used by
@@ -66,7 +66,15 @@ pub fn tests_cover(name: &str, tested: &[&str]) -> Result<(), String> {
 /// running a check goes through: the `#[test]`s [`lesson!`] generates ([`run_as_test`]),
 /// `grade` (`grade::run`) and the fixture tests (`tests/common`). Timeouts are the harness's,
 /// all scaled by `WORKBOOK_TIMEOUT_SCALE`; nothing retries a check.
+///
+/// The check runs in a network of its own ([`sandbox::private_network`]): the programs it starts
+/// meet its code and nothing else, not a classmate's server graded at the same time.
 pub fn run(check: &Check, target: &Target) -> Outcome {
+    let _network = sandbox::private_network().map_err(|e| {
+        Failure::new(format!(
+            "not run: the grader could not give the check a network of its own ({e})"
+        ))
+    })?;
     match std::panic::catch_unwind(|| (check.run)(target)) {
         Ok(outcome) => outcome,
         Err(_) => Err(Failure::new(format!(

@@ -108,6 +108,14 @@ impl Manifest {
                     .get(lesson)
                     .ok_or_else(|| format!("{MANIFEST} has no line for {lesson}"))?;
                 let words = Target::parse(line).map_err(|e| format!("{MANIFEST}: {e}"))?;
+                // The sandbox lets a program read the folders its command line names: a
+                // manifest naming a classmate's folder (`../bob/echo.py`) would open it.
+                if let Some(word) = outside(dir, words.argv()) {
+                    return Err(format!(
+                        "{MANIFEST}: `{word}` is outside the student's folder; a program may \
+                         read only its own folder (and the system)"
+                    ));
+                }
                 Ok(Target::new(words.argv().iter().enumerate().map(
                     |(i, word)| {
                         let path = Path::new(word);
@@ -123,6 +131,21 @@ impl Manifest {
             }
         }
     }
+}
+
+/// The first word of `argv` that names an existing file or folder outside the student folder
+/// `dir`: any word but the program, and the program too when it is a relative path
+/// (`../bob/run`; an absolute program such as `/usr/bin/python3` is the system's).
+fn outside<'a>(dir: &Path, argv: &'a [String]) -> Option<&'a str> {
+    let home = dir.canonicalize().ok()?;
+    argv.iter().enumerate().find_map(|(i, word)| {
+        let path = Path::new(word);
+        if word.starts_with('-') || (i == 0 && (path.is_absolute() || !word.contains('/'))) {
+            return None;
+        }
+        let real = dir.join(path).canonicalize().ok()?;
+        (!real.starts_with(&home)).then_some(word.as_str())
+    })
 }
 
 /// `path` as the grader shows and runs it: relative to the current directory when inside it
@@ -267,6 +290,27 @@ mod tests {
         assert_eq!(argv[4], "bin/echo", "not a file: left alone");
         let missing = manifest.target(&dir, "01_time_server").unwrap_err();
         assert_eq!(missing, "run.toml has no line for 01_time_server");
+        // A classmate's folder, or the teacher's, is not the student's to name.
+        let classmate = dir.with_extension("bob");
+        std::fs::create_dir_all(&classmate).unwrap();
+        std::fs::write(classmate.join("echo.py"), "").unwrap();
+        let bob = format!(
+            "../{}/echo.py",
+            classmate.file_name().unwrap().to_str().unwrap()
+        );
+        for line in [
+            format!("python3 {bob}"),
+            bob.clone(),
+            "python3 x.py /root".into(),
+        ] {
+            let manifest = Manifest::Commands(BTreeMap::from([("02_echo".to_string(), line)]));
+            let refused = manifest.target(&dir, "02_echo").unwrap_err();
+            assert!(
+                refused.contains("is outside the student's folder"),
+                "{refused}"
+            );
+        }
+        std::fs::remove_dir_all(&classmate).unwrap();
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }

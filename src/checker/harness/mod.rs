@@ -15,6 +15,9 @@
 //!   at a terminal ([`Input::Script`]): type a line, wait for the answer on stdout (bounded, and
 //!   woken by the output itself), press Ctrl-D;
 //! - `wire` — bounded connects, reads and writes; TCP/UDP probes and stubs;
+//! - [`sandbox`] — what every program starts inside (Landlock, rlimits, a scrubbed environment),
+//!   with `cgroup` (a pids cgroup of its own: a process limit that binds root) and `netns` (a
+//!   network of its own for every check);
 //! - [`preflight`] — whether a program starts at all, before any check runs;
 //! - [`reaper`] — what escaped a process group, found and killed.
 //!
@@ -23,6 +26,8 @@
 
 use std::time::Duration;
 
+mod cgroup;
+mod netns;
 pub mod preflight;
 mod process;
 pub mod reaper;

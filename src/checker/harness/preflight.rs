@@ -113,6 +113,9 @@ fn probe(
 
 /// `Ok(())` if `target` starts; else why it does not, in one line.
 pub fn starts(target: &Target) -> Result<(), String> {
+    // The probes run in a network of their own, as every check does.
+    let _network = super::sandbox::private_network()
+        .map_err(|e| format!("the grader could not give the program a network of its own ({e})"))?;
     let bound = super::scaled(PROBE_TIME);
     let never = AtomicBool::new(false);
     // The first probe alone: a correct program usually answers `--help` with status 0, and

@@ -7,15 +7,26 @@
 //!   `examples/python/`, public as the book is); in the folder of a path a check hands it
 //!   (`--unix /tmp/wb08-…/08.sock`), it may create and remove a Unix socket; it reads and writes only a scratch
 //!   directory of its own (also its `$HOME` and `$TMPDIR`), removed when it ends. Nothing else:
-//!   not a classmate's folder, not the teacher's home, not the grader's checkout, not `/proc`.
-//! - **network** (Landlock ABI ≥ 4): TCP `bind` only to port 0 (any free port) or a port its
-//!   command line names. Not `connect`: a demo connects to its own server's free port, known
-//!   only once it runs, so a program may connect to any TCP port (a classmate's server too).
+//!   not a classmate's folder, not the teacher's home, not the grader's checkout, not `/proc`,
+//!   not `/tmp`, `/var/tmp` or `/dev/shm` (a command line naming one of those, or `/`, does not
+//!   open it: see [`SHARED`]). An allow-list, not `/` minus some places: a private `/tmp`
+//!   through a mount namespace would need a user namespace for every program (and would hide
+//!   the check's own Unix-socket folder under `/tmp`), while Landlock already denies whatever
+//!   is not listed, with or without root.
+//! - **network**: a network of its own for each check (`netns.rs`), shared only with the
+//!   checker code grading it: its loopback, where the check's clients and servers meet the
+//!   program, and where no classmate's server graded at the same time and no service of the
+//!   teacher's listens — TCP and UDP alike. So a program may connect anywhere it can see: a
+//!   server may connect to itself (lesson 05's `Stop` wakes its `accept` so). Landlock (ABI ≥
+//!   4) still lets it `bind` a TCP port only if it is 0 (any free port) or named by its
+//!   command line. Where no private network can be made, nothing stops a program from
+//!   connecting to a classmate's server graded at the same time: [`warning`] says so.
 //! - **signals and abstract Unix sockets** (Landlock ABI ≥ 6): it cannot signal, stop or
 //!   connect to anything outside its own sandbox — the grader and classmates included.
 //! - **limits** (rlimits, per check: [`DEFAULT_LIMITS`], raised or lowered by a check's own
-//!   [`Limit`]s): CPU time, data memory, file size, open files, processes (not enforced for
-//!   root: the kernel exempts uid 0 from `RLIMIT_NPROC`).
+//!   [`Limit`]s): CPU time, data memory, file size, open files, processes of the user (not
+//!   enforced for root: the kernel exempts uid 0 from `RLIMIT_NPROC`); and, where a cgroup can
+//!   be made, 512 processes and threads for the program's tree, root or not.
 //! - **environment**: only an allow-list ([`KEPT_VARIABLES`]) reaches the program — no `$TMUX`,
 //!   `$SSH_AUTH_SOCK`, `$DISPLAY`, `$DBUS_SESSION_BUS_ADDRESS`, nor any secret of the teacher's.
 //!
@@ -33,6 +44,9 @@ use landlock::{
     RulesetCreated, RulesetCreatedAttr, Scope,
 };
 
+use super::cgroup::{self, PidsGroup};
+use super::netns;
+pub use super::netns::{PrivateNetwork, own_user_namespace};
 use super::{Limit, Target};
 
 /// The variable that turns the sandbox off for `cargo test` (`WORKBOOK_SANDBOX=off`), as
@@ -72,6 +86,9 @@ pub const KEPT_VARIABLES: [&str; 13] = [
 const SYSTEM_READ: [&str; 11] = [
     "/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", "/etc", "/opt", "/nix", "/snap",
 ];
+/// The folders every user shares: never opened by a word of a command line (`python3 x.py /tmp`),
+/// nor is a folder holding one (`/`, `/var`, `/dev`). Each program's scratch folder is its `/tmp`.
+const SHARED: [&str; 4] = ["/", "/tmp", "/var/tmp", "/dev/shm"];
 /// The devices every program may read and write.
 const DEVICES: [&str; 5] = [
     "/dev/null",
@@ -116,8 +133,9 @@ pub fn landlock_abi() -> i32 {
     0
 }
 
-/// What is in force, for a scorecard's header: `landlock v7 (files, tcp, signals), rlimits,
-/// env scrubbed`, or `off (--no-sandbox)`.
+/// What is in force, for a scorecard's header: `landlock v7 (files, tcp bind, signals), pids
+/// cgroup, rlimits, private network per check, env scrubbed` (`no private network` where none
+/// can be made: see [`warning`]), or `off (--no-sandbox)`.
 pub fn describe() -> String {
     if !enabled() {
         return "off (--no-sandbox)".to_string();
@@ -126,62 +144,118 @@ pub fn describe() -> String {
     let landlock = match abi {
         0 => "no landlock (kernel without it)".to_string(),
         1..=3 => format!("landlock v{abi} (files)"),
-        4 | 5 => format!("landlock v{abi} (files, tcp)"),
-        _ => format!("landlock v{abi} (files, tcp, signals)"),
+        4 | 5 => format!("landlock v{abi} (files, tcp bind)"),
+        _ => format!("landlock v{abi} (files, tcp bind, signals)"),
     };
-    format!("{landlock}, rlimits, env scrubbed")
+    let pids = match cgroup::available() {
+        true => "pids cgroup, ",
+        false => "",
+    };
+    let netns = match netns::available() {
+        true => ", private network per check",
+        false => ", no private network",
+    };
+    format!("{landlock}, {pids}rlimits{netns}, env scrubbed")
 }
+
+/// What the warning says where no private network can be made.
+const NO_PRIVATE_NETWORK: &str = "no private network (no network namespace: a container \
+    without CAP_SYS_ADMIN, or user namespaces disabled): a student program may connect to any \
+    port of this machine, a classmate's server graded at the same time too (--jobs 1 runs one \
+    check at a time)";
 
 /// One line for the teacher where the kernel lacks a piece of the sandbox, else `None`.
 pub fn warning() -> Option<String> {
     if !enabled() {
         return None;
     }
+    let mut missing = Vec::new();
     match landlock_abi() {
-        0 => Some(
-            "warning: this kernel has no Landlock: student programs can read and write \
-             everything you can (only rlimits and a scrubbed environment apply)"
+        0 => missing.push(
+            "this kernel has no Landlock: student programs can read and write everything you can"
                 .to_string(),
         ),
-        1..=3 => Some(
-            "warning: Landlock ABI < 4: student programs may bind and connect to any TCP port, \
-             and signal the grader"
+        1..=3 => missing.push(
+            "Landlock ABI < 4: student programs may bind any TCP port, and signal the grader"
                 .to_string(),
         ),
-        4 | 5 => Some(
-            "warning: Landlock ABI < 6: student programs may signal the grader (kill, stop)"
-                .to_string(),
+        4 | 5 => missing.push(
+            "Landlock ABI < 6: student programs may signal the grader (kill, stop)".to_string(),
         ),
-        _ => None,
+        _ => {}
+    }
+    if !netns::available() {
+        missing.push(NO_PRIVATE_NETWORK.to_string());
+    }
+    // SAFETY: geteuid cannot fail.
+    if !cgroup::available() && unsafe { libc::geteuid() } == 0 {
+        missing.push(format!(
+            "no writable pids cgroup: as root, a student program may start more than {} \
+             processes (RLIMIT_NPROC does not bind root)",
+            cgroup::TASKS
+        ));
+    }
+    (!missing.is_empty()).then(|| format!("warning: {}", missing.join("; ")))
+}
+
+/// A network of its own for the calling thread while the guard lives (`netns.rs`): what a check
+/// runs in, so that the programs it starts meet only its own code. `Ok(None)` with the sandbox
+/// off, or where no private network can be made ([`warning`] says so); an error where one
+/// could be made before and not now (the check must not run outside it).
+pub fn private_network() -> std::io::Result<Option<PrivateNetwork>> {
+    if !enabled() || !netns::available() {
+        return Ok(None);
+    }
+    PrivateNetwork::enter().map(Some)
+}
+
+/// What a program's sandbox holds until it has ended: its scratch directory (its `$HOME` and
+/// `$TMPDIR`) and its pids cgroup, both removed when dropped.
+pub(super) struct Scratch {
+    dir: tempfile::TempDir,
+    _pids: Option<PidsGroup>,
+}
+
+impl Scratch {
+    pub(super) fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// Remove the scratch directory (and the cgroup, once empty).
+    pub(super) fn close(self) -> std::io::Result<()> {
+        self.dir.close()
     }
 }
 
-/// A program's scratch directory: its `$HOME` and `$TMPDIR`, removed when dropped.
-pub(super) type Scratch = tempfile::TempDir;
-
 /// Put `command` (the program under test, started with `target` and `args`) in the sandbox:
-/// `limits` on top of [`DEFAULT_LIMITS`], the environment scrubbed, Landlock rules. Returns the
-/// scratch directory, to keep until the program has ended.
+/// `limits` on top of [`DEFAULT_LIMITS`], a pids cgroup, the environment scrubbed, Landlock
+/// rules (its network is the calling thread's: [`private_network`]). Returns the scratch
+/// directory and cgroup, to keep until the program has ended.
 pub(super) fn confine(
     command: &mut Command,
     target: &Target,
     args: &[&str],
     limits: &[Limit],
 ) -> std::io::Result<Scratch> {
-    let scratch = tempfile::Builder::new()
+    let dir = tempfile::Builder::new()
         .prefix("workbook-sandbox-")
         .tempdir()?;
-    scrub_environment(command, scratch.path());
+    scrub_environment(command, dir.path());
     let limits = merged_limits(limits);
-    let ruleset = ruleset(target, args, scratch.path());
+    let pids = PidsGroup::new(cgroup::TASKS);
+    let group = pids.as_ref().map(PidsGroup::procs_fd);
+    let ruleset = ruleset(target, args, dir.path());
     let mut ruleset = ruleset.ok();
-    // SAFETY: the closure runs in the forked child before exec: setrlimit(2), prctl(2) and
-    // landlock_restrict_self(2) only (the ruleset was built in the parent); no lock, no
-    // allocation on the way to success.
+    // SAFETY: the closure runs in the forked child before exec: setrlimit(2), write(2) to the
+    // cgroup, prctl(2) and landlock_restrict_self(2) only (the ruleset was built in the
+    // parent); no lock, no allocation on the way to success.
     unsafe {
         command.pre_exec(move || {
             for limit in &limits {
                 limit.lower(None)?;
+            }
+            if let Some(group) = group {
+                cgroup::join(group)?;
             }
             if let Some(ruleset) = ruleset.take() {
                 ruleset
@@ -191,7 +265,7 @@ pub(super) fn confine(
             Ok(())
         });
     }
-    Ok(scratch)
+    Ok(Scratch { dir, _pids: pids })
 }
 
 /// [`DEFAULT_LIMITS`] with the check's own limits in place of the defaults of the same kind,
@@ -278,13 +352,19 @@ fn ruleset(target: &Target, args: &[&str], scratch: &Path) -> Result<RulesetCrea
         .map_err(|e| e.to_string())
 }
 
-/// Every TCP port the command line names (the ports it may bind): a word that is a port number, or ends in `:PORT`.
+/// Every TCP port the command line names (the ports it may bind).
 fn net_ports(target: &Target, args: &[&str]) -> Vec<u16> {
-    let words = target
-        .argv()
-        .iter()
-        .map(String::as_str)
-        .chain(args.iter().copied());
+    ports_in(
+        target
+            .argv()
+            .iter()
+            .map(String::as_str)
+            .chain(args.iter().copied()),
+    )
+}
+
+/// The ports among `words`: a word that is a port number, or ends in `:PORT`.
+fn ports_in<'a>(words: impl Iterator<Item = &'a str>) -> Vec<u16> {
     let mut ports: Vec<u16> = words
         .filter_map(|w| w.rsplit(':').next().and_then(|p| p.parse::<u16>().ok()))
         .filter(|&p| p != 0)
@@ -325,6 +405,12 @@ fn readable_paths(target: &Target) -> Vec<PathBuf> {
             false => paths.extend(path.parent().map(Path::to_path_buf)),
         }
     }
+    // `python3 x.py /tmp` (or `/tmp/notes.txt`, `/var`, `/`) must not open every user's files.
+    paths.retain(|path| {
+        !SHARED
+            .iter()
+            .any(|shared| Path::new(shared).starts_with(path))
+    });
     paths.extend(lesson_binaries());
     paths.push(reference_programs());
     paths
@@ -402,6 +488,15 @@ mod tests {
             ),
             vec![4000, 5000]
         );
+    }
+
+    #[test]
+    fn a_command_line_naming_tmp_does_not_open_it() {
+        let target = Target::new(["python3", "/tmp", "/", "/var", "/dev/shm"]);
+        let paths = readable_paths(&target);
+        for shared in [&SHARED[..], &["/var", "/dev"]].concat() {
+            assert!(!paths.contains(&PathBuf::from(shared)), "{paths:?}");
+        }
     }
 
     #[test]

@@ -254,15 +254,17 @@ pub trait Delivery: Write {
 }
 
 impl Delivery for TcpStream {
-    /// The peer's receive queue, read from the kernel's socket tables (`/proc/net/tcp{,6}`): the
-    /// bytes its kernel holds that its program has not yet taken with `recv()`. (`SIOCOUTQ` on
-    /// our side would not do: it drops to 0 when the peer's *kernel* acknowledges.)
+    /// The peer's receive queue, read from the kernel's socket tables (`/proc/thread-self/net/
+    /// tcp{,6}`): the bytes its kernel holds that its program has not yet taken with `recv()`.
+    /// (`SIOCOUTQ` on our side would not do: it drops to 0 when the peer's *kernel* acknowledges.)
+    /// The tables of *this thread's* network: a check runs in a private network of its own
+    /// (the sandbox), which `/proc/net`, the main thread's, does not show.
     fn unread_by_peer(&self) -> Option<u64> {
         let (ours, theirs) = (self.local_addr().ok()?, self.peer_addr().ok()?);
         let table = if theirs.is_ipv4() {
-            "/proc/net/tcp"
+            "/proc/thread-self/net/tcp"
         } else {
-            "/proc/net/tcp6"
+            "/proc/thread-self/net/tcp6"
         };
         let (local, remote) = (proc_address(theirs), proc_address(ours));
         std::fs::read_to_string(table)

@@ -37,6 +37,11 @@ pub use args::{Cli, Format};
 /// return the exit status.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
+    if !cli.no_sandbox && crate::checker::harness::sandbox::enabled() {
+        // As a user, the private networks of the checks need a user namespace, which the
+        // kernel grants only to a process of one thread: now, before any other starts.
+        crate::checker::harness::sandbox::own_user_namespace();
+    }
     let outcome = if cli.watch {
         watch::watch(&cli)
     } else {
