@@ -3,6 +3,8 @@
 
 use workbook::checker::checks::{l01_time_server as time_server, l02_echo as echo};
 
+use std::time::Duration;
+
 use crate::support::*;
 
 #[test]
@@ -92,7 +94,16 @@ fn wrong_programs_fail_exactly_their_checks_with_evidence_and_hints() {
 fn a_correct_student_folder_passes_every_lesson_it_has() {
     // One job at a time: the Python pool server (05) has been seen, rarely and only with other
     // checks running beside it, to miss a SIGTERM; see the closing note of the session.
-    let (code, stdout, stderr) = run(&["all", "--student", "examples/students/ana", "--jobs", "1"]);
+    // Five lessons, 109 checks one after another: about 50 s on a quiet machine, so the hang
+    // guard is longer than grade()'s (a bound, not a timing: a loaded machine only takes longer).
+    let output = grade()
+        .args(["all", "--student", "examples/students/ana", "--jobs", "1"])
+        .timeout(workbook::checker::harness::scaled(Duration::from_secs(400)))
+        .output()
+        .expect("grade runs");
+    let code = output.status.code().unwrap_or(-1);
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
     for lesson in [
         "01_time_server — ana",
         "02_echo — ana",

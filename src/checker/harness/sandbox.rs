@@ -418,7 +418,7 @@ fn readable_paths(target: &Target) -> Vec<PathBuf> {
 
 /// The workbook's own Python programs (`examples/python/`), public as the book is: the wrong
 /// programs of `tests/fixtures/` load them to break one piece.
-fn reference_programs() -> PathBuf {
+pub fn reference_programs() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/python")
 }
 
