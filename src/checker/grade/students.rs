@@ -136,15 +136,17 @@ impl Manifest {
 /// The first word of `argv` that names an existing file or folder outside the student folder
 /// `dir`: any word but the program, and the program too when it is a relative path
 /// (`../bob/run`; an absolute program such as `/usr/bin/python3` is the system's). The
-/// workbook's own programs are public, as the book is: its Python versions and its wrong
-/// programs (the sample class `examples/students/` runs them).
+/// workbook's own programs are public, as the book is: its Python versions, its wrong programs
+/// and its lesson binaries (the sample class `examples/students/` runs them).
 fn outside<'a>(dir: &Path, argv: &'a [String]) -> Option<&'a str> {
     let home = dir.canonicalize().ok()?;
+    use crate::checker::harness::sandbox;
     let public: Vec<PathBuf> = [
-        crate::checker::harness::sandbox::reference_programs(),
+        sandbox::reference_programs(),
         Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures"),
     ]
-    .iter()
+    .into_iter()
+    .chain(sandbox::lesson_binaries())
     .filter_map(|p| p.canonicalize().ok())
     .collect();
     argv.iter().enumerate().find_map(|(i, word)| {
@@ -152,7 +154,13 @@ fn outside<'a>(dir: &Path, argv: &'a [String]) -> Option<&'a str> {
         if word.starts_with('-') || (i == 0 && (path.is_absolute() || !word.contains('/'))) {
             return None;
         }
-        let real = dir.join(path).canonicalize().ok()?;
+        let named = dir.join(path);
+        // A named pipe opens only itself, and the shared temporary folders are never opened
+        // (see the sandbox): naming them reads nothing of anyone's.
+        if sandbox::is_fifo(&named) || sandbox::SHARED.iter().any(|s| named == Path::new(s)) {
+            return None;
+        }
+        let real = named.canonicalize().ok()?;
         let allowed = real.starts_with(&home) || public.iter().any(|p| real.starts_with(p));
         (!allowed).then_some(word.as_str())
     })

@@ -88,7 +88,7 @@ const SYSTEM_READ: [&str; 11] = [
 ];
 /// The folders every user shares: never opened by a word of a command line (`python3 x.py /tmp`),
 /// nor is a folder holding one (`/`, `/var`, `/dev`). Each program's scratch folder is its `/tmp`.
-const SHARED: [&str; 4] = ["/", "/tmp", "/var/tmp", "/dev/shm"];
+pub(crate) const SHARED: [&str; 4] = ["/", "/tmp", "/var/tmp", "/dev/shm"];
 /// The devices every program may read and write.
 const DEVICES: [&str; 5] = [
     "/dev/null",
@@ -396,8 +396,8 @@ fn readable_paths(target: &Target) -> Vec<PathBuf> {
     }
     for word in argv {
         let path = Path::new(word);
-        if word.starts_with('-') || !path.exists() {
-            continue;
+        if word.starts_with('-') || !path.exists() || is_fifo(path) {
+            continue; // a named pipe opens itself (`named_fifos`), not its folder
         }
         let path = path.canonicalize().unwrap_or_else(|_| path.to_path_buf());
         match path.is_dir() {
@@ -425,13 +425,18 @@ pub fn reference_programs() -> PathBuf {
 /// The named pipes the command line names: the teacher handed them to the program, to read
 /// and write (a rendezvous between two programs, say).
 fn named_fifos(target: &Target) -> Vec<PathBuf> {
-    use std::os::unix::fs::FileTypeExt;
     target
         .argv()
         .iter()
         .map(PathBuf::from)
-        .filter(|path| path.metadata().is_ok_and(|m| m.file_type().is_fifo()))
+        .filter(|path| is_fifo(path))
         .collect()
+}
+
+/// Whether `path` is a named pipe (`mkfifo`).
+pub(crate) fn is_fifo(path: &Path) -> bool {
+    use std::os::unix::fs::FileTypeExt;
+    path.metadata().is_ok_and(|m| m.file_type().is_fifo())
 }
 
 /// The folders of the paths a check hands the program in its arguments (`--unix
@@ -456,7 +461,7 @@ fn resolve(program: &str) -> Option<PathBuf> {
 
 /// The workbook's lesson binaries beside the running one (`target/debug/02_echo`; for a test
 /// binary in `target/debug/deps/`, its parent): a student's `run` script may start them.
-fn lesson_binaries() -> Vec<PathBuf> {
+pub(crate) fn lesson_binaries() -> Vec<PathBuf> {
     let Some(dir) = std::env::current_exe()
         .ok()
         .and_then(|exe| exe.parent().map(Path::to_path_buf))
