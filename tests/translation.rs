@@ -102,10 +102,22 @@ fn every_message_keeps_its_code_links_and_tags() {
 fn kept_finds_code_spans_links_and_tags() {
     // The rule above fails on what a translator might get wrong.
     let english = "Run `nc -N 127.0.0.1 7002` (see [calls](calls.md#accept)) <br/>";
-    assert_eq!(kept(english), kept("运行 `nc -N 127.0.0.1 7002`（见[调用](calls.md#accept)）<br/>"));
-    assert_ne!(kept(english).0, kept("运行 `nc 127.0.0.1 7002`（见[调用](calls.md#accept)）<br/>").0);
-    assert_ne!(kept(english).1, kept("运行 `nc -N 127.0.0.1 7002`（见[调用](calls.md)）<br/>").1);
-    assert_ne!(kept(english).2, kept("运行 `nc -N 127.0.0.1 7002`（见[调用](calls.md#accept)）").2);
+    assert_eq!(
+        kept(english),
+        kept("运行 `nc -N 127.0.0.1 7002`（见[调用](calls.md#accept)）<br/>")
+    );
+    assert_ne!(
+        kept(english).0,
+        kept("运行 `nc 127.0.0.1 7002`（见[调用](calls.md#accept)）<br/>").0
+    );
+    assert_ne!(
+        kept(english).1,
+        kept("运行 `nc -N 127.0.0.1 7002`（见[调用](calls.md)）<br/>").1
+    );
+    assert_ne!(
+        kept(english).2,
+        kept("运行 `nc -N 127.0.0.1 7002`（见[调用](calls.md#accept)）").2
+    );
     // A link to the glossary is the translation's own.
     assert_eq!(kept("a socket").1, kept("一个[套接字](glossary.md)").1);
     // Double backticks hold a backtick.
@@ -134,7 +146,10 @@ fn the_chinese_readme_gives_the_same_commands_and_code() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let read = |name: &str| std::fs::read_to_string(root.join(name)).expect(name);
     let (english, chinese) = (read("README.md"), read("README.zh-CN.md"));
-    assert!(commands(&english).len() >= 10, "the README's commands were not found");
+    assert!(
+        commands(&english).len() >= 10,
+        "the README's commands were not found"
+    );
     assert_eq!(
         commands(&chinese),
         commands(&english),
@@ -151,5 +166,9 @@ fn the_chinese_readme_gives_the_same_commands_and_code() {
             .collect();
         kept(&prose.join("\n")).0
     };
-    assert_eq!(spans(&chinese), spans(&english), "README.zh-CN.md's code spans");
+    assert_eq!(
+        spans(&chinese),
+        spans(&english),
+        "README.zh-CN.md's code spans"
+    );
 }
