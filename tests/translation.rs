@@ -11,7 +11,6 @@
 //! extract the messages of today's English).
 
 use polib::catalog::Catalog;
-use polib::message::MessageView;
 use std::path::Path;
 
 const PO: &str = "book/po/zh-CN.po";
