@@ -271,12 +271,16 @@ def serve_connection(conn, args):
 # ANCHOR_END: connection
 
 
-def serve(listener, args, exit_after=None):
+def serve(listener, args, exit_after=None, wakeup=None):
     active = threading.BoundedSemaphore(MAX_CONNECTIONS)
     served = 0
     workers = []
     while exit_after is None or served < exit_after:
-        conn, _ = listener.accept()
+        got = contract.accept_retrying(listener, say=lambda text: contract.say(args, text),
+                                       wakeup=wakeup)
+        if got is None:
+            return  # a signal: stop at once (the connections' threads end with the process)
+        conn, _ = got
         served += 1
         contract.say(args, f"accepted connection {served}")
         if not active.acquire(blocking=False):
@@ -327,27 +331,33 @@ def listen_unix(path, args):
     return sock
 
 
-def run_server(args):
-    def stop(signum, frame):
-        raise KeyboardInterrupt
+def stop_on_signals():
+    """SIGINT and SIGTERM wake the accept loop through a socket pair: the C-level handler
+    writes a byte (set_wakeup_fd), and accept_retrying waits on it beside the listener. (A
+    handler that raises an exception races with accept(): a signal that lands after Python
+    checked for handlers and before the call blocks would never be seen.)"""
+    wakeup, signalled = socket.socketpair()
+    wakeup.setblocking(False)
+    signalled.setblocking(False)
+    signal.set_wakeup_fd(signalled.fileno())
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda signum, frame: None)
+    return wakeup, signalled  # keep both open: a closed end would read as a wake-up
 
-    signal.signal(signal.SIGTERM, stop)
+
+def run_server(args):
+    wakeup, _signalled = stop_on_signals()
     if args.unix:
         listener = listen_unix(args.unix, args)
         print(f"listening on {args.unix}", flush=True)
         try:
-            serve(listener, args, args.exit_after)
-        except KeyboardInterrupt:
-            pass
+            serve(listener, args, args.exit_after, wakeup)
         finally:
             os.unlink(args.unix)  # the socket file goes with the server
     else:
         listener = contract.listen(args.host, args.port)
         contract.announce(listener)
-        try:
-            serve(listener, args, args.exit_after)
-        except KeyboardInterrupt:
-            pass
+        serve(listener, args, args.exit_after, wakeup)
 
 
 # --- the client ------------------------------------------------------------------------------
