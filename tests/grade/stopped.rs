@@ -141,7 +141,13 @@ impl Running {
             .recv_timeout(scaled(BOUND))
             .expect("grade exits within its bound");
         let status = status.expect("wait");
-        for line in self.lines.try_iter() {
+        // The reading thread may not have passed on grade's last lines yet: read to the end of
+        // stderr (the thread ends there), bounded in case something grade started still holds it.
+        let bound = Instant::now() + scaled(Duration::from_secs(10));
+        while let Ok(line) = self
+            .lines
+            .recv_timeout(bound.saturating_duration_since(Instant::now()))
+        {
             self.stderr += &line;
             self.stderr.push('\n');
         }
