@@ -10,9 +10,9 @@ content-encoding, content-length), then exactly content-length bytes of content.
 """
 
 import datetime
+import importlib
 import json
 import os
-import signal
 import socket
 import stat
 import sys
@@ -22,6 +22,8 @@ import time
 import zlib
 
 import contract
+
+pool = importlib.import_module("05_thread_pool")  # its signal wake-up; `import` takes no digit first
 
 MAX_HEADER = 8 * 1024  # bytes of JSON header
 MAX_CONTENT = 1 << 20  # bytes of content: 1 MiB
@@ -331,22 +333,10 @@ def listen_unix(path, args):
     return sock
 
 
-def stop_on_signals():
-    """SIGINT and SIGTERM wake the accept loop through a socket pair: the C-level handler
-    writes a byte (set_wakeup_fd), and accept_retrying waits on it beside the listener. (A
-    handler that raises an exception races with accept(): a signal that lands after Python
-    checked for handlers and before the call blocks would never be seen.)"""
-    wakeup, signalled = socket.socketpair()
-    wakeup.setblocking(False)
-    signalled.setblocking(False)
-    signal.set_wakeup_fd(signalled.fileno())
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(signum, lambda signum, frame: None)
-    return wakeup, signalled  # keep both open: a closed end would read as a wake-up
-
-
 def run_server(args):
-    wakeup, _signalled = stop_on_signals()
+    # SIGINT and SIGTERM wake the accept loop through a socket (lesson 05's watch_signals): a
+    # handler that raised an exception would race with accept().
+    wakeup, _signalled = pool.watch_signals()
     if args.unix:
         listener = listen_unix(args.unix, args)
         print(f"listening on {args.unix}", flush=True)
