@@ -134,8 +134,8 @@ impl Manifest {
 }
 
 /// The first word of `argv` that names an existing file or folder outside the student folder
-/// `dir`: any word but the program, and the program too when it is a relative path
-/// (`../bob/run`; an absolute program such as `/usr/bin/python3` is the system's). The
+/// `dir` and outside the system (`/usr/bin/python3` is the system's; `/home/bob/bin/run`, or
+/// `../bob/run`, is not: the sandbox would open its folder to the program). The
 /// workbook's own programs are public, as the book is: its Python versions, its wrong programs
 /// and its lesson binaries (the sample class `examples/students/` runs them).
 fn outside<'a>(dir: &Path, argv: &'a [String]) -> Option<&'a str> {
@@ -151,8 +151,8 @@ fn outside<'a>(dir: &Path, argv: &'a [String]) -> Option<&'a str> {
     .collect();
     argv.iter().enumerate().find_map(|(i, word)| {
         let path = Path::new(word);
-        if word.starts_with('-') || (i == 0 && (path.is_absolute() || !word.contains('/'))) {
-            return None;
+        if word.starts_with('-') || (i == 0 && !word.contains('/')) {
+            return None; // a flag, or a program found on the PATH
         }
         let named = dir.join(path);
         // A named pipe opens only itself, and the shared temporary folders are never opened
@@ -161,7 +161,9 @@ fn outside<'a>(dir: &Path, argv: &'a [String]) -> Option<&'a str> {
             return None;
         }
         let real = named.canonicalize().ok()?;
-        let allowed = real.starts_with(&home) || public.iter().any(|p| real.starts_with(p));
+        let system = sandbox::SYSTEM_READ.iter().any(|s| real.starts_with(s));
+        let allowed =
+            system || real.starts_with(&home) || public.iter().any(|p| real.starts_with(p));
         (!allowed).then_some(word.as_str())
     })
 }
@@ -316,10 +318,12 @@ mod tests {
             "../{}/echo.py",
             classmate.file_name().unwrap().to_str().unwrap()
         );
+        let absolute = classmate.join("echo.py").display().to_string();
         for line in [
             format!("python3 {bob}"),
             bob.clone(),
             "python3 x.py /root".into(),
+            absolute,
         ] {
             let manifest = Manifest::Commands(BTreeMap::from([("02_echo".to_string(), line)]));
             let refused = manifest.target(&dir, "02_echo").unwrap_err();

@@ -83,7 +83,7 @@ pub const KEPT_VARIABLES: [&str; 13] = [
 ];
 
 /// The system's folders: read and executed by every program (those that exist).
-const SYSTEM_READ: [&str; 11] = [
+pub(crate) const SYSTEM_READ: [&str; 11] = [
     "/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", "/etc", "/opt", "/nix", "/snap",
 ];
 /// The folders every user shares: never opened by a word of a command line (`python3 x.py /tmp`),
